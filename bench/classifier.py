@@ -1,0 +1,74 @@
+"""The classifier interface: what a plugin provides and what the runner drives.
+
+The runner calls, in order::
+
+    clf = spec.factory()          # import the framework, build nothing yet
+    clf.setup(config)             # build the model for these hyperparameters and device
+    loss = clf.train_step(x, y)   # once per scheduled batch; returns the batch's mean loss
+    predictions = clf.predict(x)  # class index per image, for evaluation
+    params = clf.parameters()     # numpy copies, to compare implementations
+    clf.close()                   # release sessions, graphs, device memory
+
+``x`` is a float32 array of shape ``(batch, input_dim)``, C-contiguous; ``y`` an int64
+array of shape ``(batch,)``. A step must do all of its work before it returns (on an
+accelerator: the loss has been fetched, so the device is finished), because the runner
+reads the clock around it. A classifier must not keep references to ``x`` or ``y``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SetupConfig:
+    """Everything a classifier needs to build itself."""
+
+    learning_rate: float
+    batch_size: int
+    input_dim: int
+    num_classes: int
+    device: str = "cpu"
+    """``"cpu"`` or ``"gpu:N"``; raise :class:`bench.errors.DeviceUnavailable` if absent."""
+    seed: int = 0
+    threads: int | None = None
+    """Threads the framework may use for its ops; ``None`` leaves its default."""
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Extra ``--param key=value`` settings, for models that take more than the above."""
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """A trainable image classifier, driven step by step by the runner."""
+
+    def setup(self, config: SetupConfig) -> None:
+        """Build the model (initial parameters, optimiser) on ``config.device``."""
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray) -> float:
+        """Apply one update on this batch; return the batch's mean training loss."""
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Return the predicted class index (int) of each image."""
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Return the model's parameters as numpy arrays (copies), by name."""
+
+    def close(self) -> None:
+        """Release whatever ``setup`` acquired. Safe to call more than once."""
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """A named classifier that a plugin registers."""
+
+    name: str
+    description: str
+    factory: Callable[[], Classifier]
+    plugin: str = ""
+    """Entry-point name of the plugin that registered it (filled in by the manager)."""
+    distribution: str = ""
+    version: str = ""

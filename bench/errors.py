@@ -1,0 +1,29 @@
+"""Errors that the command line turns into one clear line and an exit status."""
+
+
+class BenchError(Exception):
+    """An expected failure: printed as one line, no traceback; exit status ``exit_code``."""
+
+    exit_code = 1
+
+
+class UsageError(BenchError):
+    """Nonsense on the command line (unknown plugin, bad flag value)."""
+
+    exit_code = 2
+
+
+class DataError(BenchError):
+    """The dataset is missing, corrupt, or refused as unsafe."""
+
+
+class ResultFileError(BenchError):
+    """A result file that cannot be read or written."""
+
+
+class DeviceUnavailable(BenchError):
+    """A classifier cannot run on the device it was given (raised from ``setup``)."""
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM."""

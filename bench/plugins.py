@@ -1,0 +1,112 @@
+"""Plugin discovery: a pluggy PluginManager fed from the ``bench`` entry-point group."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass, field, replace
+from functools import cache
+
+import pluggy
+
+from bench import hookspecs
+from bench.classifier import ClassifierSpec
+from bench.errors import UsageError
+
+ENTRY_POINT_GROUP = "bench"
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that could not be loaded or whose registration failed."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class Registry:
+    """All classifiers the installed plugins provide, and the plugins that failed."""
+
+    classifiers: dict[str, ClassifierSpec] = field(default_factory=dict)
+    broken: list[BrokenPlugin] = field(default_factory=list)
+    plugin_manager: pluggy.PluginManager | None = None
+
+    def get(self, name: str) -> ClassifierSpec:
+        """Return the classifier called ``name``, or raise a UsageError listing the names."""
+        try:
+            return self.classifiers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.classifiers)) or "none installed"
+            raise UsageError(f"unknown plugin {name!r}; available: {known}") from None
+
+    def environment_info(self, names: list[str]) -> dict[str, str]:
+        """Framework facts from the plugins whose classifiers are in ``names``."""
+        info: dict[str, str] = {}
+        if self.plugin_manager is not None:
+            for part in self.plugin_manager.hook.bench_environment_info(classifiers=list(names)):
+                info.update(part or {})
+        return info
+
+
+def create_plugin_manager(load_entry_points: bool = True) -> tuple[pluggy.PluginManager, list[BrokenPlugin]]:
+    """Return a manager with the hookspecs added and, optionally, every entry point loaded.
+
+    Entry points are loaded one by one, so a plugin that fails to import is recorded with
+    its reason and the others still load.
+    """
+    pm = pluggy.PluginManager("bench")
+    pm.add_hookspecs(hookspecs)
+    broken: list[BrokenPlugin] = []
+    if load_entry_points:
+        names = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
+        for name in names:
+            try:
+                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+            except Exception as exc:  # noqa: BLE001 - any import failure makes the plugin broken
+                broken.append(BrokenPlugin(name, _describe(exc)))
+    return pm, broken
+
+
+def collect_classifiers(pm: pluggy.PluginManager, broken: list[BrokenPlugin] | None = None) -> Registry:
+    """Ask every registered plugin for its classifiers.
+
+    Each hook implementation is called on its own, so one plugin raising during
+    registration is recorded as broken without hiding the other plugins' classifiers.
+    """
+    registry = Registry(broken=list(broken or []), plugin_manager=pm)
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    for impl in pm.hook.bench_register_classifiers.get_hookimpls():
+        plugin_name = pm.get_name(impl.plugin) or impl.plugin_name
+        dist = dists.get(id(impl.plugin))
+        found: list[ClassifierSpec] = []
+        try:
+            impl.function(register=found.append)
+        except Exception as exc:  # noqa: BLE001
+            registry.broken.append(BrokenPlugin(plugin_name, _describe(exc)))
+            continue
+        for spec in found:
+            if spec.name in registry.classifiers:
+                other = registry.classifiers[spec.name].plugin
+                registry.broken.append(
+                    BrokenPlugin(plugin_name, f"classifier {spec.name!r} is already registered by {other!r}")
+                )
+                continue
+            registry.classifiers[spec.name] = replace(
+                spec,
+                plugin=plugin_name,
+                distribution=dist.project_name if dist else "",
+                version=dist.version if dist else "",
+            )
+    return registry
+
+
+@cache
+def installed_registry() -> Registry:
+    """The registry of every installed plugin (computed once per process)."""
+    pm, broken = create_plugin_manager()
+    return collect_classifiers(pm, broken)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

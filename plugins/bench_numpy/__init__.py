@@ -1,0 +1,30 @@
+"""Built-in plugin ``numpy``: the softmax classifier in plain numpy, the reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.classifier import ClassifierSpec
+from bench.hookspecs import hookimpl
+
+
+@hookimpl
+def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> None:
+    from bench_numpy.softmax import NumpySoftmax
+
+    register(
+        ClassifierSpec(
+            name="numpy",
+            description="Linear softmax classifier in plain numpy (float32), analytic gradient, SGD",
+            factory=NumpySoftmax,
+        )
+    )
+
+
+@hookimpl
+def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
+    if "numpy" not in classifiers:
+        return None
+    import numpy as np
+
+    return {"numpy": np.__version__}

@@ -1,0 +1,77 @@
+"""A linear softmax classifier in vectorised numpy: the reference implementation.
+
+Model: ``logits = x @ W + b``; loss: mean sparse softmax cross-entropy; update: plain
+gradient descent ``p -= learning_rate * dloss/dp``, with zero-initialised parameters, as
+in the reference TensorFlow script. Computes in float32 by default
+(``--param dtype=float64`` for a float64 run).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.classifier import SetupConfig
+from bench.errors import DeviceUnavailable, UsageError
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Return the mean cross-entropy and its gradient with respect to ``logits``.
+
+    Numerically stable: the row maximum is subtracted before exponentiating, and the
+    log-sum-exp is taken from the shifted logits.
+    """
+    batch = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    sums = exp.sum(axis=1, keepdims=True)
+    rows = np.arange(batch)
+    losses = np.log(sums[:, 0]) - shifted[rows, labels]
+    grad = exp / sums
+    grad[rows, labels] -= 1
+    grad *= logits.dtype.type(1.0 / batch)
+    return float(losses.mean(dtype=np.float64)), grad
+
+
+class NumpySoftmax:
+    """The reference classifier (see module docstring)."""
+
+    def __init__(self) -> None:
+        self.weights: np.ndarray | None = None
+        self.biases: np.ndarray | None = None
+
+    def setup(self, config: SetupConfig) -> None:
+        if config.device != "cpu":
+            raise DeviceUnavailable("numpy runs on the CPU only")
+        dtype_name = config.params.get("dtype", "float32")
+        if dtype_name not in ("float32", "float64"):
+            raise UsageError(f"numpy: --param dtype must be float32 or float64, not {dtype_name!r}")
+        self.dtype = np.dtype(dtype_name)
+        self.learning_rate = self.dtype.type(config.learning_rate)
+        self.weights = np.zeros((config.input_dim, config.num_classes), dtype=self.dtype)
+        self.biases = np.zeros(config.num_classes, dtype=self.dtype)
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray) -> float:
+        assert self.weights is not None and self.biases is not None
+        if images.dtype != self.dtype:
+            images = images.astype(self.dtype)
+        logits = images @ self.weights
+        logits += self.biases
+        loss, dlogits = softmax_cross_entropy(logits, labels)
+        grad_w = images.T @ dlogits
+        grad_b = dlogits.sum(axis=0)
+        grad_w *= self.learning_rate
+        grad_b *= self.learning_rate
+        self.weights -= grad_w
+        self.biases -= grad_b
+        return loss
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        assert self.weights is not None and self.biases is not None
+        return np.argmax(images.astype(self.dtype, copy=False) @ self.weights + self.biases, axis=1)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        assert self.weights is not None and self.biases is not None
+        return {"weights": self.weights.copy(), "biases": self.biases.copy()}
+
+    def close(self) -> None:
+        self.weights = self.biases = None

@@ -1,0 +1,87 @@
+"""The plugin manager: discovery through entry points, registration, broken plugins."""
+
+from __future__ import annotations
+
+from bench.classifier import ClassifierSpec
+from bench.errors import UsageError
+from bench.hookspecs import hookimpl
+from bench.plugins import collect_classifiers, create_plugin_manager
+
+import pytest
+
+
+class _Plugin:
+    @hookimpl
+    def bench_register_classifiers(self, register):
+        register(ClassifierSpec(name="toy", description="a toy", factory=object))
+
+
+def test_plugin_registered_in_process_is_found():
+    pm, broken = create_plugin_manager(load_entry_points=False)
+    pm.register(_Plugin(), name="toy-plugin")
+    registry = collect_classifiers(pm, broken)
+    assert registry.get("toy").description == "a toy"
+    assert registry.get("toy").plugin == "toy-plugin"
+
+
+def test_unknown_classifier_names_the_available_ones():
+    pm, _ = create_plugin_manager(load_entry_points=False)
+    pm.register(_Plugin())
+    with pytest.raises(UsageError, match=r"unknown plugin 'nope'; available: toy"):
+        collect_classifiers(pm).get("nope")
+
+
+def test_builtins_come_through_the_entry_point_group():
+    pm, broken = create_plugin_manager()
+    registry = collect_classifiers(pm, broken)
+    numpy_spec = registry.get("numpy")
+    assert numpy_spec.plugin == "numpy"
+    assert numpy_spec.distribution == "bench"
+
+
+def test_broken_plugin_is_reported_and_others_still_load(fake_distribution):
+    fake_distribution(
+        "fake-bench-plugins",
+        {"aaa-broken": "fakeplugin_broken", "zzz-good": "fakeplugin_good"},
+        {
+            "fakeplugin_broken": "raise ImportError('needs libfoo 9')\n",
+            "fakeplugin_good": """
+                from bench.classifier import ClassifierSpec
+                from bench.hookspecs import hookimpl
+
+                @hookimpl
+                def bench_register_classifiers(register):
+                    register(ClassifierSpec(name="good", description="works", factory=object))
+            """,
+        },
+    )
+    pm, broken = create_plugin_manager()
+    registry = collect_classifiers(pm, broken)
+    assert [(b.name, b.reason) for b in registry.broken] == [("aaa-broken", "ImportError: needs libfoo 9")]
+    good = registry.get("good")
+    assert (good.plugin, good.distribution, good.version) == ("zzz-good", "fake-bench-plugins", "1.2.3")
+    assert "numpy" in registry.classifiers
+
+
+def test_plugin_raising_during_registration_is_reported():
+    class Raising:
+        @hookimpl
+        def bench_register_classifiers(self, register):
+            raise RuntimeError("boom")
+
+    pm, _ = create_plugin_manager(load_entry_points=False)
+    pm.register(Raising(), name="raising")
+    pm.register(_Plugin(), name="toy-plugin")
+    registry = collect_classifiers(pm)
+    assert [(b.name, b.reason) for b in registry.broken] == [("raising", "RuntimeError: boom")]
+    assert "toy" in registry.classifiers
+
+
+def test_duplicate_name_is_reported_not_overwritten():
+    pm, _ = create_plugin_manager(load_entry_points=False)
+    pm.register(_Plugin(), name="first")
+    pm.register(_Plugin(), name="second")
+    registry = collect_classifiers(pm)
+    assert registry.get("toy").plugin == "first"
+    assert registry.broken[0].name == "second"
+    assert "already registered" in registry.broken[0].reason
