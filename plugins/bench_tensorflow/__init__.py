@@ -1,0 +1,111 @@
+"""Built-in plugin ``tensorflow``: the softmax classifier in four TensorFlow styles.
+
+``tf-graph`` (TF1 placeholders and Session, as in the reference script), ``tf-eager``
+(GradientTape, every op eager), ``tf-function`` (the eager step under ``tf.function``)
+and ``tf-xla`` (the same with ``jit_compile=True``). All train the same model: zero-
+initialised 3072x10 weights and 10 biases, mean sparse softmax cross-entropy, plain
+gradient descent.
+
+TensorFlow is imported only when one of these classifiers is created (or its
+environment is reported), never when plugins are listed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from bench.classifier import Classifier, ClassifierSpec
+from bench.hookspecs import hookimpl
+
+# Before anything imports TensorFlow: keep its C++ log lines off the terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+CLASSIFIER_NAMES = ("tf-graph", "tf-eager", "tf-function", "tf-xla")
+
+
+def make_tf_graph() -> Classifier:
+    from bench_tensorflow.graph import TFGraphSoftmax
+
+    return TFGraphSoftmax()
+
+
+def make_tf_eager() -> Classifier:
+    from bench_tensorflow.eager import TFEagerSoftmax
+
+    return TFEagerSoftmax()
+
+
+def make_tf_function() -> Classifier:
+    from bench_tensorflow.eager import TFFunctionSoftmax
+
+    return TFFunctionSoftmax()
+
+
+def make_tf_xla() -> Classifier:
+    from bench_tensorflow.eager import TFXlaSoftmax
+
+    return TFXlaSoftmax()
+
+
+@hookimpl
+def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> None:
+    register(
+        ClassifierSpec(
+            name="tf-graph",
+            description="Softmax classifier in TensorFlow 1.x style: placeholders, GradientDescentOptimizer, Session",
+            factory=make_tf_graph,
+        )
+    )
+    register(
+        ClassifierSpec(
+            name="tf-eager",
+            description="Softmax classifier in TensorFlow eager mode: Variables, GradientTape, every op eager",
+            factory=make_tf_eager,
+        )
+    )
+    register(
+        ClassifierSpec(
+            name="tf-function",
+            description="Softmax classifier in TensorFlow: the GradientTape step compiled once with tf.function",
+            factory=make_tf_function,
+        )
+    )
+    register(
+        ClassifierSpec(
+            name="tf-xla",
+            description="Softmax classifier in TensorFlow: the tf.function step compiled by XLA (jit_compile=True)",
+            factory=make_tf_xla,
+        )
+    )
+
+
+@hookimpl
+def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
+    if not set(CLASSIFIER_NAMES) & set(classifiers):
+        return None
+    from bench_tensorflow._runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    build = tf.sysconfig.get_build_info()
+    return {
+        "tensorflow": tf.__version__,
+        "tf_cuda_build": "yes" if build.get("is_cuda_build") else "no",
+        "cuda": str(build.get("cuda_version") or "none"),
+        "cudnn": str(build.get("cudnn_version") or "none"),
+        "gpus": ", ".join(_describe_gpu(tf, gpu) for gpu in tf.config.list_physical_devices("GPU")) or "none",
+    }
+
+
+def _describe_gpu(tf: object, gpu: object) -> str:
+    """``"GPU:0 NVIDIA H200 (compute capability 9.0)"``, from what TensorFlow reports."""
+    label = getattr(gpu, "name", str(gpu)).replace("/physical_device:", "")
+    try:
+        details = tf.config.experimental.get_device_details(gpu)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - details are best effort
+        details = {}
+    text = f"{label} {details.get('device_name', 'unknown GPU')}"
+    capability = details.get("compute_capability")
+    if capability:
+        text += f" (compute capability {'.'.join(str(part) for part in capability)})"
+    return text

@@ -1,0 +1,139 @@
+"""``tf-eager``, ``tf-function`` and ``tf-xla``: the softmax classifier in TF2 style.
+
+All three hold the parameters in ``tf.Variable``s, differentiate with ``tf.GradientTape``
+and update with ``assign_sub``. ``tf-eager`` runs every op eagerly; ``tf-function``
+compiles the step with ``tf.function`` and a fixed input signature (batch dimension
+``None``), so it is traced once; ``tf-xla`` adds ``jit_compile=True`` (XLA still compiles
+once per distinct batch shape, which is not a retrace). ``tracing_counts()`` reports how
+often the compiled functions were traced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.classifier import SetupConfig
+from bench_tensorflow._runtime import PREDICT_CHUNK, apply_eager_threads, import_tensorflow, tf_device_name
+
+tf = import_tensorflow()
+
+
+class TFEagerSoftmax:
+    """Linear softmax classifier, every op executed eagerly (no tf.function)."""
+
+    name = "tf-eager"
+    jit_compile: bool | None = None
+    """``None``: plain eager; ``False``: tf.function; ``True``: tf.function + XLA."""
+
+    def __init__(self) -> None:
+        self._device: Any = None
+        self._weights: Any = None
+        self._biases: Any = None
+        self._train_fn: Any = None
+        self._predict_fn: Any = None
+
+    # -- protocol ---------------------------------------------------------------------
+
+    def setup(self, config: SetupConfig) -> None:
+        self.close()
+        device = tf_device_name(tf, config.device)
+        apply_eager_threads(tf, config.threads, self.name)  # before the runtime starts
+        tf.random.set_seed(config.seed)
+        with tf.device(device):
+            self._weights = tf.Variable(
+                tf.zeros([config.input_dim, config.num_classes], tf.float32), name="weights"
+            )
+            self._biases = tf.Variable(tf.zeros([config.num_classes], tf.float32), name="biases")
+            learning_rate = tf.constant(config.learning_rate, tf.float32)
+        train, predict = _make_step_functions(self._weights, self._biases, learning_rate)
+        if self.jit_compile is not None:
+            images_spec = tf.TensorSpec([None, config.input_dim], tf.float32, name="images")
+            labels_spec = tf.TensorSpec([None], tf.int64, name="labels")
+            train = _compile(train, device, [images_spec, labels_spec], self.jit_compile)
+            predict = _compile(predict, device, [images_spec], self.jit_compile)
+        self._device = device
+        self._train_fn, self._predict_fn = train, predict
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray) -> float:
+        # Converted inside the device scope: on a GPU the batch is copied there as part of
+        # the step; the float() fetches the loss, so the device has finished on return.
+        with tf.device(self._device):
+            loss = self._train_fn(tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
+        return float(loss)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        chunks = []
+        with tf.device(self._device):
+            for start in range(0, len(images), PREDICT_CHUNK):
+                chunk = tf.convert_to_tensor(images[start : start + PREDICT_CHUNK])
+                chunks.append(self._predict_fn(chunk).numpy())
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {
+            "weights": np.array(self._weights.numpy(), copy=True),
+            "biases": np.array(self._biases.numpy(), copy=True),
+        }
+
+    def close(self) -> None:
+        self._train_fn = self._predict_fn = None
+        self._weights = self._biases = self._device = None
+
+    # -- introspection ----------------------------------------------------------------
+
+    def tracing_counts(self) -> dict[str, int]:
+        """How often the train and predict functions were traced (0 when not compiled)."""
+        return {
+            "train_step": _tracing_count(self._train_fn),
+            "predict": _tracing_count(self._predict_fn),
+        }
+
+
+class TFFunctionSoftmax(TFEagerSoftmax):
+    """The eager step compiled once with tf.function (fixed input signature)."""
+
+    name = "tf-function"
+    jit_compile = False
+
+
+class TFXlaSoftmax(TFEagerSoftmax):
+    """The tf.function step compiled by XLA (jit_compile=True)."""
+
+    name = "tf-xla"
+    jit_compile = True
+
+
+def _make_step_functions(weights: Any, biases: Any, learning_rate: Any) -> tuple[Any, Any]:
+    """The train and predict steps, closed over the variables (no ``self`` captured)."""
+
+    def train(images: Any, labels: Any) -> Any:
+        with tf.GradientTape() as tape:
+            logits = tf.matmul(images, weights) + biases
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+        grad_weights, grad_biases = tape.gradient(loss, [weights, biases])
+        weights.assign_sub(learning_rate * grad_weights)
+        biases.assign_sub(learning_rate * grad_biases)
+        return loss
+
+    def predict(images: Any) -> Any:
+        return tf.argmax(tf.matmul(images, weights) + biases, axis=1)
+
+    return train, predict
+
+
+def _compile(fn: Any, device: str, signature: list[Any], jit_compile: bool) -> Any:
+    """``fn`` as a tf.function with a fixed signature, every traced op pinned to ``device``."""
+
+    def pinned(*args: Any) -> Any:
+        with tf.device(device):
+            return fn(*args)
+
+    pinned.__name__ = fn.__name__
+    return tf.function(pinned, input_signature=signature, jit_compile=jit_compile)
+
+
+def _tracing_count(fn: Any) -> int:
+    get = getattr(fn, "experimental_get_tracing_count", None)
+    return int(get()) if get is not None else 0
