@@ -68,6 +68,9 @@ class ClassifierSpec:
     name: str
     description: str
     factory: Callable[[], Classifier]
+    defaults: Mapping[str, object] = field(default_factory=dict)
+    """Run settings this model is meant to use when the user gives none: any of
+    ``steps``, ``batch_size``, ``learning_rate`` and ``params`` (a dict for ``--param``)."""
     plugin: str = ""
     """Entry-point name of the plugin that registered it (filled in by the manager)."""
     distribution: str = ""

@@ -36,8 +36,8 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
 def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
     """Return framework facts worth recording with a run, or ``None``.
 
-    ``classifiers`` are the names selected for this run; a plugin reports only when one
-    of its own classifiers is among them (so that unselected frameworks are never
-    imported). Typical keys: ``tensorflow``, ``cuda``, ``cudnn``, ``gpu``. The values are
+    ``classifiers`` are the names of the classifiers that have run so far in this run (it
+    is called after each row); a plugin reports only when one of its own classifiers is
+    among them, so that a framework is never imported just to be described. Typical keys: ``tensorflow``, ``cuda``, ``cudnn``, ``gpu``. The values are
     stored under ``machine.frameworks`` in the result file.
     """

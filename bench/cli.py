@@ -1,0 +1,336 @@
+"""The ``bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from bench import __version__
+from bench.errors import BenchError, ResultFileError, Terminated, UsageError
+
+EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, not {text}")
+    return value
+
+
+def _csv(text: str) -> list[str]:
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return items
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected key=value, not {text!r}")
+    return key.strip(), value.strip()
+
+
+def _format(text: str) -> str:
+    from bench.report import check_format
+
+    try:
+        return check_format(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("unknown --format ")) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bench", description="Benchmark image classifiers on CIFAR-10.")
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    run = commands.add_parser("run", help="train and measure classifiers")
+    run.add_argument("--plugins", type=_csv, required=True, help="classifiers to run, e.g. tf-graph,tf-eager")
+    run.add_argument("--devices", type=_csv, default=["cpu"], help="cpu, gpu, gpu:N (default: cpu)")
+    run.add_argument("--steps", type=_positive_int, help="training steps (default: 1000, or the model's own)")
+    run.add_argument("--batch-size", type=_positive_int, help="images per step (default: 100, or the model's own)")
+    run.add_argument("--learning-rate", type=_positive_float,
+                     help="SGD step size (default: 0.005, or the model's own)")
+    run.add_argument("--seed", type=int, default=0, help="seeds the batch schedule and the frameworks (default: 0)")
+    run.add_argument("--sampling", choices=["replacement", "epoch"], default="replacement",
+                     help="batches drawn with replacement (the reference) or shuffled epochs")
+    run.add_argument("--dataset", choices=["cifar10", "synthetic"], default="cifar10")
+    run.add_argument("--preprocessing", choices=["reference", "standardize"], default="reference",
+                     help="reference: 0-255 minus the per-pixel training mean; standardize: [0,1], per-channel z-score")
+    run.add_argument("--data-dir", help="where CIFAR-10 is or goes (default: $BENCH_DATA_DIR, else the user cache)")
+    run.add_argument("--offline", action="store_true", default=os.environ.get("BENCH_OFFLINE") == "1",
+                     help="never download (also BENCH_OFFLINE=1)")
+    run.add_argument("--threads", type=_positive_int, help="threads each framework may use (default: its own)")
+    run.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                     help="extra setting passed to the plugins (repeatable)")
+    run.add_argument("--loss-every", type=_positive_int, default=10, help="keep the loss every N steps (default: 10)")
+    run.add_argument("--results-dir", default="results", help="where each run is saved (default: results/)")
+    run.add_argument("--output", help="also write the run's JSON to this file")
+    run.add_argument("--format", type=_format, default="simple", help="any tabulate format (default: simple)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=cmd_run)
+
+    plugins = commands.add_parser("plugins", help="list the installed classifiers")
+    plugins.add_argument("--format", type=_format, default="simple")
+    plugins.set_defaults(handler=cmd_plugins)
+
+    data = commands.add_parser("data", help="show where CIFAR-10 is and whether it verifies")
+    data.add_argument("--data-dir")
+    data.add_argument("--offline", action="store_true", default=os.environ.get("BENCH_OFFLINE") == "1")
+    data.add_argument("--format", type=_format, default="simple")
+    data.set_defaults(handler=cmd_data)
+
+    report = commands.add_parser("report", help="print a saved run again")
+    report.add_argument("file")
+    report.add_argument("--format", type=_format, default="simple")
+    report.set_defaults(handler=cmd_report)
+
+    compare = commands.add_parser("compare", help="put two saved runs side by side")
+    compare.add_argument("baseline")
+    compare.add_argument("candidate")
+    compare.add_argument("--format", type=_format, default="simple")
+    compare.set_defaults(handler=cmd_compare)
+
+    new_plugin = commands.add_parser("new-plugin", help="write a new plugin package to start from")
+    new_plugin.add_argument("name", help="plugin and classifier name: lowercase letters, digits, dashes")
+    new_plugin.add_argument("--dir", default=".", help="where to create bench-NAME/ (default: here)")
+    new_plugin.set_defaults(handler=cmd_new_plugin)
+
+    plot = commands.add_parser("plot", help="draw a saved run: loss curves and steps/s (needs matplotlib)")
+    plot.add_argument("file", help="a result JSON file")
+    plot.add_argument("-o", "--output", help="image file; .png, .svg or .pdf (default: FILE with .png)")
+    plot.set_defaults(handler=cmd_plot)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.plugins import installed_registry
+    from bench.report import problems, results_table, timeline_table
+    from bench.result import unique_result_path, write_json_atomic
+    from bench.runner import RECIPE_KEYS, RunConfig, run, with_plugin_defaults
+
+    given = {key: getattr(args, key) for key in RECIPE_KEYS if getattr(args, key) is not None}
+    config = RunConfig(
+        plugins=args.plugins,
+        devices=args.devices,
+        **given,
+        seed=args.seed,
+        sampling=args.sampling,
+        dataset=args.dataset,
+        preprocessing=args.preprocessing,
+        data_dir=args.data_dir,
+        offline=args.offline,
+        threads=args.threads,
+        loss_every=args.loss_every,
+        params=dict(args.param),
+    )
+    registry = installed_registry()
+    config.check()
+    specs = [registry.get(name) for name in config.plugins]
+    config = with_plugin_defaults(config, specs[0], set(given))
+    save_errors: list[str] = []
+    saved: list[Path] = []
+    targets: list[Path] = []
+
+    def save(document: dict[str, Any]) -> None:
+        if not targets:
+            targets.append(unique_result_path(Path(args.results_dir), document["run_id"]))
+            if args.output:
+                targets.append(Path(args.output))
+        for target in targets:
+            try:
+                write_json_atomic(target, document)
+                if target not in saved:
+                    saved.append(target)
+            except ResultFileError as exc:
+                if str(exc) not in save_errors:
+                    save_errors.append(str(exc))
+
+    outcome = run(
+        config,
+        registry,
+        argv=["bench", *sys.argv[1:]],
+        process_started=_process_start_time(),
+        on_update=save,
+        progress=None if args.quiet else _progress_bar,
+    )
+    document = outcome.document
+    print(results_table(document, args.format))
+    for line in problems(document):
+        print(f"  {line}")
+    print()
+    print(timeline_table(document, args.format))
+    for path in saved:
+        print(f"saved {path}")
+    for message in save_errors:
+        print(f"bench: error: {message}", file=sys.stderr)
+    if outcome.interrupted:
+        print(f"bench: interrupted ({outcome.interrupted}); rows measured so far are saved", file=sys.stderr)
+        return EXIT_INTERRUPTED[outcome.interrupted]
+    statuses = {row.status for row in outcome.rows}
+    if save_errors or statuses - {"ok", "unavailable"}:
+        return 1
+    return 0
+
+
+def _progress_bar(label: str, total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=label, unit="step", file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+
+
+def _process_start_time() -> float | None:
+    """When this process started, as a ``time.time()`` value (to 10 ms), if known.
+
+    On Linux from /proc (start time in clock ticks since boot, against the boot-time
+    clock); psutil's create_time is only accurate to the boot time's whole second.
+    """
+    try:
+        with open("/proc/self/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return time.time() - age
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 - only used for the timeline
+        return None
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from bench.plugins import installed_registry
+
+    registry = installed_registry()
+    body = [
+        [spec.name, spec.plugin, f"{spec.distribution} {spec.version}".strip(), spec.description]
+        for spec in sorted(registry.classifiers.values(), key=lambda s: s.name)
+    ]
+    body += [["-", broken.name, "BROKEN", broken.reason] for broken in registry.broken]
+    print(tabulate(body, headers=["classifier", "plugin", "from", "description"], tablefmt=args.format))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from bench.dataset import describe_data
+
+    location, rows, ok = describe_data(args.data_dir, offline=args.offline)
+    print(f"CIFAR-10 location: {location}")
+    print(tabulate(rows, headers=["file", "status"], tablefmt=args.format))
+    return 0 if ok else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import problems, results_table, timeline_table
+    from bench.result import load_run
+
+    document = load_run(args.file)
+    print(results_table(document, args.format))
+    for line in problems(document):
+        print(f"  {line}")
+    if document.get("timeline"):
+        print()
+        print(timeline_table(document, args.format))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.report import compare_table
+    from bench.result import load_run
+
+    baseline, candidate = load_run(args.baseline), load_run(args.candidate)
+    print(f"A: {args.baseline}\nB: {args.candidate}")
+    print(compare_table(baseline, candidate, args.format))
+    return 0
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from bench.scaffold import next_steps, scaffold_plugin
+
+    path = scaffold_plugin(args.name, Path(args.dir))
+    print("\n".join(next_steps(path, args.name)))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench.plot import default_output, plot_run
+    from bench.result import load_run
+
+    document = load_run(args.file)
+    path = plot_run(document, Path(args.output) if args.output else default_output(args.file))
+    print(f"saved {path}")
+    return 0
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return int(args.handler(args))
+    except BenchError as exc:
+        if args.debug:
+            raise
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        if args.debug:
+            raise
+        print("bench: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:  # the reader went away (bench run | head): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if args.debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"bench: internal error: {type(exc).__name__}: {first} (run with --debug for details)", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)

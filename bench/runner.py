@@ -1,0 +1,291 @@
+"""A whole run: data, one schedule, every selected plugin on every device, one document.
+
+dataset -> batch schedule -> plugin (measure) -> rows -> result document.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from bench import result
+from bench.classifier import ClassifierSpec, SetupConfig
+from bench.dataset import Dataset, load_dataset
+from bench.errors import Terminated, UsageError
+from bench.machine import machine_info
+from bench.measure import INTERRUPTED, OK, Progress, RowResult, max_abs_diff, measure
+from bench.plugins import Registry
+from bench.schedule import SAMPLINGS, BatchSchedule, build_schedule
+
+PREPROCESSINGS = ("reference", "standardize")
+
+
+@dataclass
+class RunConfig:
+    """What a run does. The defaults are the reference recipe."""
+
+    plugins: list[str]
+    devices: list[str] = field(default_factory=lambda: ["cpu"])
+    steps: int = 1000
+    batch_size: int = 100
+    learning_rate: float = 0.005
+    seed: int = 0
+    sampling: str = "replacement"
+    dataset: str = "cifar10"
+    preprocessing: str = "reference"
+    data_dir: str | None = None
+    offline: bool = False
+    threads: int | None = None
+    loss_every: int = 10
+    parity_step: int = 10
+    params: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise UsageError for values no run can use."""
+        if not self.plugins:
+            raise UsageError("no plugins selected; pass --plugins NAME[,NAME...]")
+        if self.steps < 1:
+            raise UsageError(f"--steps must be at least 1, not {self.steps}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
+            raise UsageError(f"--learning-rate must be a positive number, not {self.learning_rate}")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"--threads must be at least 1, not {self.threads}")
+        if self.loss_every < 1:
+            raise UsageError(f"--loss-every must be at least 1, not {self.loss_every}")
+        if self.sampling not in SAMPLINGS:
+            raise UsageError(f"unknown --sampling {self.sampling!r}; choose one of: {', '.join(SAMPLINGS)}")
+        if self.preprocessing not in PREPROCESSINGS:
+            raise UsageError(
+                f"unknown --preprocessing {self.preprocessing!r}; choose one of: {', '.join(PREPROCESSINGS)}"
+            )
+        for device in self.devices:
+            parse_device(device)
+
+
+RECIPE_KEYS = ("steps", "batch_size", "learning_rate")
+
+
+def with_plugin_defaults(config: RunConfig, spec: ClassifierSpec, given: set[str]) -> RunConfig:
+    """Fill the settings the user did not give (``given``) from ``spec.defaults``.
+
+    A model may be meant for another recipe than the reference (a larger batch, more
+    steps): its defaults apply unless the flag was given. ``--param`` values given by the
+    user win over the model's default params (see :func:`row_params`).
+    """
+    updates = {key: spec.defaults[key] for key in RECIPE_KEYS if key in spec.defaults and key not in given}
+    return replace(config, **updates) if updates else config
+
+
+def row_params(spec: ClassifierSpec, config: RunConfig) -> dict[str, str]:
+    """The ``--param`` settings one classifier gets: its own defaults, then the user's."""
+    defaults = dict(spec.defaults.get("params") or {})  # type: ignore[call-overload]
+    return {**{str(k): str(v) for k, v in defaults.items()}, **config.params}
+
+
+def parse_device(text: str) -> str:
+    """Normalise ``cpu``, ``gpu`` and ``gpu:N``; anything else is a UsageError."""
+    name = text.strip().lower()
+    if name in ("cpu", "cpu:0"):
+        return "cpu"
+    if name == "gpu":
+        return "gpu:0"
+    if name.startswith("gpu:") and name[4:].isdigit():
+        return f"gpu:{int(name[4:])}"
+    raise UsageError(f"unknown device {text!r}; use cpu, gpu, gpu:N or all")
+
+
+@dataclass
+class RunOutcome:
+    """The saved document and the live rows of a run."""
+
+    document: dict[str, Any]
+    rows: list[RowResult]
+    interrupted: str | None = None
+    """``"SIGINT"`` or ``"SIGTERM"`` when the run was cut short."""
+
+
+ProgressFactory = Callable[[str, int], "ProgressBar"]
+
+
+class ProgressBar:
+    """What the runner needs from a progress display."""
+
+    def update(self, steps: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def run(
+    config: RunConfig,
+    registry: Registry,
+    *,
+    argv: list[str] | None = None,
+    process_started: float | None = None,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+    progress: ProgressFactory | None = None,
+) -> RunOutcome:
+    """Run every selected plugin on every device along one schedule.
+
+    ``on_update`` receives the document after every row (to save it as it grows, so a
+    crash or Ctrl-C loses nothing already measured). ``process_started`` (a
+    ``time.time()`` value) lets the timeline show the interpreter's start-up.
+    """
+    config.check()
+    specs = [registry.get(name) for name in config.plugins]
+    devices = [parse_device(d) for d in config.devices]
+    timeline: list[list[Any]] = []
+    if process_started is not None:
+        timeline.append(["start-up: interpreter and imports", max(0.0, time.time() - process_started)])
+    rows: list[RowResult] = []
+    document = _document(config, argv, registry)
+    document["timeline"] = timeline
+    outcome = RunOutcome(document, rows)
+
+    def publish() -> None:
+        document["results"] = [result.row_to_dict(r) for r in rows]
+        # Only plugins that have run: asking the others could import their frameworks
+        # outside any timed phase.
+        document["machine"]["frameworks"] = registry.environment_info(sorted({r.plugin for r in rows}))
+        if on_update is not None:
+            on_update(document)
+
+    try:
+        start = time.perf_counter()
+        dataset = load_dataset(
+            config.dataset,
+            data_dir=config.data_dir,
+            offline=config.offline,
+            preprocessing=config.preprocessing,
+            seed=config.seed,
+        )
+        timeline.append(["data: read, verify, preprocess", time.perf_counter() - start])
+        document["dataset"] = _dataset_info(dataset)
+        start = time.perf_counter()
+        schedule = build_schedule(
+            len(dataset.train_labels), config.steps, config.batch_size, config.seed, config.sampling
+        )
+        document["batch_schedule_sha256"] = schedule.sha256()
+        timeline.append(["batch schedule", time.perf_counter() - start])
+        for spec in specs:
+            for device in devices:
+                row = _measure_row(spec, device, dataset, schedule, config, progress)
+                rows.append(row)
+                _add_parity(rows)
+                _add_row_timeline(timeline, row)
+                publish()
+                if row.status == INTERRUPTED:
+                    outcome.interrupted = "SIGTERM" if "SIGTERM" in (row.error or "") else "SIGINT"
+                    break
+            if outcome.interrupted:
+                break
+    except KeyboardInterrupt:
+        outcome.interrupted = "SIGINT"
+    except Terminated:
+        outcome.interrupted = "SIGTERM"
+    if outcome.interrupted:
+        document["interrupted"] = outcome.interrupted
+        publish()
+    return outcome
+
+
+def _measure_row(
+    spec: ClassifierSpec,
+    device: str,
+    dataset: Dataset,
+    schedule: BatchSchedule,
+    config: RunConfig,
+    progress: ProgressFactory | None,
+) -> RowResult:
+    setup = SetupConfig(
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size,
+        input_dim=dataset.input_dim,
+        num_classes=dataset.num_classes,
+        device=device,
+        seed=config.seed,
+        threads=config.threads,
+        params=row_params(spec, config),
+    )
+    bar = progress(f"{spec.name} ({device})", schedule.steps) if progress else None
+    update: Progress | None = bar.update if bar else None
+    try:
+        row = measure(
+            spec,
+            device,
+            dataset,
+            schedule,
+            setup,
+            loss_every=config.loss_every,
+            parity_step=config.parity_step,
+            progress=update,
+        )
+        row.params = dict(setup.params)
+        return row
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _add_parity(rows: list[RowResult]) -> None:
+    """Compare the newest row's parameters with the first ok row's."""
+    reference = next((r for r in rows if r.status == OK), None)
+    row = rows[-1]
+    if reference is None or row.status != OK:
+        return
+    row.parity_max_abs_diff = max_abs_diff(reference.params_at_parity, row.params_at_parity)
+    row.final_max_abs_diff = max_abs_diff(reference.params_final, row.params_final)
+
+
+def _add_row_timeline(timeline: list[list[Any]], row: RowResult) -> None:
+    label = f"{row.plugin} ({row.device})"
+    steady = None
+    if row.train_seconds is not None and row.first_step_seconds is not None:
+        steady = row.train_seconds - row.first_step_seconds
+    parts = [
+        ("load", row.load_seconds),
+        ("setup", row.setup_seconds),
+        ("first step", row.first_step_seconds),
+        ("other steps", steady),
+        ("evaluation", row.eval_seconds),
+        ("close", row.close_seconds),
+    ]
+    accounted = 0.0
+    for name, seconds in parts:
+        if seconds is not None:
+            timeline.append([f"{label}: {name}", seconds])
+            accounted += seconds
+    if row.wall_seconds is not None:
+        timeline.append([f"{label}: harness bookkeeping, parameter snapshots", max(0.0, row.wall_seconds - accounted)])
+
+
+def _document(config: RunConfig, argv: list[str] | None, registry: Registry) -> dict[str, Any]:
+    return {
+        "schema_version": result.SCHEMA_VERSION,
+        "run_id": result.new_run_id(config.plugins),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": argv,
+        "machine": machine_info(),
+        "config": asdict(config),
+        "dataset": None,
+        "batch_schedule_sha256": None,
+        "results": [],
+    }
+
+
+def _dataset_info(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "name": dataset.name,
+        "source": dataset.source,
+        "preprocessing": dataset.preprocessing,
+        "train_images": int(dataset.train_images.shape[0]),
+        "test_images": int(dataset.test_images.shape[0]),
+        "input_dim": dataset.input_dim,
+        "num_classes": dataset.num_classes,
+        "details": dataset.details,
+    }

@@ -1,0 +1,174 @@
+"""The runner and measurement: identical batches, honest timing, failures kept in rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bench import runner
+from bench.classifier import ClassifierSpec, SetupConfig
+from bench.dataset import Dataset
+from bench.errors import DeviceUnavailable, UsageError
+from bench.plugins import Registry
+from bench.runner import RunConfig, parse_device
+from bench_numpy.softmax import NumpySoftmax
+
+
+def tiny_dataset(seed: int = 0, train: int = 400, test: int = 100, dim: int = 12, classes: int = 3) -> Dataset:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)) * 2
+    ytr, yte = rng.integers(0, classes, train), rng.integers(0, classes, test)
+    xtr = (centres[ytr] + rng.normal(size=(train, dim))).astype(np.float32)
+    xte = (centres[yte] + rng.normal(size=(test, dim))).astype(np.float32)
+    return Dataset("tiny", xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), [f"c{i}" for i in range(classes)])
+
+
+class Recording(NumpySoftmax):
+    """The numpy classifier, remembering every batch it was given."""
+
+    seen: list[list[np.ndarray]] = []
+
+    def setup(self, config: SetupConfig) -> None:
+        super().setup(config)
+        self.batches: list[np.ndarray] = []
+        Recording.seen.append(self.batches)
+
+    def train_step(self, images, labels):
+        self.batches.append(images.copy())
+        return super().train_step(images, labels)
+
+
+class Failing(NumpySoftmax):
+    def train_step(self, images, labels):
+        if len(self.__dict__.setdefault("calls", [])) == 3:
+            raise RuntimeError("kaboom at step 4")
+        self.calls.append(1)
+        return super().train_step(images, labels)
+
+
+class Diverging(NumpySoftmax):
+    def train_step(self, images, labels):
+        loss = super().train_step(images, labels)
+        self.__dict__["n"] = self.__dict__.get("n", 0) + 1
+        return float("nan") if self.n == 5 else loss
+
+
+class NoGpu(NumpySoftmax):
+    def setup(self, config):
+        if config.device != "cpu":
+            raise DeviceUnavailable("no GPU here")
+        super().setup(config)
+
+
+def registry_with(**factories) -> Registry:
+    return Registry({name: ClassifierSpec(name, name, factory) for name, factory in factories.items()})
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+
+
+def run(plugins, registry, **overrides):
+    config = RunConfig(plugins=plugins, steps=overrides.pop("steps", 30), batch_size=20, learning_rate=0.05, **overrides)
+    return runner.run(config, registry)
+
+
+def test_every_plugin_gets_the_same_batches(tiny):
+    Recording.seen = []
+    outcome = run(["a", "b"], registry_with(a=Recording, b=Recording))
+    first, second = Recording.seen
+    assert len(first) == 30
+    assert all(np.array_equal(x, y) for x, y in zip(first, second))
+    assert [r.status for r in outcome.rows] == ["ok", "ok"]
+    # Identical implementations on identical batches agree exactly.
+    assert outcome.rows[1].parity_max_abs_diff == 0.0
+    assert outcome.rows[1].final_max_abs_diff == 0.0
+
+
+def test_row_reports_accuracy_speed_and_separate_times(tiny):
+    row = run(["numpy"], registry_with(numpy=NumpySoftmax)).rows[0]
+    assert row.test_accuracy > 0.8
+    assert row.steps_completed == 30
+    assert row.steps_per_second == pytest.approx(1 / row.step_seconds_median)
+    assert row.first_step_seconds > 0 and row.setup_seconds >= 0 and row.eval_seconds > 0
+    assert row.train_seconds >= row.first_step_seconds
+    assert row.wall_seconds >= row.train_seconds + row.eval_seconds
+    assert row.loss_curve[0][0] == 1 and row.loss_curve[-1][0] == 30
+    assert [step for step, _ in row.loss_curve] == [1, 10, 20, 30]
+    assert row.final_loss == row.loss_curve[-1][1]
+
+
+def test_same_seed_same_result(tiny):
+    registry = registry_with(numpy=NumpySoftmax)
+    a, b = run(["numpy"], registry, seed=5), run(["numpy"], registry, seed=5)
+    assert a.document["batch_schedule_sha256"] == b.document["batch_schedule_sha256"]
+    assert a.rows[0].test_accuracy == b.rows[0].test_accuracy
+    assert a.rows[0].loss_curve == b.rows[0].loss_curve
+    c = run(["numpy"], registry, seed=6)
+    assert c.document["batch_schedule_sha256"] != a.document["batch_schedule_sha256"]
+
+
+def test_a_failing_plugin_is_a_row_and_the_others_run(tiny):
+    outcome = run(["bad", "good"], registry_with(bad=Failing, good=NumpySoftmax))
+    bad, good = outcome.rows
+    assert bad.status == "failed" and bad.error == "training: RuntimeError: kaboom at step 4"
+    assert bad.steps_completed == 3 and bad.test_accuracy is None
+    assert good.status == "ok"
+
+
+def test_nan_loss_stops_the_row_as_diverged(tiny):
+    row = run(["nan"], registry_with(nan=Diverging)).rows[0]
+    assert row.status == "diverged" and row.diverged_at_step == 5
+    assert row.test_accuracy is None and row.final_loss is None
+    assert all(math.isfinite(loss) for _, loss in row.loss_curve)
+
+
+def test_unavailable_device_is_a_row_not_a_failure(tiny):
+    outcome = run(["x"], registry_with(x=NoGpu), devices=["cpu", "gpu"])
+    assert [(r.device, r.status) for r in outcome.rows] == [("cpu", "ok"), ("gpu:0", "unavailable")]
+    assert outcome.rows[1].error == "no GPU here"
+
+
+def test_interrupt_keeps_measured_rows(tiny):
+    class Interrupting(NumpySoftmax):
+        def train_step(self, images, labels):
+            raise KeyboardInterrupt
+
+    saved = []
+    config = RunConfig(plugins=["good", "stop", "never"], steps=10, batch_size=20)
+    registry = registry_with(good=NumpySoftmax, stop=Interrupting, never=NumpySoftmax)
+    outcome = runner.run(config, registry, on_update=lambda doc: saved.append([r["status"] for r in doc["results"]]))
+    assert outcome.interrupted == "SIGINT"
+    assert saved[-1] == ["ok", "interrupted"]
+    assert outcome.document["interrupted"] == "SIGINT"
+
+
+def test_document_has_the_promised_keys(tiny):
+    document = run(["numpy"], registry_with(numpy=NumpySoftmax)).document
+    for key in ("schema_version", "machine", "config", "batch_schedule_sha256", "results", "timeline"):
+        assert key in document
+    row = document["results"][0]
+    for key in ("plugin", "device", "status", "test_accuracy", "final_loss", "steps_per_second",
+                "first_step_seconds", "setup_seconds", "train_seconds", "eval_seconds", "wall_seconds", "loss_curve"):
+        assert key in row
+    assert "params_final" not in row
+    for key in ("cpu", "cpu_count_logical", "memory_gb", "os", "python", "numpy", "bench"):
+        assert key in document["machine"]
+
+
+@pytest.mark.parametrize("text,expected", [("cpu", "cpu"), ("GPU", "gpu:0"), ("gpu:1", "gpu:1")])
+def test_device_names(text, expected):
+    assert parse_device(text) == expected
+
+
+@pytest.mark.parametrize("overrides", [{"steps": 0}, {"batch_size": -1}, {"learning_rate": float("nan")},
+                                       {"devices": ["tpu"]}, {"plugins": []}])
+def test_nonsense_config_is_a_usage_error(overrides):
+    config = RunConfig(plugins=["numpy"])
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    with pytest.raises(UsageError):
+        config.check()
