@@ -1,10 +1,15 @@
-"""Built-in plugin ``tensorflow``: the softmax classifier in four TensorFlow styles.
+"""Built-in plugin ``tensorflow``: the softmax classifier in four TensorFlow styles, and
+the two-layer network in two.
 
 ``tf-graph`` (TF1 placeholders and Session, as in the reference script), ``tf-eager``
 (GradientTape, every op eager), ``tf-function`` (the eager step under ``tf.function``)
 and ``tf-xla`` (the same with ``jit_compile=True``). All train the same model: zero-
 initialised 3072x10 weights and 10 biases, mean sparse softmax cross-entropy, plain
 gradient descent.
+
+``tf-mlp-graph`` and ``tf-mlp-eager`` train the reference article's follow-up model,
+3072 -> 120 ReLU -> 10 with L2 weight decay (see :mod:`bench_tensorflow.mlp`), from the
+same seeded initial weights; they register that article's settings as their defaults.
 
 TensorFlow is imported only when one of these classifiers is created (or its
 environment is reported), never when plugins are listed.
@@ -21,7 +26,13 @@ from bench.hookspecs import hookimpl
 # Before anything imports TensorFlow: keep its C++ log lines off the terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-CLASSIFIER_NAMES = ("tf-graph", "tf-eager", "tf-function", "tf-xla")
+CLASSIFIER_NAMES = ("tf-graph", "tf-eager", "tf-function", "tf-xla", "tf-mlp-graph", "tf-mlp-eager")
+
+
+
+def mlp_defaults() -> dict[str, object]:
+    """The settings of the original ``run_fc_model.py`` (its reg_constant is ``l2``); a new dict each call."""
+    return {"steps": 2000, "batch_size": 400, "learning_rate": 0.001, "params": {"hidden": "120", "l2": "0.1"}}
 
 
 def make_tf_graph() -> Classifier:
@@ -46,6 +57,18 @@ def make_tf_xla() -> Classifier:
     from bench_tensorflow.eager import TFXlaSoftmax
 
     return TFXlaSoftmax()
+
+
+def make_tf_mlp_graph() -> Classifier:
+    from bench_tensorflow.mlp import TFGraphMLP
+
+    return TFGraphMLP()
+
+
+def make_tf_mlp_eager() -> Classifier:
+    from bench_tensorflow.mlp import TFEagerMLP
+
+    return TFEagerMLP()
 
 
 @hookimpl
@@ -76,6 +99,22 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="tf-xla",
             description="Softmax classifier in TensorFlow: the tf.function step compiled by XLA (jit_compile=True)",
             factory=make_tf_xla,
+        )
+    )
+    register(
+        ClassifierSpec(
+            name="tf-mlp-graph",
+            description="Two-layer network 3072-120(ReLU)-10, L2 decay, in TensorFlow 1.x style: Session",
+            factory=make_tf_mlp_graph,
+            defaults=mlp_defaults(),
+        )
+    )
+    register(
+        ClassifierSpec(
+            name="tf-mlp-eager",
+            description="Two-layer network 3072-120(ReLU)-10, L2 decay, in TensorFlow eager mode: GradientTape",
+            factory=make_tf_mlp_eager,
+            defaults=mlp_defaults(),
         )
     )
 

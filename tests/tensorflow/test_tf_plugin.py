@@ -15,7 +15,7 @@ tf = pytest.importorskip("tensorflow")
 import bench_tensorflow  # noqa: E402
 from bench.plugins import collect_classifiers, create_plugin_manager  # noqa: E402
 
-TF_NAMES = {"tf-graph", "tf-eager", "tf-function", "tf-xla"}
+TF_NAMES = {"tf-graph", "tf-eager", "tf-function", "tf-xla", "tf-mlp-graph", "tf-mlp-eager"}
 
 
 def _run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -39,7 +39,7 @@ def test_entry_point_loads_this_plugin():
     assert entry_point.load() is bench_tensorflow
 
 
-def test_registers_the_four_classifiers():
+def test_registers_every_classifier():
     pm, _ = create_plugin_manager(load_entry_points=False)
     pm.register(bench_tensorflow, name="tensorflow")
     registry = collect_classifiers(pm)
@@ -78,7 +78,7 @@ def test_listing_does_not_import_tensorflow_and_importing_it_is_quiet():
         """
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["tf-eager", "tf-function", "tf-graph", "tf-xla"]
+    assert result.stdout.split() == ["tf-eager", "tf-function", "tf-graph", "tf-mlp-eager", "tf-mlp-graph", "tf-xla"]
     assert result.stderr == "", f"TensorFlow's start-up log reached stderr:\n{result.stderr}"
 
 

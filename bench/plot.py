@@ -1,0 +1,130 @@
+"""``bench plot``: a saved run as a picture.
+
+Two panels: the training loss against the step for every row (log scale when the losses
+span more than two decades), and the steady-state steps per second of every row that has
+one, as horizontal bars. matplotlib is optional (``pip install 'bench[plot]'``); it is
+imported only here, and drawn with the Agg canvas directly, so no GUI backend and no
+global pyplot state is involved.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError, UsageError
+
+LOG_SCALE_RATIO = 100.0
+"""Use a log loss axis when the largest loss is this many times the smallest (all > 0)."""
+
+
+def default_output(result_path: str | Path) -> Path:
+    """``RESULT.json`` -> ``RESULT.png`` beside it."""
+    return Path(result_path).with_suffix(".png")
+
+
+def row_label(row: dict[str, Any]) -> str:
+    """``plugin (device)``, with the status when it is not ``ok``."""
+    label = f"{row.get('plugin', '?')} ({row.get('device', '?')})"
+    status = row.get("status")
+    return label if status in (None, "ok") else f"{label} [{status}]"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def loss_points(row: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """The row's ``loss_curve`` as (steps, losses), malformed or non-finite points dropped."""
+    steps, losses = [], []
+    for point in row.get("loss_curve") or []:
+        if isinstance(point, (list, tuple)) and len(point) == 2:
+            step, loss = _number(point[0]), _number(point[1])
+            if step is not None and loss is not None:
+                steps.append(step)
+                losses.append(loss)
+    return steps, losses
+
+
+def use_log_scale(losses: list[float]) -> bool:
+    """True when every loss is positive and they span more than ``LOG_SCALE_RATIO``."""
+    return bool(losses) and min(losses) > 0 and max(losses) / min(losses) > LOG_SCALE_RATIO
+
+
+def _title(document: dict[str, Any]) -> str:
+    config = document.get("config") or {}
+    dataset = (document.get("dataset") or {}).get("name") or config.get("dataset", "")
+    parts = [str(document.get("run_id", "bench run"))]
+    settings = [
+        f"{dataset}" if dataset else "",
+        f"{config['steps']} steps" if "steps" in config else "",
+        f"batch {config['batch_size']}" if "batch_size" in config else "",
+        f"lr {config['learning_rate']:g}" if _number(config.get("learning_rate")) is not None else "",
+    ]
+    settings = [s for s in settings if s]
+    if settings:
+        parts.append(", ".join(settings))
+    return "\n".join(parts)
+
+
+def plot_run(document: dict[str, Any], output: Path) -> Path:
+    """Draw ``document`` (a loaded result file) into ``output`` (PNG, or SVG/PDF by suffix)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise BenchError("bench plot needs matplotlib: pip install 'bench[plot]'") from None
+
+    output = Path(output)
+    if not output.suffix:
+        output = output.with_suffix(".png")
+    rows = [row for row in document.get("results") or [] if isinstance(row, dict)]
+
+    figure = Figure(figsize=(12, 5), layout="constrained")
+    FigureCanvasAgg(figure)
+    loss_axes, speed_axes = figure.subplots(1, 2, width_ratios=[3, 2])
+    figure.suptitle(_title(document), fontsize=10)
+
+    all_losses: list[float] = []
+    for index, row in enumerate(rows):
+        steps, losses = loss_points(row)
+        if steps:
+            marker = "o" if len(steps) < 3 else None  # a lone point would not show as a line
+            loss_axes.plot(steps, losses, color=f"C{index % 10}", label=row_label(row), linewidth=1.2, marker=marker)
+            all_losses += losses
+    if use_log_scale(all_losses):
+        loss_axes.set_yscale("log")
+    loss_axes.set(xlabel="step", ylabel="training loss (batch mean)", title="Training loss")
+    loss_axes.grid(True, alpha=0.3)
+    if all_losses:
+        loss_axes.legend(fontsize=8)
+    else:
+        loss_axes.text(0.5, 0.5, "no loss curves", ha="center", va="center", transform=loss_axes.transAxes)
+
+    bars = [(index, row) for index, row in enumerate(rows) if _number(row.get("steps_per_second")) is not None]
+    if bars:
+        labels = [row_label(row) for _, row in bars]
+        values = [float(row["steps_per_second"]) for _, row in bars]
+        positions = list(range(len(bars)))
+        container = speed_axes.barh(positions, values, height=0.6, color=[f"C{index % 10}" for index, _ in bars])
+        speed_axes.set_yticks(positions, labels, fontsize=8)
+        speed_axes.invert_yaxis()  # first row on top, as in the table
+        speed_axes.bar_label(container, fmt="%.4g", fontsize=8, padding=2)
+        speed_axes.margins(x=0.15)
+    else:
+        speed_axes.text(0.5, 0.5, "no steps/s measured", ha="center", va="center", transform=speed_axes.transAxes)
+        speed_axes.set_yticks([])
+    speed_axes.set(xlabel="steps per second (steady state, median)", title="Training speed")
+    speed_axes.grid(True, axis="x", alpha=0.3)
+
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(output, dpi=120)
+    except ValueError as exc:  # an image format matplotlib does not know
+        raise UsageError(f"cannot plot to {output}: {exc}") from None
+    except OSError as exc:
+        raise BenchError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return output

@@ -1,0 +1,74 @@
+"""``bench plot``: a PNG from a hand-made result document."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bench.errors import BenchError, UsageError
+from bench.plot import default_output, loss_points, plot_run, row_label, use_log_scale
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _document() -> dict:
+    def row(plugin: str, device: str, status: str = "ok", speed: object = None, curve: list | None = None) -> dict:
+        return {
+            "plugin": plugin, "device": device, "status": status, "steps_per_second": speed, "loss_curve": curve or [],
+        }
+
+    big = [[1, 2.3], [10, 1500.0], [20, 900.0], [30, 1200.0]]
+    return {
+        "schema_version": 1,
+        "run_id": "20260101T000000Z_numpy+tf-graph_abc123",
+        "config": {"dataset": "cifar10", "steps": 30, "batch_size": 100, "learning_rate": 0.005},
+        "dataset": {"name": "cifar10"},
+        "results": [
+            row("numpy", "cpu", speed=2026.0, curve=big),
+            row("tf-graph", "cpu", speed=911.2, curve=[[1, 2.3], [10, 1400.0], [30, 1100.0]]),
+            row("tf-graph", "gpu:0", status="unavailable"),  # no numbers at all
+            row("tf-xla", "cpu", status="failed", speed=None, curve=[[1, 2.3]]),
+            row("tf-eager", "cpu", status="diverged", speed=True, curve=[[1, 2.3], [2, "nan"], ["x", 1.0]]),
+        ],
+    }
+
+
+def test_helpers():
+    assert row_label({"plugin": "numpy", "device": "cpu", "status": "ok"}) == "numpy (cpu)"
+    assert row_label({"plugin": "tf-xla", "device": "gpu:0", "status": "failed"}) == "tf-xla (gpu:0) [failed]"
+    curve = [[1, 2.0], [2, None], [3, float("inf")], [4], [5, 1.0]]
+    assert loss_points({"loss_curve": curve}) == ([1.0, 5.0], [2.0, 1.0])
+    assert use_log_scale([2.3, 1500.0]) and not use_log_scale([2.3, 0.5]) and not use_log_scale([0.0, 500.0])
+    assert not use_log_scale([])
+    assert default_output("results/run.json").as_posix() == "results/run.png"
+
+
+def test_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = plot_run(_document(), tmp_path / "out" / "run.png")
+    assert path == tmp_path / "out" / "run.png"
+    data = path.read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    assert len(data) > 20_000  # two drawn panels, not an empty canvas (measured ~65 kB)
+
+
+def test_empty_document_still_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = plot_run({"results": []}, tmp_path / "empty")  # no suffix: PNG
+    assert path.suffix == ".png" and path.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_unknown_image_format_is_a_usage_error(tmp_path):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(UsageError, match="cannot plot"):
+        plot_run(_document(), tmp_path / "run.notaformat")
+
+
+def test_missing_matplotlib_is_one_clear_error(tmp_path, monkeypatch):
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes the import fail
+    with pytest.raises(BenchError, match=r"bench plot needs matplotlib: pip install 'bench\[plot\]'"):
+        plot_run(_document(), tmp_path / "run.png")
+    assert not (tmp_path / "run.png").exists()
