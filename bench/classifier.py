@@ -61,6 +61,22 @@ class Classifier(Protocol):
         """Release whatever ``setup`` acquired. Safe to call more than once."""
 
 
+@runtime_checkable
+class ResidentClassifier(Classifier, Protocol):
+    """A classifier that can keep the training set on its device (``--placement resident``).
+
+    ``place_dataset`` is called once after ``setup`` (timed on its own); each step then
+    passes only the batch's row indices into that copy, and the gather happens on the
+    device, inside the timed step.
+    """
+
+    def place_dataset(self, images: np.ndarray, labels: np.ndarray) -> None:
+        """Copy the whole training set to the classifier's device."""
+
+    def train_step_indices(self, indices: np.ndarray) -> float:
+        """One update on the rows ``indices`` (int64) of the placed set; return the loss."""
+
+
 @dataclass(frozen=True)
 class ClassifierSpec:
     """A named classifier that a plugin registers."""
@@ -71,6 +87,9 @@ class ClassifierSpec:
     defaults: Mapping[str, object] = field(default_factory=dict)
     """Run settings this model is meant to use when the user gives none: any of
     ``steps``, ``batch_size``, ``learning_rate`` and ``params`` (a dict for ``--param``)."""
+    devices: Callable[[], list[str]] | None = None
+    """Devices it can run on now (``"cpu"``, ``"gpu:0"``, ...), for ``--devices all``;
+    ``None`` means the CPU only."""
     plugin: str = ""
     """Entry-point name of the plugin that registered it (filled in by the manager)."""
     distribution: str = ""

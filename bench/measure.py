@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.classifier import Classifier, ClassifierSpec, SetupConfig
+from bench.classifier import Classifier, ClassifierSpec, ResidentClassifier, SetupConfig
 from bench.dataset import Dataset
 from bench.errors import DeviceUnavailable, Terminated
 from bench.schedule import BatchSchedule
@@ -49,6 +49,9 @@ class RowResult:
     load_seconds: float | None = None
     """Creating the classifier object (imports its framework the first time)."""
     setup_seconds: float | None = None
+    placement: str = "feed"
+    placement_seconds: float | None = None
+    """``resident`` only: copying the training set to the device once."""
     train_seconds: float | None = None
     """All training steps, the first included."""
     eval_seconds: float | None = None
@@ -61,6 +64,8 @@ class RowResult:
     parity_max_abs_diff: float | None = None
     """Largest absolute parameter difference from the first ok row after ``parity_step``."""
     final_max_abs_diff: float | None = None
+    roofline_fraction: float | None = None
+    """CPU rows: steps/s as a fraction of the run's roofline limit (bench.roofline)."""
     params: dict[str, str] = field(default_factory=dict)
     """The ``--param`` settings this classifier ran with (its defaults included)."""
     plugin_version: str = ""
@@ -83,6 +88,7 @@ def measure(
     *,
     loss_every: int = 10,
     parity_step: int = 10,
+    placement: str = "feed",
     progress: Progress | None = None,
 ) -> RowResult:
     """Train ``spec`` on ``device`` along ``schedule``, evaluate it, and return its row.
@@ -92,7 +98,9 @@ def measure(
     row as ``diverged``. KeyboardInterrupt and :class:`Terminated` mark the row
     ``interrupted`` and propagate, after the classifier is closed.
     """
-    row = RowResult(plugin=spec.name, device=device, plugin_version=spec.version, distribution=spec.distribution)
+    row = RowResult(
+        plugin=spec.name, device=device, placement=placement, plugin_version=spec.version, distribution=spec.distribution
+    )
     row.parity_step = min(parity_step, schedule.steps)
     wall_start = time.perf_counter()
     clf: Classifier | None = None
@@ -105,8 +113,15 @@ def measure(
         start = time.perf_counter()
         clf.setup(config)
         row.setup_seconds = time.perf_counter() - start
+        if placement == "resident":
+            if not isinstance(clf, ResidentClassifier):
+                raise DeviceUnavailable(f"{spec.name} does not support --placement resident")
+            phase = "placement"
+            start = time.perf_counter()
+            clf.place_dataset(dataset.train_images, dataset.train_labels)
+            row.placement_seconds = time.perf_counter() - start
         phase = "training"
-        _train(clf, dataset, schedule, row, loss_every, progress)
+        _train(clf, dataset, schedule, row, loss_every, progress, resident=placement == "resident")
         if row.status == OK:
             phase = "evaluation"
             start = time.perf_counter()
@@ -142,6 +157,7 @@ def _train(
     row: RowResult,
     loss_every: int,
     progress: Progress | None,
+    resident: bool = False,
 ) -> None:
     """The timed loop. Fills the row's step times, losses and parity snapshot."""
     steps = schedule.steps
@@ -153,14 +169,19 @@ def _train(
     step_times = np.empty(steps)
     losses = np.empty(steps)
     train_step, take, clock = clf.train_step, np.take, time.perf_counter
+    step_on_indices = clf.train_step_indices if resident else None  # type: ignore[attr-defined]
     report_every = max(1, min(50, steps // 100 or 1))
     done = 0
     try:
         for i in range(steps):
-            start = clock()
-            take(images, indices[i], axis=0, out=batch_images)
-            take(labels, indices[i], out=batch_labels)
-            loss = train_step(batch_images, batch_labels)
+            if step_on_indices is not None:
+                start = clock()
+                loss = step_on_indices(indices[i])
+            else:
+                start = clock()
+                take(images, indices[i], axis=0, out=batch_images)
+                take(labels, indices[i], out=batch_labels)
+                loss = train_step(batch_images, batch_labels)
             step_times[i] = clock() - start
             losses[i] = loss
             done = i + 1

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from bench import result
+from bench import result, roofline
 from bench.classifier import ClassifierSpec, SetupConfig
 from bench.dataset import Dataset, load_dataset
 from bench.errors import Terminated, UsageError
@@ -22,6 +22,7 @@ from bench.plugins import Registry
 from bench.schedule import SAMPLINGS, BatchSchedule, build_schedule
 
 PREPROCESSINGS = ("reference", "standardize")
+PLACEMENTS = ("feed", "resident")
 
 
 @dataclass
@@ -43,6 +44,11 @@ class RunConfig:
     loss_every: int = 10
     parity_step: int = 10
     params: dict[str, str] = field(default_factory=dict)
+    placement: str = "feed"
+    """``feed``: each batch is gathered on the host and handed over (the reference's way);
+    ``resident``: the training set is placed on the device once, steps pass indices."""
+    roofline: bool = True
+    """Probe this CPU's limit for a step (bench.roofline) and rate CPU rows against it."""
 
     def check(self) -> None:
         """Raise UsageError for values no run can use."""
@@ -64,8 +70,11 @@ class RunConfig:
             raise UsageError(
                 f"unknown --preprocessing {self.preprocessing!r}; choose one of: {', '.join(PREPROCESSINGS)}"
             )
+        if self.placement not in PLACEMENTS:
+            raise UsageError(f"unknown --placement {self.placement!r}; choose one of: {', '.join(PLACEMENTS)}")
         for device in self.devices:
-            parse_device(device)
+            if device.strip().lower() != "all":
+                parse_device(device)
 
 
 RECIPE_KEYS = ("steps", "batch_size", "learning_rate")
@@ -86,6 +95,18 @@ def row_params(spec: ClassifierSpec, config: RunConfig) -> dict[str, str]:
     """The ``--param`` settings one classifier gets: its own defaults, then the user's."""
     defaults = dict(spec.defaults.get("params") or {})  # type: ignore[call-overload]
     return {**{str(k): str(v) for k, v in defaults.items()}, **config.params}
+
+
+def devices_for(spec: ClassifierSpec, requested: list[str]) -> list[str]:
+    """The devices to run ``spec`` on: ``all`` expands to every device it reports."""
+    devices: list[str] = []
+    for text in requested:
+        if text.strip().lower() == "all":
+            found = spec.devices() if spec.devices is not None else ["cpu"]
+        else:
+            found = [parse_device(text)]
+        devices += [d for d in found if d not in devices]
+    return devices
 
 
 def parse_device(text: str) -> str:
@@ -138,7 +159,6 @@ def run(
     """
     config.check()
     specs = [registry.get(name) for name in config.plugins]
-    devices = [parse_device(d) for d in config.devices]
     timeline: list[list[Any]] = []
     if process_started is not None:
         timeline.append(["start-up: interpreter and imports", max(0.0, time.time() - process_started)])
@@ -172,11 +192,16 @@ def run(
         )
         document["batch_schedule_sha256"] = schedule.sha256()
         timeline.append(["batch schedule", time.perf_counter() - start])
+        if config.roofline:
+            start = time.perf_counter()
+            document["roofline"] = roofline.probe(dataset.train_images, schedule, dataset.num_classes)
+            timeline.append(["roofline probe", time.perf_counter() - start])
         for spec in specs:
-            for device in devices:
+            for device in devices_for(spec, config.devices):
                 row = _measure_row(spec, device, dataset, schedule, config, progress)
                 rows.append(row)
                 _add_parity(rows)
+                _add_roofline_fraction(row, document.get("roofline"))
                 _add_row_timeline(timeline, row)
                 publish()
                 if row.status == INTERRUPTED:
@@ -223,6 +248,7 @@ def _measure_row(
             setup,
             loss_every=config.loss_every,
             parity_step=config.parity_step,
+            placement=config.placement,
             progress=update,
         )
         row.params = dict(setup.params)
@@ -242,6 +268,11 @@ def _add_parity(rows: list[RowResult]) -> None:
     row.final_max_abs_diff = max_abs_diff(reference.params_final, row.params_final)
 
 
+def _add_roofline_fraction(row: RowResult, limit: dict[str, Any] | None) -> None:
+    if limit and row.device == "cpu" and row.steps_per_second:
+        row.roofline_fraction = row.steps_per_second / limit["steps_per_second"]
+
+
 def _add_row_timeline(timeline: list[list[Any]], row: RowResult) -> None:
     label = f"{row.plugin} ({row.device})"
     steady = None
@@ -250,6 +281,7 @@ def _add_row_timeline(timeline: list[list[Any]], row: RowResult) -> None:
     parts = [
         ("load", row.load_seconds),
         ("setup", row.setup_seconds),
+        ("place dataset on device", row.placement_seconds),
         ("first step", row.first_step_seconds),
         ("other steps", steady),
         ("evaluation", row.eval_seconds),

@@ -172,3 +172,50 @@ def test_nonsense_config_is_a_usage_error(overrides):
         setattr(config, key, value)
     with pytest.raises(UsageError):
         config.check()
+
+
+def test_all_devices_expand_per_plugin():
+    gpu_capable = ClassifierSpec("g", "g", NumpySoftmax, devices=lambda: ["cpu", "gpu:0", "gpu:1"])
+    cpu_only = ClassifierSpec("c", "c", NumpySoftmax)
+    assert runner.devices_for(gpu_capable, ["all"]) == ["cpu", "gpu:0", "gpu:1"]
+    assert runner.devices_for(cpu_only, ["all"]) == ["cpu"]
+    assert runner.devices_for(cpu_only, ["cpu", "gpu"]) == ["cpu", "gpu:0"]
+
+
+def test_resident_placement_matches_feed_and_refuses_plugins_without_it(tiny):
+    class FeedOnly:  # the protocol without place_dataset / train_step_indices
+        def __init__(self):
+            self.inner = NumpySoftmax()
+
+        def setup(self, config):
+            self.inner.setup(config)
+
+        def train_step(self, images, labels):
+            return self.inner.train_step(images, labels)
+
+        def predict(self, images):
+            return self.inner.predict(images)
+
+        def parameters(self):
+            return self.inner.parameters()
+
+        def close(self):
+            self.inner.close()
+
+    registry = registry_with(numpy=NumpySoftmax, feedonly=FeedOnly)
+    fed = run(["numpy"], registry).rows[0]
+    placed, refused = run(["numpy", "feedonly"], registry, placement="resident").rows
+    assert placed.placement == "resident" and placed.placement_seconds is not None
+    assert placed.loss_curve == fed.loss_curve and placed.test_accuracy == fed.test_accuracy
+    assert refused.status == "unavailable" and "resident" in refused.error
+
+
+def test_roofline_rates_cpu_rows(tiny):
+    outcome = run(["numpy"], registry_with(numpy=NumpySoftmax))
+    limit = outcome.document["roofline"]
+    assert limit["steps_per_second"] > 0
+    assert limit["step_seconds"] == pytest.approx(
+        limit["gather_seconds"] + limit["forward_matmul_seconds"] + limit["gradient_matmul_seconds"]
+    )
+    row = outcome.rows[0]
+    assert row.roofline_fraction == pytest.approx(row.steps_per_second / limit["steps_per_second"])

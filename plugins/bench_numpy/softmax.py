@@ -70,6 +70,17 @@ class NumpySoftmax:
         self.biases -= grad_b
         return loss
 
+    def place_dataset(self, images: np.ndarray, labels: np.ndarray) -> None:
+        """``--placement resident``: the host is the device; keep references, no copy."""
+        self.images, self.labels = images, labels
+        self.batch = np.empty((0, images.shape[1]), dtype=images.dtype)
+
+    def train_step_indices(self, indices: np.ndarray) -> float:
+        if self.batch.shape[0] != len(indices):
+            self.batch = np.empty((len(indices), self.images.shape[1]), dtype=self.images.dtype)
+        np.take(self.images, indices, axis=0, out=self.batch)
+        return self.train_step(self.batch, self.labels[indices])
+
     def predict(self, images: np.ndarray) -> np.ndarray:
         assert self.weights is not None and self.biases is not None
         return np.argmax(images.astype(self.dtype, copy=False) @ self.weights + self.biases, axis=1)
@@ -80,3 +91,4 @@ class NumpySoftmax:
 
     def close(self) -> None:
         self.weights = self.biases = None
+        self.images = self.labels = self.batch = None

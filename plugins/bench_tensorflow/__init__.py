@@ -35,6 +35,14 @@ def mlp_defaults() -> dict[str, object]:
     return {"steps": 2000, "batch_size": 400, "learning_rate": 0.001, "params": {"hidden": "120", "l2": "0.1"}}
 
 
+def tf_devices() -> list[str]:
+    """The CPU and every GPU TensorFlow can see, as ``cpu`` / ``gpu:N``."""
+    from bench_tensorflow._runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    return ["cpu"] + [f"gpu:{i}" for i, _ in enumerate(tf.config.list_physical_devices("GPU"))]
+
+
 def make_tf_graph() -> Classifier:
     from bench_tensorflow.graph import TFGraphSoftmax
 
@@ -78,6 +86,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="tf-graph",
             description="Softmax classifier in TensorFlow 1.x style: placeholders, GradientDescentOptimizer, Session",
             factory=make_tf_graph,
+            devices=tf_devices,
         )
     )
     register(
@@ -85,6 +94,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="tf-eager",
             description="Softmax classifier in TensorFlow eager mode: Variables, GradientTape, every op eager",
             factory=make_tf_eager,
+            devices=tf_devices,
         )
     )
     register(
@@ -92,6 +102,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="tf-function",
             description="Softmax classifier in TensorFlow: the GradientTape step compiled once with tf.function",
             factory=make_tf_function,
+            devices=tf_devices,
         )
     )
     register(
@@ -99,6 +110,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="tf-xla",
             description="Softmax classifier in TensorFlow: the tf.function step compiled by XLA (jit_compile=True)",
             factory=make_tf_xla,
+            devices=tf_devices,
         )
     )
     register(
@@ -106,6 +118,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="tf-mlp-graph",
             description="Two-layer network 3072-120(ReLU)-10, L2 decay, in TensorFlow 1.x style: Session",
             factory=make_tf_mlp_graph,
+            devices=tf_devices,
             defaults=mlp_defaults(),
         )
     )
@@ -114,6 +127,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="tf-mlp-eager",
             description="Two-layer network 3072-120(ReLU)-10, L2 decay, in TensorFlow eager mode: GradientTape",
             factory=make_tf_mlp_eager,
+            devices=tf_devices,
             defaults=mlp_defaults(),
         )
     )

@@ -55,6 +55,30 @@ class TFEagerSoftmax:
             predict = _compile(predict, device, [images_spec], self.jit_compile)
         self._device = device
         self._train_fn, self._predict_fn = train, predict
+        self._input_dim = config.input_dim
+        self._make_train = lambda: _make_step_functions(self._weights, self._biases, learning_rate)[0]
+
+    def place_dataset(self, images: np.ndarray, labels: np.ndarray) -> None:
+        """``--placement resident``: the training set as tensors on the device; each step
+        gathers its rows there (inside the compiled function for tf-function/tf-xla)."""
+        with tf.device(self._device):
+            data = tf.identity(tf.convert_to_tensor(images))  # identity: a device copy
+            targets = tf.identity(tf.convert_to_tensor(labels.astype(np.int64, copy=False)))
+        train = self._make_train()
+
+        def train_on_indices(indices: Any) -> Any:
+            return train(tf.gather(data, indices), tf.gather(targets, indices))
+
+        if self.jit_compile is not None:
+            spec = [tf.TensorSpec([None], tf.int64, name="indices")]
+            train_on_indices = _compile(train_on_indices, self._device, spec, self.jit_compile)
+        self._data = (data, targets)
+        self._train_indices_fn = train_on_indices
+
+    def train_step_indices(self, indices: np.ndarray) -> float:
+        with tf.device(self._device):
+            loss = self._train_indices_fn(tf.convert_to_tensor(indices))
+        return float(loss)
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> float:
         # Converted inside the device scope: on a GPU the batch is copied there as part of
@@ -78,7 +102,7 @@ class TFEagerSoftmax:
         }
 
     def close(self) -> None:
-        self._train_fn = self._predict_fn = None
+        self._train_fn = self._predict_fn = self._train_indices_fn = self._data = None
         self._weights = self._biases = self._device = None
 
     # -- introspection ----------------------------------------------------------------
