@@ -8,10 +8,14 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from bench import __version__
 from bench.errors import BenchError, ResultFileError, Terminated, UsageError
+
+if TYPE_CHECKING:
+    from bench.classifier import ClassifierSpec
+    from bench.plugins import Registry
 
 EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
@@ -43,6 +47,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, not {value}")
+    return value
+
+
 def _csv(text: str) -> list[str]:
     items = [part.strip() for part in text.split(",") if part.strip()]
     if not items:
@@ -63,24 +77,41 @@ def _format(text: str) -> str:
     try:
         return check_format(text)
     except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("unknown --format ")) from None
+        raise argparse.ArgumentTypeError(str(exc).replace("unknown --format", "unknown format", 1)) from None
+
+
+DEBUG_HELP = "show tracebacks instead of one-line errors"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bench", description="Benchmark image classifiers on CIFAR-10.")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    # --debug is also accepted after the command (bench run ... --debug); SUPPRESS keeps the
+    # subcommand from resetting a --debug given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    run = commands.add_parser("run", help="train and measure classifiers")
+    def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[common], **kwargs)
+
+    run = add_command("run", help="train and measure classifiers")
     run.add_argument("--plugins", type=_csv, required=True, help="classifiers to run, e.g. tf-graph,tf-eager")
-    run.add_argument("--devices", type=_csv, default=["cpu"], help="cpu, gpu, gpu:N (default: cpu)")
+    run.add_argument("--devices", type=_csv, default=["cpu"],
+                     help="cpu, gpu, gpu:N, or all (every device each plugin can use); default: cpu")
+    run.add_argument("--require-devices", action="store_true",
+                     help="exit non-zero when a requested device is unavailable")
+    run.add_argument("--placement", choices=["feed", "resident"], default="feed",
+                     help="feed: batches gathered on the host and handed over (the reference's way); "
+                          "resident: the training set placed on the device once, steps pass indices")
+    run.add_argument("--no-roofline", action="store_true", help="skip the CPU roofline probe")
     run.add_argument("--steps", type=_positive_int, help="training steps (default: 1000, or the model's own)")
     run.add_argument("--batch-size", type=_positive_int, help="images per step (default: 100, or the model's own)")
     run.add_argument("--learning-rate", type=_positive_float,
                      help="SGD step size (default: 0.005, or the model's own)")
-    run.add_argument("--seed", type=int, default=0, help="seeds the batch schedule and the frameworks (default: 0)")
+    run.add_argument("--seed", type=_seed, default=0, help="seeds the batch schedule and the frameworks (default: 0)")
     run.add_argument("--sampling", choices=["replacement", "epoch"], default="replacement",
                      help="batches drawn with replacement (the reference) or shuffled epochs")
     run.add_argument("--dataset", choices=["cifar10", "synthetic"], default="cifar10")
@@ -99,33 +130,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=cmd_run)
 
-    plugins = commands.add_parser("plugins", help="list the installed classifiers")
+    plugins = add_command("plugins", help="list the installed classifiers")
     plugins.add_argument("--format", type=_format, default="simple")
     plugins.set_defaults(handler=cmd_plugins)
 
-    data = commands.add_parser("data", help="show where CIFAR-10 is and whether it verifies")
+    data = add_command("data", help="show where CIFAR-10 is and whether it verifies")
     data.add_argument("--data-dir")
     data.add_argument("--offline", action="store_true", default=os.environ.get("BENCH_OFFLINE") == "1")
     data.add_argument("--format", type=_format, default="simple")
     data.set_defaults(handler=cmd_data)
 
-    report = commands.add_parser("report", help="print a saved run again")
+    report = add_command("report", help="print a saved run again")
     report.add_argument("file")
     report.add_argument("--format", type=_format, default="simple")
     report.set_defaults(handler=cmd_report)
 
-    compare = commands.add_parser("compare", help="put two saved runs side by side")
+    compare = add_command("compare", help="put two saved runs side by side")
     compare.add_argument("baseline")
     compare.add_argument("candidate")
     compare.add_argument("--format", type=_format, default="simple")
     compare.set_defaults(handler=cmd_compare)
 
-    new_plugin = commands.add_parser("new-plugin", help="write a new plugin package to start from")
+    new_plugin = add_command("new-plugin", help="write a new plugin package to start from")
     new_plugin.add_argument("name", help="plugin and classifier name: lowercase letters, digits, dashes")
     new_plugin.add_argument("--dir", default=".", help="where to create bench-NAME/ (default: here)")
     new_plugin.set_defaults(handler=cmd_new_plugin)
 
-    plot = commands.add_parser("plot", help="draw a saved run: loss curves and steps/s (needs matplotlib)")
+    plot = add_command("plot", help="draw a saved run: loss curves and steps/s (needs matplotlib)")
     plot.add_argument("file", help="a result JSON file")
     plot.add_argument("-o", "--output", help="image file; .png, .svg or .pdf (default: FILE with .png)")
     plot.set_defaults(handler=cmd_plot)
@@ -134,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.plugins import installed_registry
-    from bench.report import problems, results_table, timeline_table
+    from bench.report import problems, results_table
     from bench.result import unique_result_path, write_json_atomic
     from bench.runner import RECIPE_KEYS, RunConfig, run, with_plugin_defaults
 
@@ -152,14 +183,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         threads=args.threads,
         loss_every=args.loss_every,
         params=dict(args.param),
+        placement=args.placement,
+        roofline=not args.no_roofline,
     )
     registry = installed_registry()
     config.check()
-    specs = [registry.get(name) for name in config.plugins]
+    specs = [_lookup(registry, name) for name in config.plugins]
     config = with_plugin_defaults(config, specs[0], set(given))
-    save_errors: list[str] = []
-    saved: list[Path] = []
     targets: list[Path] = []
+    last_error: dict[Path, str | None] = {}
+    """Per target: None once the latest document is written there, else the latest error."""
+    written: dict[Path, int] = {}
+    """Per target: how many rows the file there holds."""
 
     def save(document: dict[str, Any]) -> None:
         if not targets:
@@ -169,11 +204,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         for target in targets:
             try:
                 write_json_atomic(target, document)
-                if target not in saved:
-                    saved.append(target)
             except ResultFileError as exc:
-                if str(exc) not in save_errors:
-                    save_errors.append(str(exc))
+                last_error[target] = str(exc)
+            else:
+                last_error[target] = None
+                written[target] = len(document.get("results") or [])
 
     outcome = run(
         config,
@@ -187,19 +222,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(results_table(document, args.format))
     for line in problems(document):
         print(f"  {line}")
-    print()
-    print(timeline_table(document, args.format))
-    for path in saved:
-        print(f"saved {path}")
-    for message in save_errors:
-        print(f"bench: error: {message}", file=sys.stderr)
+    _print_extra_tables(document, args.format)
+    save_failed = False
+    for target in targets:
+        error = last_error.get(target)
+        if target in last_error and error is None:
+            print(f"saved {target}")
+        elif error is not None:
+            save_failed = True
+            earlier = f" ({target} holds only the first {written[target]} row(s))" if target in written else ""
+            print(f"bench: error: {error}{earlier}", file=sys.stderr)
     if outcome.interrupted:
-        print(f"bench: interrupted ({outcome.interrupted}); rows measured so far are saved", file=sys.stderr)
+        kept = "not saved" if save_failed or not targets else "saved"
+        print(f"bench: interrupted ({outcome.interrupted}); the rows measured so far are {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED[outcome.interrupted]
     statuses = {row.status for row in outcome.rows}
-    if save_errors or statuses - {"ok", "unavailable"}:
+    if save_failed or statuses - {"ok", "unavailable"}:
+        return 1
+    if args.require_devices and "unavailable" in statuses:
+        print("bench: error: a required device is unavailable (see the rows above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _lookup(registry: Registry, name: str) -> ClassifierSpec:
+    """``registry.get(name)``; an unknown name's error also names the plugins that failed to load."""
+    try:
+        return registry.get(name)
+    except UsageError as exc:
+        if not registry.broken:
+            raise
+        broken = "; ".join(f"{b.name} ({b.reason})" for b in registry.broken)
+        raise UsageError(f"{exc}; plugins that failed to load: {broken} (see bench plugins)") from None
 
 
 def _progress_bar(label: str, total: int) -> Any:
@@ -255,17 +309,31 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _print_extra_tables(document: dict[str, Any], fmt: str) -> None:
+    """What follows the results table: roofline, GPU/CPU speed-ups, the timeline."""
+    from bench.report import device_speedup_table, roofline_line, timeline_table
+
+    line = roofline_line(document)
+    if line:
+        print(line)
+    speedups = device_speedup_table(document, fmt)
+    if speedups:
+        print()
+        print(speedups)
+    if document.get("timeline"):
+        print()
+        print(timeline_table(document, fmt))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import problems, results_table, timeline_table
+    from bench.report import problems, results_table
     from bench.result import load_run
 
     document = load_run(args.file)
     print(results_table(document, args.format))
     for line in problems(document):
         print(f"  {line}")
-    if document.get("timeline"):
-        print()
-        print(timeline_table(document, args.format))
+    _print_extra_tables(document, args.format)
     return 0
 
 
@@ -297,11 +365,28 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (a multi-line message is joined)."""
+    return " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def _tolerant_output() -> None:
+    """Text that the terminal cannot encode (from a plugin or a result file) is escaped, not fatal."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError, TypeError):  # pragma: no cover - a stream that cannot
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _tolerant_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -310,8 +395,14 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         if args.debug:
             raise
-        print(f"bench: error: {exc}", file=sys.stderr)
+        print(f"bench: error: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
+    except MemoryError:
+        if args.debug:
+            raise
+        hint = " (fewer --steps or a smaller --batch-size may help)" if args.command == "run" else ""
+        print(f"bench: error: out of memory{hint}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         if args.debug:
             raise
@@ -329,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if args.debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0]
+        first = (str(exc).strip().splitlines() or [""])[0][:500]
         print(f"bench: internal error: {type(exc).__name__}: {first} (run with --debug for details)", file=sys.stderr)
         return 1
     finally:

@@ -137,6 +137,8 @@ def measure(
         row.status, row.error = INTERRUPTED, f"interrupted (SIGTERM) during {phase}"
     except Exception as exc:  # noqa: BLE001 - a plugin's failure must not stop the run
         row.status, row.error = FAILED, f"{phase}: {_describe(exc)}"
+    except SystemExit as exc:  # a plugin calling sys.exit() must not end the run unsaved
+        row.status, row.error = FAILED, f"{phase}: the plugin called sys.exit({exc.code!r})"
     finally:
         if clf is not None:
             start = time.perf_counter()

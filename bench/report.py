@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from tabulate import tabulate, tabulate_formats
@@ -18,14 +19,39 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, else None (missing, not a number, NaN, infinite, too large)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _num(value: Any, digits: int) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}"
+    number = _finite(value)
+    return "-" if number is None else f"{number:.{digits}f}"
 
 
 def _sci(value: Any) -> str:
-    return "-" if value is None else f"{value:.2g}"
+    number = _finite(value)
+    return "-" if number is None else f"{number:.2g}"
+
+
+def _scaled(value: Any, factor: float) -> float | None:
+    """``factor * value``, or None when either is missing or the product is not finite."""
+    number = _finite(value)
+    return None if number is None else _finite(factor * number)
+
+
+def _share(part: Any, total: float | None) -> float | None:
+    """``part`` as a percentage of ``total``."""
+    number = _finite(part)
+    if number is None or total is None or total <= 0:
+        return None
+    return _finite(100 * (number / total))
 
 
 def results_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
@@ -37,6 +63,7 @@ def results_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
         "test acc %",
         "final loss",
         "steps/s",
+        "% roofline",
         "first step s",
         "setup s",
         "train s",
@@ -59,9 +86,10 @@ def results_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
                 row.get("plugin"),
                 row.get("device"),
                 row.get("status"),
-                _num(None if accuracy is None else 100 * accuracy, 2),
+                _num(_scaled(accuracy, 100), 2),
                 _num(row.get("final_loss"), 3),
                 _num(row.get("steps_per_second"), 0),
+                _num(_scaled(row.get("roofline_fraction"), 100), 0),
                 _num(row.get("first_step_seconds"), 3),
                 _num(row.get("setup_seconds"), 3),
                 _num(row.get("train_seconds"), 2),
@@ -70,6 +98,53 @@ def results_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
                 *parity,
             ]
         )
+    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def roofline_line(document: dict[str, Any]) -> str | None:
+    """The CPU limit the ``% roofline`` column refers to, and what it is made of."""
+    limit = document.get("roofline")
+    if not isinstance(limit, dict) or _finite(limit.get("steps_per_second")) is None:
+        return None
+    parts = ", ".join(
+        f"{label} {_num(_scaled(limit.get(key), 1e6), 0)} us"
+        for label, key in (
+            ("gather", "gather_seconds"),
+            ("forward product", "forward_matmul_seconds"),
+            ("gradient product", "gradient_matmul_seconds"),
+        )
+    )
+    threads = limit.get("blas_threads")
+    blas = "default BLAS threads" if threads is None else f"{threads} BLAS thread(s)"
+    return f"roofline (this CPU, numpy BLAS, {blas}): {_num(limit.get('steps_per_second'), 0)} steps/s = {parts}"
+
+
+def device_speedup_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str | None:
+    """For each plugin run on the CPU and on a GPU: the GPU/CPU speed-up, or None if none."""
+    rows = [r for r in document.get("results", []) if r.get("status") == "ok"]
+    cpu = {r.get("plugin"): r for r in rows if r.get("device") == "cpu"}
+    body = []
+    for row in rows:
+        base = cpu.get(row.get("plugin"))
+        if base is None or not str(row.get("device", "")).startswith("gpu"):
+            continue
+        sg, sc = _finite(row.get("steps_per_second")), _finite(base.get("steps_per_second"))
+        wg, wc = _finite(row.get("wall_seconds")), _finite(base.get("wall_seconds"))
+        body.append(
+            [
+                row.get("plugin"),
+                row.get("device"),
+                _num(sc, 0),
+                _num(sg, 0),
+                _num(sg / sc if sg and sc else None, 2),
+                _num(wc, 2),
+                _num(wg, 2),
+                _num(wc / wg if wc and wg else None, 2),
+            ]
+        )
+    if not body:
+        return None
+    headers = ["plugin", "gpu", "steps/s cpu", "steps/s gpu", "speed-up", "wall s cpu", "wall s gpu", "wall speed-up"]
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
@@ -85,9 +160,10 @@ def problems(document: dict[str, Any]) -> list[str]:
 def timeline_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
     """Where each second of the process went, with each phase's share."""
     timeline = document.get("timeline") or []
-    total = sum(seconds for _, seconds in timeline) or 1.0
-    body = [[label, f"{seconds:.3f}", f"{100 * seconds / total:.1f}"] for label, seconds in timeline]
-    body.append(["total measured", f"{sum(s for _, s in timeline):.3f}", "100.0"])
+    total = _finite(sum(_finite(seconds) or 0.0 for _, seconds in timeline))
+    base = None if total is None else (total or 1.0)  # all zero: every share is 0.0
+    body = [[label, _num(seconds, 3), _num(_share(seconds, base), 1)] for label, seconds in timeline]
+    body.append(["total measured", _num(total, 3), "-" if total is None else "100.0"])
     return tabulate(body, headers=["phase", "seconds", "%"], tablefmt=fmt, disable_numparse=True)
 
 
@@ -100,8 +176,8 @@ def compare_table(a: dict[str, Any], b: dict[str, Any], fmt: str = DEFAULT_FORMA
         old = before.get((row.get("plugin"), row.get("device")))
         if old is None:
             continue
-        sa, sb = old.get("steps_per_second"), row.get("steps_per_second")
-        aa, ab = old.get("test_accuracy"), row.get("test_accuracy")
+        sa, sb = _finite(old.get("steps_per_second")), _finite(row.get("steps_per_second"))
+        aa, ab = _finite(old.get("test_accuracy")), _finite(row.get("test_accuracy"))
         body.append(
             [
                 row.get("plugin"),
@@ -109,9 +185,9 @@ def compare_table(a: dict[str, Any], b: dict[str, Any], fmt: str = DEFAULT_FORMA
                 _num(sa, 0),
                 _num(sb, 0),
                 _num(sb / sa if sa and sb else None, 3),
-                _num(None if aa is None else 100 * aa, 2),
-                _num(None if ab is None else 100 * ab, 2),
-                _num(None if aa is None or ab is None else 100 * (ab - aa), 2),
+                _num(_scaled(aa, 100), 2),
+                _num(_scaled(ab, 100), 2),
+                _num(None if aa is None or ab is None else _scaled(ab - aa, 100), 2),
             ]
         )
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)

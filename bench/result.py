@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import secrets
 import tempfile
@@ -31,18 +32,52 @@ def new_run_id(plugins: list[str]) -> str:
     return f"{stamp}_{names}_{secrets.token_hex(3)}"
 
 
+def to_json_value(value: Any) -> Any:
+    """``value`` as plain JSON data: numpy scalars and arrays become numbers and lists,
+    tuples lists, keys strings, other objects their ``str``; NaN and infinities become
+    ``None`` (JSON has no such numbers, and a result never reports them as one)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: keep them visible, as escapes
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): to_json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(item) for item in value]
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays, without importing numpy
+    if callable(tolist):
+        try:
+            return to_json_value(tolist())
+        except Exception:  # noqa: BLE001 - fall back to the text form
+            pass
+    return str(value)
+
+
 def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
     """Write ``document`` to ``path`` through a temporary file and a rename.
 
-    A reader sees the old file or the new one, never half of one; on any failure the
-    temporary file is removed and a ResultFileError names the path.
+    A reader sees the old file or the new one, never half of one; on any failure
+    (unwritable directory, disk full, interruption) the temporary file is removed and a
+    ResultFileError names the path.
     """
-    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+    try:
+        text = json.dumps(to_json_value(document), indent=2, allow_nan=False) + "\n"
+    except (TypeError, ValueError, RecursionError) as exc:  # pragma: no cover - to_json_value makes it plain
+        raise ResultFileError(f"cannot write results to {path}: not JSON data ({exc})") from None
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp makes it 0600; a result is for everyone to read
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
@@ -51,7 +86,7 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
     except OSError as exc:
         raise ResultFileError(f"cannot write results to {path}: {exc.strerror or exc}") from None
     finally:
-        if tmp_name is not None:
+        if tmp_name is not None:  # also on KeyboardInterrupt: never leave half a file behind
             try:
                 os.unlink(tmp_name)
             except OSError:
@@ -67,20 +102,87 @@ def unique_result_path(results_dir: Path, run_id: str) -> Path:
 
 
 def load_run(path: str | Path) -> dict[str, Any]:
-    """Read and check a saved run; a ResultFileError names the file on any problem."""
+    """Read and check a saved run; a ResultFileError names the file on any problem.
+
+    What it returns is safe to hand to the tables and the plot: every field they read has
+    the type they expect, and every number is finite.
+    """
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():
+            raise ResultFileError(f"{path}: not a regular file")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultFileError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise ResultFileError(f"{path}: not valid JSON ({exc})") from None
-    problem = _validate(document)
+        document = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError, as are huge integers
+        raise ResultFileError(f"{path}: not valid JSON ({_first_line(exc)})") from None
+    try:
+        problem = _validate(document)
+    except RecursionError:
+        problem = "nested too deeply"
     if problem:
         raise ResultFileError(f"{path}: not a bench result file ({problem})")
     return document
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
+
+
+_ROW_NUMBERS = (
+    "test_accuracy",
+    "final_loss",
+    "steps_completed",
+    "steps_per_second",
+    "step_seconds_median",
+    "step_seconds_p10",
+    "step_seconds_p90",
+    "first_step_seconds",
+    "load_seconds",
+    "setup_seconds",
+    "train_seconds",
+    "eval_seconds",
+    "close_seconds",
+    "wall_seconds",
+    "diverged_at_step",
+    "parity_step",
+    "parity_max_abs_diff",
+    "final_max_abs_diff",
+    "roofline_fraction",
+)
+_ROW_TEXTS = ("plugin", "status", "device", "error")
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (not a bool) that fits a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _has_bad_text(value: Any) -> bool:
+    """True if a string anywhere in ``value`` cannot be written as UTF-8 (lone surrogates)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_bad_text(k) or _has_bad_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_bad_text(item) for item in value)
+    return False
 
 
 def _validate(document: Any) -> str | None:
@@ -89,18 +191,40 @@ def _validate(document: Any) -> str | None:
     missing = [key for key in REQUIRED_KEYS if key not in document]
     if missing:
         return f"missing {', '.join(missing)}"
-    if document["schema_version"] != SCHEMA_VERSION:
-        return f"schema_version {document['schema_version']!r}, this bench reads {SCHEMA_VERSION}"
+    version = document["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
+        return f"schema_version {str(version)[:40]}, this bench reads {SCHEMA_VERSION}"
+    if not isinstance(document["config"], dict) or not isinstance(document["machine"], dict):
+        return "config or machine is not an object"
+    parity_step = document["config"].get("parity_step")
+    if parity_step is not None and (isinstance(parity_step, bool) or not isinstance(parity_step, int)):
+        return "config.parity_step is not an integer"
+    if document.get("dataset") is not None and not isinstance(document["dataset"], dict):
+        return "dataset is not an object"
     rows = document["results"]
     if not isinstance(rows, list):
         return "results is not a list"
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("plugin"), str) or not isinstance(row.get("status"), str):
             return f"results[{i}] lacks plugin/status"
-        for key in ("steps_per_second", "test_accuracy", "wall_seconds", "final_loss"):
+        for key in _ROW_TEXTS:
             value = row.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                return f"results[{i}].{key} is not a number"
-    if not isinstance(document["config"], dict) or not isinstance(document["machine"], dict):
-        return "config or machine is not an object"
+            if value is not None and not isinstance(value, str):
+                return f"results[{i}].{key} is not a string"
+        for key in _ROW_NUMBERS:
+            value = row.get(key)
+            if value is not None and not _is_number(value):
+                return f"results[{i}].{key} is not a finite number"
+        curve = row.get("loss_curve")
+        if curve is not None and not isinstance(curve, list):
+            return f"results[{i}].loss_curve is not a list"
+    timeline = document.get("timeline")
+    if timeline is not None:
+        if not isinstance(timeline, list):
+            return "timeline is not a list"
+        for i, entry in enumerate(timeline):
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and _is_number(entry[1])):
+                return f"timeline[{i}] is not a [label, seconds] pair"
+    if _has_bad_text(document):
+        return "text that is not valid Unicode"
     return None

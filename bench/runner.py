@@ -171,7 +171,10 @@ def run(
         document["results"] = [result.row_to_dict(r) for r in rows]
         # Only plugins that have run: asking the others could import their frameworks
         # outside any timed phase.
-        document["machine"]["frameworks"] = registry.environment_info(sorted({r.plugin for r in rows}))
+        try:
+            document["machine"]["frameworks"] = registry.environment_info(sorted({r.plugin for r in rows}))
+        except Exception as exc:  # noqa: BLE001 - a plugin's report must not lose the rows
+            document["machine"]["frameworks_error"] = f"{type(exc).__name__}: {exc}"
         if on_update is not None:
             on_update(document)
 
@@ -197,7 +200,12 @@ def run(
             document["roofline"] = roofline.probe(dataset.train_images, schedule, dataset.num_classes)
             timeline.append(["roofline probe", time.perf_counter() - start])
         for spec in specs:
-            for device in devices_for(spec, config.devices):
+            start = time.perf_counter()
+            devices = devices_for(spec, config.devices)
+            if spec.devices is not None and "all" in (d.strip().lower() for d in config.devices):
+                # Asking a plugin for its devices may import its framework.
+                timeline.append([f"{spec.name}: list devices", time.perf_counter() - start])
+            for device in devices:
                 row = _measure_row(spec, device, dataset, schedule, config, progress)
                 rows.append(row)
                 _add_parity(rows)

@@ -24,7 +24,7 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     def make(dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
         for module, source in modules.items():
             (site / f"{module}.py").write_text(textwrap.dedent(source))
-        info = site / f"{dist}-1.2.3.dist-info"
+        info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
         lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())

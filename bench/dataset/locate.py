@@ -47,9 +47,12 @@ def is_offline(offline: bool = False) -> bool:
 
 
 def missing_message(root: Path) -> str:
+    online = "run without --offline"
+    if is_offline(False):  # the environment asks for offline: the flag alone is not the reason
+        online += f" and with {ENV_OFFLINE} unset"
     return (
         f"CIFAR-10 not found in {root} (looked for {cs.PY_DIR}/ or {cs.BIN_DIR}/); "
-        "run without --offline to download it, or pass --data-dir"
+        f"{online} to download it, or pass --data-dir"
     )
 
 

@@ -69,6 +69,9 @@ class NumpySoftmax:
         self.dtype = np.dtype(dtype_name)
         self.learning_rate = self.dtype.type(config.learning_rate)
         self._blas_threads = _limit_blas_threads(config.threads or 1)
+        # Overflow on the way to a diverging loss is reported by the runner as a
+        # non-finite loss; numpy's own warnings would only clutter the terminal.
+        self._numpy_errors = np.seterr(over="ignore", invalid="ignore", under="ignore")
         self.weights = np.zeros((config.input_dim, config.num_classes), dtype=self.dtype)
         self.biases = np.zeros(config.num_classes, dtype=self.dtype)
 
@@ -110,5 +113,8 @@ class NumpySoftmax:
         limits, self._blas_threads = getattr(self, "_blas_threads", None), None
         if limits is not None:
             limits.restore_original_limits()
+        errors, self._numpy_errors = getattr(self, "_numpy_errors", None), None
+        if errors is not None:
+            np.seterr(**errors)
         self.weights = self.biases = None
         self.images = self.labels = self.batch = None
