@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--loss-every", type=_positive_int, default=10, help="keep the loss every N steps (default: 10)")
     run.add_argument("--results-dir", default="results", help="where each run is saved (default: results/)")
     run.add_argument("--output", help="also write the run's JSON to this file")
+    run.add_argument("--benchmark-json", metavar="FILE",
+                     help="also write the run in pytest-benchmark's JSON layout, for pytest-benchmark compare")
     run.add_argument("--format", type=_format, default="simple", help="any tabulate format (default: simple)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=cmd_run)
@@ -149,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("baseline")
     compare.add_argument("candidate")
     compare.add_argument("--format", type=_format, default="simple")
+    compare.add_argument("--fail-below", type=_positive_float, metavar="RATIO",
+                         help="exit 1 when a row's steps/s in CANDIDATE is below RATIO x BASELINE's (e.g. 0.8)")
     compare.set_defaults(handler=cmd_compare)
 
     new_plugin = add_command("new-plugin", help="write a new plugin package to start from")
@@ -232,6 +236,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             save_failed = True
             earlier = f" ({target} holds only the first {written[target]} row(s))" if target in written else ""
             print(f"bench: error: {error}{earlier}", file=sys.stderr)
+    if args.benchmark_json:
+        from bench.benchjson import to_pytest_benchmark
+
+        try:
+            write_json_atomic(Path(args.benchmark_json), to_pytest_benchmark(document))
+        except ResultFileError as exc:
+            save_failed = True
+            print(f"bench: error: {exc}", file=sys.stderr)
+        else:
+            print(f"saved {args.benchmark_json} (pytest-benchmark layout)")
     if outcome.interrupted:
         kept = "not saved" if save_failed or not targets else "saved"
         print(f"bench: interrupted ({outcome.interrupted}); the rows measured so far are {kept}", file=sys.stderr)
@@ -344,7 +358,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     baseline, candidate = load_run(args.baseline), load_run(args.candidate)
     print(f"A: {args.baseline}\nB: {args.candidate}")
     print(compare_table(baseline, candidate, args.format))
-    return 0
+    if args.fail_below is None:
+        return 0
+    from bench.regression import comparability_notes, compare_runs, regression_lines
+
+    for note in comparability_notes(baseline, candidate):
+        print(f"note: {note}")
+    lines, failed = regression_lines(compare_runs(baseline, candidate, args.fail_below), args.fail_below)
+    print("\n".join(lines))
+    return 1 if failed else 0
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:

@@ -45,6 +45,13 @@ class RowResult:
     step_seconds_median: float | None = None
     step_seconds_p10: float | None = None
     step_seconds_p90: float | None = None
+    step_seconds_q1: float | None = None
+    step_seconds_q3: float | None = None
+    step_seconds_min: float | None = None
+    step_seconds_max: float | None = None
+    step_seconds_mean: float | None = None
+    step_seconds_stddev: float | None = None
+    """Steady steps (all but the first): quartiles, extremes, mean, sample stddev."""
     first_step_seconds: float | None = None
     load_seconds: float | None = None
     """Creating the classifier object (imports its framework the first time)."""
@@ -211,6 +218,12 @@ def _summarise(row: RowResult, step_times: np.ndarray, losses: np.ndarray, loss_
     row.step_seconds_median = median
     row.step_seconds_p10 = float(np.percentile(steady, 10))
     row.step_seconds_p90 = float(np.percentile(steady, 90))
+    row.step_seconds_q1 = float(np.percentile(steady, 25))
+    row.step_seconds_q3 = float(np.percentile(steady, 75))
+    row.step_seconds_min = float(steady.min())
+    row.step_seconds_max = float(steady.max())
+    row.step_seconds_mean = float(steady.mean())
+    row.step_seconds_stddev = float(steady.std(ddof=1)) if len(steady) > 1 else 0.0
     row.steps_per_second = 1.0 / median if median > 0 else None
     finite = np.isfinite(losses)
     row.final_loss = float(losses[-1]) if finite[-1] else None
