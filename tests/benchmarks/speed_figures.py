@@ -31,8 +31,9 @@ def timed(command: list[str]) -> float:
 
 
 def bench_run(data_dir: str, out: Path, *extra: str) -> dict:
+    scratch = tempfile.mkdtemp(prefix="bench-figures-")  # the named --output is the copy kept
     command = [sys.executable, "-m", "bench", "run", "--data-dir", data_dir, "--offline", "--quiet",
-               "--results-dir", str(out.parent), "--output", str(out), *extra]
+               "--results-dir", scratch, "--output", str(out), *extra]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return json.loads(out.read_text())
 
