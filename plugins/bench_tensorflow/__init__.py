@@ -26,7 +26,6 @@ from bench.hookspecs import hookimpl
 # Before anything imports TensorFlow: keep its C++ log lines off the terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-CLASSIFIER_NAMES = ("tf-graph", "tf-eager", "tf-function", "tf-xla", "tf-mlp-graph", "tf-mlp-eager")
 
 
 
@@ -79,63 +78,29 @@ def make_tf_mlp_eager() -> Classifier:
     return TFEagerMLP()
 
 
+_SOFTMAX = "Softmax classifier in TensorFlow"
+_MLP = "Two-layer network 3072-120(ReLU)-10, L2 decay, in TensorFlow"
+# name, description, factory, whether it takes the follow-up article's settings as defaults
+_CLASSIFIERS: tuple[tuple[str, str, Callable[[], Classifier], bool], ...] = (
+    ("tf-graph", f"{_SOFTMAX} 1.x style: placeholders, GradientDescentOptimizer, Session", make_tf_graph, False),
+    ("tf-eager", f"{_SOFTMAX} eager mode: Variables, GradientTape, every op eager", make_tf_eager, False),
+    ("tf-function", f"{_SOFTMAX}: the GradientTape step compiled once with tf.function", make_tf_function, False),
+    ("tf-xla", f"{_SOFTMAX}: the tf.function step compiled by XLA (jit_compile=True)", make_tf_xla, False),
+    ("tf-mlp-graph", f"{_MLP} 1.x style: Session", make_tf_mlp_graph, True),
+    ("tf-mlp-eager", f"{_MLP} eager mode: GradientTape", make_tf_mlp_eager, True),
+)
+
+
 @hookimpl
 def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> None:
-    register(
-        ClassifierSpec(
-            name="tf-graph",
-            description="Softmax classifier in TensorFlow 1.x style: placeholders, GradientDescentOptimizer, Session",
-            factory=make_tf_graph,
-            devices=tf_devices,
-        )
-    )
-    register(
-        ClassifierSpec(
-            name="tf-eager",
-            description="Softmax classifier in TensorFlow eager mode: Variables, GradientTape, every op eager",
-            factory=make_tf_eager,
-            devices=tf_devices,
-        )
-    )
-    register(
-        ClassifierSpec(
-            name="tf-function",
-            description="Softmax classifier in TensorFlow: the GradientTape step compiled once with tf.function",
-            factory=make_tf_function,
-            devices=tf_devices,
-        )
-    )
-    register(
-        ClassifierSpec(
-            name="tf-xla",
-            description="Softmax classifier in TensorFlow: the tf.function step compiled by XLA (jit_compile=True)",
-            factory=make_tf_xla,
-            devices=tf_devices,
-        )
-    )
-    register(
-        ClassifierSpec(
-            name="tf-mlp-graph",
-            description="Two-layer network 3072-120(ReLU)-10, L2 decay, in TensorFlow 1.x style: Session",
-            factory=make_tf_mlp_graph,
-            devices=tf_devices,
-            defaults=mlp_defaults(),
-        )
-    )
-    register(
-        ClassifierSpec(
-            name="tf-mlp-eager",
-            description="Two-layer network 3072-120(ReLU)-10, L2 decay, in TensorFlow eager mode: GradientTape",
-            factory=make_tf_mlp_eager,
-            devices=tf_devices,
-            defaults=mlp_defaults(),
-        )
-    )
+    for name, description, factory, mlp in _CLASSIFIERS:
+        defaults = mlp_defaults() if mlp else {}
+        register(ClassifierSpec(name, description, factory, defaults=defaults, devices=tf_devices))
 
 
 @hookimpl
 def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
-    if not set(CLASSIFIER_NAMES) & set(classifiers):
+    if not {name for name, *_ in _CLASSIFIERS} & set(classifiers):
         return None
     from bench_tensorflow._runtime import import_tensorflow
 
