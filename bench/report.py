@@ -120,31 +120,41 @@ def roofline_line(document: dict[str, Any]) -> str | None:
 
 
 def device_speedup_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str | None:
-    """For each plugin run on the CPU and on a GPU: the GPU/CPU speed-up, or None if none."""
-    rows = [r for r in document.get("results", []) if r.get("status") == "ok"]
+    """GPU/CPU speed-ups for every plugin run on the CPU and on another device.
+
+    ``None`` when no plugin was run on more than the CPU. A device that was unavailable
+    or failed still gets its line, with its status in place of the speed-up.
+    """
+    rows = document.get("results", [])
     cpu = {r.get("plugin"): r for r in rows if r.get("device") == "cpu"}
     body = []
     for row in rows:
         base = cpu.get(row.get("plugin"))
-        if base is None or not str(row.get("device", "")).startswith("gpu"):
+        if base is None or row.get("device") == "cpu":
             continue
         sg, sc = _finite(row.get("steps_per_second")), _finite(base.get("steps_per_second"))
         wg, wc = _finite(row.get("wall_seconds")), _finite(base.get("wall_seconds"))
+        both_ok = row.get("status") == "ok" and base.get("status") == "ok"
+        speedup = _num(sg / sc if both_ok and sg and sc else None, 2)
+        wall_speedup = _num(wc / wg if both_ok and wc and wg else None, 2)
+        if not both_ok:
+            speedup = wall_speedup = f"({row.get('status') if base.get('status') == 'ok' else 'cpu ' + str(base.get('status'))})"
         body.append(
             [
                 row.get("plugin"),
                 row.get("device"),
                 _num(sc, 0),
-                _num(sg, 0),
-                _num(sg / sc if sg and sc else None, 2),
+                _num(sg, 0) if both_ok else "-",
+                speedup,
                 _num(wc, 2),
-                _num(wg, 2),
-                _num(wc / wg if wc and wg else None, 2),
+                _num(wg, 2) if both_ok else "-",
+                wall_speedup,
             ]
         )
     if not body:
         return None
-    headers = ["plugin", "gpu", "steps/s cpu", "steps/s gpu", "speed-up", "wall s cpu", "wall s gpu", "wall speed-up"]
+    headers = ["plugin", "device", "steps/s cpu", "steps/s device", "speed-up", "wall s cpu", "wall s device",
+               "wall speed-up"]
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 

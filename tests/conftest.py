@@ -7,7 +7,10 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from bench.dataset import Dataset
 
 
 @pytest.fixture
@@ -34,3 +37,19 @@ def fake_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield make
     for module in [m for m in sys.modules if m.startswith("fakeplugin_")]:
         del sys.modules[module]
+
+
+def _tiny_dataset(seed: int = 0, train: int = 400, test: int = 100, dim: int = 12, classes: int = 3) -> Dataset:
+    """A small, well separated dataset: fast runs that still learn."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)) * 2
+    ytr, yte = rng.integers(0, classes, train), rng.integers(0, classes, test)
+    xtr = (centres[ytr] + rng.normal(size=(train, dim))).astype(np.float32)
+    xte = (centres[yte] + rng.normal(size=(test, dim))).astype(np.float32)
+    return Dataset("tiny", xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), [f"c{i}" for i in range(classes)])
+
+
+@pytest.fixture
+def tiny_dataset():
+    """``tiny_dataset(seed=0, train=400, test=100, dim=12, classes=3) -> Dataset``."""
+    return _tiny_dataset

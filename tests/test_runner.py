@@ -9,20 +9,10 @@ import pytest
 
 from bench import runner
 from bench.classifier import ClassifierSpec, SetupConfig
-from bench.dataset import Dataset
 from bench.errors import DeviceUnavailable, UsageError
 from bench.plugins import Registry
 from bench.runner import RunConfig, parse_device
 from bench_numpy.softmax import NumpySoftmax
-
-
-def tiny_dataset(seed: int = 0, train: int = 400, test: int = 100, dim: int = 12, classes: int = 3) -> Dataset:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(classes, dim)) * 2
-    ytr, yte = rng.integers(0, classes, train), rng.integers(0, classes, test)
-    xtr = (centres[ytr] + rng.normal(size=(train, dim))).astype(np.float32)
-    xte = (centres[yte] + rng.normal(size=(test, dim))).astype(np.float32)
-    return Dataset("tiny", xtr, ytr.astype(np.int64), xte, yte.astype(np.int64), [f"c{i}" for i in range(classes)])
 
 
 class Recording(NumpySoftmax):
@@ -67,7 +57,7 @@ def registry_with(**factories) -> Registry:
 
 
 @pytest.fixture
-def tiny(monkeypatch):
+def tiny(monkeypatch, tiny_dataset):
     monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
 
 
