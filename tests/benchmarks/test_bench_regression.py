@@ -1,4 +1,4 @@
-"""The within-run speed check (bench/regression.py) against tests/benchmarks/bounds.json,
+"""The within-run speed check (bench/regression/) against tests/benchmarks/bounds.json,
 proof that it fails when something is made slower on purpose, and the across-run
 comparison behind ``bench compare --fail-below``.
 

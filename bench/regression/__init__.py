@@ -1,0 +1,78 @@
+"""Speed regression checks that hold on a shared, noisy machine.
+
+Two kinds of check live here.
+
+**Within one run** (:func:`relative_step_times`, :func:`harness_vs_bare`). A number
+measured on another day, or on another machine, says little on a shared CI runner: five
+back-to-back runs of one commit gave tf-graph 664 to 1134 steps/s on bench's 2-core CI
+machine. So these checks never compare against a stored time. They compare, in the same process and interleaved round
+by round (A B C, then B C A, ...), every classifier's step time with the numpy
+reference's, and the harness's measured step time with a bare loop over the same
+classifier. Whatever slows the machine down slows both sides of a ratio; a burst of
+noise spoils a round or two, and the median over rounds ignores those. The allowed
+ratios are recorded in a bounds file (``tests/benchmarks/bounds.json``), with margins
+wide enough for a noisy two-core machine and still well short of a real slowdown
+(a step doing several times its work).
+
+**Across runs** (:func:`compare_runs`): the steps/s of each row of a new run against a
+saved baseline, for ``bench compare A B --fail-below RATIO`` on a machine quiet enough
+for that to mean something.
+
+``python -m bench.regression --bounds FILE`` runs the within-run check from a shell.
+
+The parts: :mod:`~bench.regression.bounds` (the bounds file), :mod:`~bench.regression.relative`
+(classifiers against the reference), :mod:`~bench.regression.harness` (the harness against a
+bare loop), :mod:`~bench.regression.checks` (checks and retries), :mod:`~bench.regression.compare`
+(across runs) and :mod:`~bench.regression.cli` (``python -m bench.regression``).
+"""
+
+from bench.regression.bounds import REFERENCE, Bounds, RatioBound, bounds_from_dict, load_bounds
+from bench.regression.checks import Check, CheckReport
+from bench.regression.cli import main, run_check
+from bench.regression.compare import (
+    NOT_MEASURED,
+    RowComparison,
+    comparability_notes,
+    compare_runs,
+    regression_lines,
+)
+from bench.regression.harness import HarnessTiming, check_harness, check_harness_speed, harness_vs_bare
+from bench.regression.relative import (
+    Batches,
+    RelativeTiming,
+    check_relative_speed,
+    check_step_ratios,
+    fixed_batches,
+    measure_relative,
+    relative_step_times,
+    setup_config,
+)
+
+__all__ = [
+    "NOT_MEASURED",
+    "REFERENCE",
+    "Batches",
+    "Bounds",
+    "Check",
+    "CheckReport",
+    "HarnessTiming",
+    "RatioBound",
+    "RelativeTiming",
+    "RowComparison",
+    "bounds_from_dict",
+    "check_harness",
+    "check_harness_speed",
+    "check_relative_speed",
+    "check_step_ratios",
+    "comparability_notes",
+    "compare_runs",
+    "fixed_batches",
+    "harness_vs_bare",
+    "load_bounds",
+    "main",
+    "measure_relative",
+    "regression_lines",
+    "relative_step_times",
+    "run_check",
+    "setup_config",
+]
