@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from bench import result, roofline
 from bench.classifier import ClassifierSpec, SetupConfig
@@ -134,8 +134,8 @@ class RunOutcome:
 ProgressFactory = Callable[[str, int], "ProgressBar"]
 
 
-class ProgressBar:
-    """What the runner needs from a progress display."""
+class ProgressBar(Protocol):
+    """What the runner needs from a progress display (tqdm fits)."""
 
     def update(self, steps: int) -> None: ...
 
