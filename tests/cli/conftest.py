@@ -117,7 +117,9 @@ class Bench:
 
     def environment(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_") and k != "PYTHONPATH"}
-        env.update(BENCH_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", TF_CPP_MIN_LOG_LEVEL="3", **self.env, **extra)
+        env.update(BENCH_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", TF_CPP_MIN_LOG_LEVEL="3")
+        env.update(self.env)
+        env.update(extra)
         if self.site.is_dir():
             env["PYTHONPATH"] = str(self.site)
         return env
