@@ -116,7 +116,7 @@ def roofline_line(document: dict[str, Any]) -> str | None:
     )
     threads = limit.get("blas_threads")
     blas = "default BLAS threads" if threads is None else f"{threads} BLAS thread(s)"
-    return f"roofline (this CPU, numpy BLAS, {blas}): {_num(limit.get('steps_per_second'), 0)} steps/s = {parts}"
+    return f"roofline of the linear model (this CPU, numpy BLAS, {blas}): {_num(limit.get('steps_per_second'), 0)} steps/s = {parts}"
 
 
 def device_speedup_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str | None:

@@ -277,8 +277,18 @@ def _add_parity(rows: list[RowResult]) -> None:
 
 
 def _add_roofline_fraction(row: RowResult, limit: dict[str, Any] | None) -> None:
-    if limit and row.device == "cpu" and row.steps_per_second:
+    """CPU rows of the linear model only: the roofline is that model's limit."""
+    if limit and row.device == "cpu" and row.steps_per_second and _is_linear(row.params_final, limit):
         row.roofline_fraction = row.steps_per_second / limit["steps_per_second"]
+
+
+def _is_linear(params: dict[str, Any] | None, limit: dict[str, Any]) -> bool:
+    """Whether the parameters are one weight matrix and one bias vector of the probed shape."""
+    shape = limit.get("shape") or {}
+    if not params or len(params) != 2:
+        return False
+    shapes = sorted(tuple(getattr(p, "shape", ())) for p in params.values())
+    return shapes == sorted([(shape.get("input_dim"), shape.get("num_classes")), (shape.get("num_classes"),)])
 
 
 def _add_row_timeline(timeline: list[list[Any]], row: RowResult) -> None:

@@ -209,3 +209,14 @@ def test_roofline_rates_cpu_rows(tiny):
     )
     row = outcome.rows[0]
     assert row.roofline_fraction == pytest.approx(row.steps_per_second / limit["steps_per_second"])
+
+
+def test_roofline_fraction_only_for_the_linear_model(tiny):
+    class TwoLayer(NumpySoftmax):
+        def parameters(self):
+            params = super().parameters()
+            return {**params, "hidden": params["weights"].T.copy()}
+
+    rows = run(["linear", "deeper"], registry_with(linear=NumpySoftmax, deeper=TwoLayer)).rows
+    assert rows[0].roofline_fraction is not None
+    assert rows[1].roofline_fraction is None
