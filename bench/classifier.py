@@ -77,6 +77,19 @@ class ResidentClassifier(Classifier, Protocol):
         """One update on the rows ``indices`` (int64) of the placed set; return the loss."""
 
 
+@runtime_checkable
+class MultiStepClassifier(ResidentClassifier, Protocol):
+    """A resident classifier that can run many steps in one call (``--steps-per-call K``).
+
+    It must train on exactly the batches given, in order, with the same arithmetic as K
+    single steps; the runner times each call and credits every step in it with an equal
+    share. Raise :class:`bench.errors.DeviceUnavailable` if this instance cannot do it.
+    """
+
+    def train_steps_indices(self, indices: np.ndarray) -> np.ndarray:
+        """One update per row of ``indices`` (shape ``(k, batch)``); return the k losses."""
+
+
 @dataclass(frozen=True)
 class ClassifierSpec:
     """A named classifier that a plugin registers."""

@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--placement", choices=["feed", "resident"], default="feed",
                      help="feed: batches gathered on the host and handed over (the reference's way); "
                           "resident: the training set placed on the device once, steps pass indices")
+    run.add_argument("--steps-per-call", type=_positive_int, default=1, metavar="K",
+                     help="with --placement resident: let a classifier run K steps per call (a compiled loop)")
     run.add_argument("--no-roofline", action="store_true", help="skip the CPU roofline probe")
     run.add_argument("--steps", type=_positive_int, help="training steps (default: 1000, or the model's own)")
     run.add_argument("--batch-size", type=_positive_int, help="images per step (default: 100, or the model's own)")
@@ -188,6 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loss_every=args.loss_every,
         params=dict(args.param),
         placement=args.placement,
+        steps_per_call=args.steps_per_call,
         roofline=not args.no_roofline,
     )
     registry = installed_registry()

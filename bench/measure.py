@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.classifier import Classifier, ClassifierSpec, ResidentClassifier, SetupConfig
+from bench.classifier import Classifier, ClassifierSpec, MultiStepClassifier, ResidentClassifier, SetupConfig
 from bench.dataset import Dataset
 from bench.errors import DeviceUnavailable, Terminated
 from bench.schedule import BatchSchedule
@@ -57,6 +57,9 @@ class RowResult:
     """Creating the classifier object (imports its framework the first time)."""
     setup_seconds: float | None = None
     placement: str = "feed"
+    steps_per_call: int = 1
+    """Steps per call of the classifier (``--steps-per-call``); step times are then each
+    call's time shared equally by its steps."""
     placement_seconds: float | None = None
     """``resident`` only: copying the training set to the device once."""
     train_seconds: float | None = None
@@ -96,6 +99,7 @@ def measure(
     loss_every: int = 10,
     parity_step: int = 10,
     placement: str = "feed",
+    steps_per_call: int = 1,
     progress: Progress | None = None,
 ) -> RowResult:
     """Train ``spec`` on ``device`` along ``schedule``, evaluate it, and return its row.
@@ -106,7 +110,12 @@ def measure(
     ``interrupted`` and propagate, after the classifier is closed.
     """
     row = RowResult(
-        plugin=spec.name, device=device, placement=placement, plugin_version=spec.version, distribution=spec.distribution
+        plugin=spec.name,
+        device=device,
+        placement=placement,
+        steps_per_call=steps_per_call,
+        plugin_version=spec.version,
+        distribution=spec.distribution,
     )
     row.parity_step = min(parity_step, schedule.steps)
     wall_start = time.perf_counter()
@@ -123,12 +132,17 @@ def measure(
         if placement == "resident":
             if not isinstance(clf, ResidentClassifier):
                 raise DeviceUnavailable(f"{spec.name} does not support --placement resident")
+            if steps_per_call > 1 and not isinstance(clf, MultiStepClassifier):
+                raise DeviceUnavailable(f"{spec.name} does not support --steps-per-call")
             phase = "placement"
             start = time.perf_counter()
             clf.place_dataset(dataset.train_images, dataset.train_labels)
             row.placement_seconds = time.perf_counter() - start
         phase = "training"
-        _train(clf, dataset, schedule, row, loss_every, progress, resident=placement == "resident")
+        if steps_per_call > 1:
+            _train_in_calls(clf, schedule, row, loss_every, progress, steps_per_call)  # type: ignore[arg-type]
+        else:
+            _train(clf, dataset, schedule, row, loss_every, progress, resident=placement == "resident")
         if row.status == OK:
             phase = "evaluation"
             start = time.perf_counter()
@@ -202,6 +216,50 @@ def _train(
                 row.params_at_parity = clf.parameters()
             if progress is not None and done % report_every == 0:
                 progress(report_every)
+    finally:
+        _summarise(row, step_times[:done], losses[:done], loss_every)
+
+
+def _train_in_calls(
+    clf: MultiStepClassifier,
+    schedule: BatchSchedule,
+    row: RowResult,
+    loss_every: int,
+    progress: Progress | None,
+    steps_per_call: int,
+) -> None:
+    """The timed loop for ``--steps-per-call K``: each call runs up to K steps.
+
+    The first call is one step (tracing, compilation), so it is reported apart as usual;
+    a call also ends at the parity step, so every row is compared after the same step.
+    Each step of a call is credited with the call's time divided by its steps.
+    """
+    steps, indices, clock = schedule.steps, schedule.indices, time.perf_counter
+    cuts = sorted({0, 1, min(row.parity_step or 1, steps), steps, *range(1, steps, steps_per_call)})
+    step_times = np.empty(steps)
+    losses = np.empty(steps)
+    train_steps = clf.train_steps_indices
+    done = 0
+    try:
+        for begin, end in zip(cuts, cuts[1:]):
+            start = clock()
+            chunk = np.asarray(train_steps(indices[begin:end]), dtype=np.float64)
+            elapsed = clock() - start
+            if chunk.shape != (end - begin,):
+                raise ValueError(f"train_steps_indices returned {chunk.shape} losses for {end - begin} steps")
+            step_times[begin:end] = elapsed / (end - begin)
+            losses[begin:end] = chunk
+            done = end
+            bad = np.flatnonzero(~np.isfinite(chunk))
+            if bad.size:
+                done = begin + int(bad[0]) + 1
+                row.status, row.diverged_at_step = DIVERGED, done
+                row.error = f"loss became {chunk[bad[0]]} at step {done}"
+                break
+            if done == row.parity_step:
+                row.params_at_parity = clf.parameters()
+            if progress is not None:
+                progress(end - begin)
     finally:
         _summarise(row, step_times[:done], losses[:done], loss_every)
 

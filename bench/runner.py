@@ -47,6 +47,8 @@ class RunConfig:
     placement: str = "feed"
     """``feed``: each batch is gathered on the host and handed over (the reference's way);
     ``resident``: the training set is placed on the device once, steps pass indices."""
+    steps_per_call: int = 1
+    """``resident`` only: steps a classifier may run in one call (a compiled loop)."""
     roofline: bool = True
     """Probe this CPU's limit for a step (bench.roofline) and rate CPU rows against it."""
 
@@ -70,6 +72,10 @@ class RunConfig:
             raise UsageError(
                 f"unknown --preprocessing {self.preprocessing!r}; choose one of: {', '.join(PREPROCESSINGS)}"
             )
+        if self.steps_per_call < 1:
+            raise UsageError(f"--steps-per-call must be at least 1, not {self.steps_per_call}")
+        if self.steps_per_call > 1 and self.placement != "resident":
+            raise UsageError("--steps-per-call needs --placement resident (a call gets indices, not batches)")
         if self.placement not in PLACEMENTS:
             raise UsageError(f"unknown --placement {self.placement!r}; choose one of: {', '.join(PLACEMENTS)}")
         for device in self.devices:
@@ -257,6 +263,7 @@ def _measure_row(
             loss_every=config.loss_every,
             parity_step=config.parity_step,
             placement=config.placement,
+            steps_per_call=config.steps_per_call,
             progress=update,
         )
         row.params = dict(setup.params)

@@ -220,3 +220,29 @@ def test_roofline_fraction_only_for_the_linear_model(tiny):
     rows = run(["linear", "deeper"], registry_with(linear=NumpySoftmax, deeper=TwoLayer)).rows
     assert rows[0].roofline_fraction is not None
     assert rows[1].roofline_fraction is None
+
+
+def test_steps_per_call_trains_the_same_steps_and_times_them_per_step(tiny):
+    registry = registry_with(numpy=NumpySoftmax)
+    single = run(["numpy"], registry, placement="resident").rows[0]
+    many = run(["numpy"], registry, placement="resident", steps_per_call=7).rows[0]
+    assert many.steps_per_call == 7 and many.steps_completed == 30
+    assert many.loss_curve == single.loss_curve and many.test_accuracy == single.test_accuracy
+    assert many.params_at_parity is not None  # a call ended at the parity step
+    assert many.first_step_seconds > 0 and many.steps_per_second > 0
+
+
+def test_steps_per_call_reports_divergence_at_its_step(tiny):
+    row = run(["nan"], registry_with(nan=Diverging), placement="resident", steps_per_call=4).rows[0]
+    assert row.status == "diverged" and row.diverged_at_step == 5 and row.steps_completed == 5
+
+
+def test_steps_per_call_needs_resident_placement_and_support(tiny):
+    with pytest.raises(UsageError, match="--placement resident"):
+        RunConfig(plugins=["numpy"], steps_per_call=5).check()
+
+    class ResidentOnly(NumpySoftmax):
+        train_steps_indices = None  # not a multi-step classifier
+
+    row = run(["r"], registry_with(r=ResidentOnly), placement="resident", steps_per_call=5).rows[0]
+    assert row.status == "unavailable" and "--steps-per-call" in row.error

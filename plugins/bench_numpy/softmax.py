@@ -96,6 +96,10 @@ class NumpySoftmax:
         np.take(self.images, indices, axis=0, out=self.batch)
         return self.train_step(self.batch, self.labels[indices])
 
+    def train_steps_indices(self, indices: np.ndarray) -> np.ndarray:
+        """``--steps-per-call``: the same steps in a Python loop (numpy has nothing to fuse)."""
+        return np.array([self.train_step_indices(rows) for rows in indices])
+
     def predict(self, images: np.ndarray) -> np.ndarray:
         assert self.weights is not None and self.biases is not None
         return np.argmax(images.astype(self.dtype, copy=False) @ self.weights + self.biases, axis=1)

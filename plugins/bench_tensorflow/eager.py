@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bench.classifier import SetupConfig
+from bench.errors import DeviceUnavailable
 from bench_tensorflow._runtime import PREDICT_CHUNK, apply_eager_threads, import_tensorflow, tf_device_name
 
 tf = import_tensorflow()
@@ -69,11 +70,30 @@ class TFEagerSoftmax:
         def train_on_indices(indices: Any) -> Any:
             return train(tf.gather(data, indices), tf.gather(targets, indices))
 
+        def train_loop(all_indices: Any) -> Any:
+            # One update per row, in order, inside one compiled call.
+            count = tf.shape(all_indices)[0]
+            losses = tf.TensorArray(tf.float32, size=count)
+            for i in tf.range(count):
+                losses = losses.write(i, train_on_indices(all_indices[i]))
+            return losses.stack()
+
+        self._train_loop_fn = None
         if self.jit_compile is not None:
             spec = [tf.TensorSpec([None], tf.int64, name="indices")]
+            loop_spec = [tf.TensorSpec([None, None], tf.int64, name="indices")]
+            self._train_loop_fn = _compile(train_loop, self._device, loop_spec, self.jit_compile)
             train_on_indices = _compile(train_on_indices, self._device, spec, self.jit_compile)
         self._data = (data, targets)
         self._train_indices_fn = train_on_indices
+
+    def train_steps_indices(self, indices: np.ndarray) -> np.ndarray:
+        """``--steps-per-call``: many steps in one tf.function call (a ``tf.range`` loop)."""
+        if self._train_loop_fn is None:
+            raise DeviceUnavailable(f"{self.name} runs every op eagerly; --steps-per-call needs a compiled loop")
+        with tf.device(self._device):
+            losses = self._train_loop_fn(tf.convert_to_tensor(indices))
+        return losses.numpy()
 
     def train_step_indices(self, indices: np.ndarray) -> float:
         with tf.device(self._device):
@@ -102,7 +122,7 @@ class TFEagerSoftmax:
         }
 
     def close(self) -> None:
-        self._train_fn = self._predict_fn = self._train_indices_fn = self._data = None
+        self._train_fn = self._predict_fn = self._train_indices_fn = self._train_loop_fn = self._data = None
         self._weights = self._biases = self._device = None
 
     # -- introspection ----------------------------------------------------------------

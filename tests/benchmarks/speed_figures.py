@@ -5,7 +5,8 @@
 1. Whole process: `bench run --plugins tf-graph` against the reference script
    (tests/benchmarks/seed_reference.py), alternated, median wall-clock of each.
 2. Steps/s and % of the CPU roofline for every softmax variant, feed and resident
-   placement, with the frameworks' default threads and with one thread.
+   placement, with the frameworks' default threads and with one thread; and the compiled
+   loops (`--steps-per-call 50`).
 Prints Markdown tables; with --save, keeps every run's JSON there.
 """
 
@@ -58,22 +59,27 @@ def main() -> None:
     print(f"\nratio bench / reference: {statistics.median(ours) / statistics.median(seed):.2f}\n")
 
     rows = []
-    for placement in ("feed", "resident"):
-        for threads in (None, 1):
-            extra = ["--plugins", VARIANTS, "--placement", placement]
-            if threads:
-                extra += ["--threads", str(threads)]
-            name = f"variants-{placement}-threads-{threads or 'default'}.json"
-            document = bench_run(args.data_dir, out_dir / name, *extra)
-            limit = document["roofline"]["steps_per_second"]
-            for row in document["results"]:
-                rows.append((row["plugin"], placement, threads or "default", row["steps_per_second"],
-                             row["roofline_fraction"], row["test_accuracy"], limit))
-            data_seconds = next(s for label, s in document["timeline"] if label.startswith("data"))
-            print(f"{name}: data load {data_seconds:.2f} s, roofline {limit:.0f} steps/s")
-    print("\n| classifier | placement | threads | steps/s | % roofline | test acc % |\n| --- | --- | --- | --- | --- | --- |")
-    for plugin, placement, threads, sps, fraction, accuracy, _ in rows:
-        print(f"| {plugin} | {placement} | {threads} | {sps:.0f} | {100 * fraction:.0f} | {100 * accuracy:.2f} |")
+    configurations = [(placement, threads, 1) for placement in ("feed", "resident") for threads in (None, 1)]
+    configurations.append(("resident", 1, 50))  # compiled loops: 50 steps per call
+    for placement, threads, per_call in configurations:
+        extra = ["--plugins", VARIANTS if per_call == 1 else "numpy,tf-function,tf-xla", "--placement", placement]
+        if threads:
+            extra += ["--threads", str(threads)]
+        name = f"variants-{placement}-threads-{threads or 'default'}.json"
+        if per_call > 1:
+            extra += ["--steps-per-call", str(per_call)]
+            name = name.replace(".json", f"-per-call-{per_call}.json")
+        document = bench_run(args.data_dir, out_dir / name, *extra)
+        limit = document["roofline"]["steps_per_second"]
+        for row in document["results"]:
+            rows.append((row["plugin"], placement, threads or "default", per_call, row["steps_per_second"],
+                         row["roofline_fraction"], row["test_accuracy"], limit))
+        data_seconds = next(s for label, s in document["timeline"] if label.startswith("data"))
+        print(f"{name}: data load {data_seconds:.2f} s, roofline {limit:.0f} steps/s")
+    print("\n| classifier | placement | threads | steps per call | steps/s | % roofline | test acc % |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for plugin, placement, threads, per_call, sps, fraction, accuracy, _ in rows:
+        print(f"| {plugin} | {placement} | {threads} | {per_call} | {sps:.0f} | {100 * fraction:.0f} | {100 * accuracy:.2f} |")
 
 
 if __name__ == "__main__":

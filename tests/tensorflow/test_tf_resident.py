@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from bench.classifier import ResidentClassifier, SetupConfig  # noqa: E402
+from bench.classifier import MultiStepClassifier, ResidentClassifier, SetupConfig  # noqa: E402
 from bench.plugins import installed_registry  # noqa: E402
 
 NAMES = ["numpy", "tf-graph", "tf-eager", "tf-function", "tf-xla"]
@@ -40,3 +40,39 @@ def test_resident_equals_feed_exactly(name):
     assert fed_losses == placed_losses
     for key in fed:
         np.testing.assert_array_equal(fed[key], placed[key])
+
+
+@pytest.mark.parametrize("name", ["numpy", "tf-function", "tf-xla"])
+def test_many_steps_per_call_equal_single_steps_exactly(name):
+    rng = np.random.default_rng(2)
+    images = rng.standard_normal((1000, 48), dtype=np.float32)
+    labels = rng.integers(0, 10, 1000).astype(np.int64)
+    schedule = np.random.RandomState(3).randint(0, 1000, size=(25, 50))
+    single, single_losses = _train(name, True, images, labels, schedule)
+    clf = installed_registry().get(name).factory()
+    clf.setup(SetupConfig(learning_rate=0.05, batch_size=50, input_dim=48, num_classes=10))
+    try:
+        assert isinstance(clf, MultiStepClassifier)
+        clf.place_dataset(images, labels)
+        # Calls of different lengths, as the runner makes them (1, then up to K, cut at the parity step).
+        losses = [*clf.train_steps_indices(schedule[:1]), *clf.train_steps_indices(schedule[1:10]),
+                  *clf.train_steps_indices(schedule[10:])]
+        many = clf.parameters()
+    finally:
+        clf.close()
+    assert [float(x) for x in losses] == single_losses
+    for key in single:
+        np.testing.assert_array_equal(single[key], many[key])
+
+
+def test_eager_has_no_compiled_loop():
+    from bench.errors import DeviceUnavailable
+
+    clf = installed_registry().get("tf-eager").factory()
+    clf.setup(SetupConfig(learning_rate=0.05, batch_size=2, input_dim=4, num_classes=3))
+    try:
+        clf.place_dataset(np.zeros((4, 4), np.float32), np.zeros(4, np.int64))
+        with pytest.raises(DeviceUnavailable, match="compiled loop"):
+            clf.train_steps_indices(np.zeros((2, 2), np.int64))
+    finally:
+        clf.close()
