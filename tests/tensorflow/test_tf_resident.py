@@ -13,56 +13,48 @@ from bench.plugins import installed_registry  # noqa: E402
 NAMES = ["numpy", "tf-graph", "tf-eager", "tf-function", "tf-xla"]
 
 
-def _train(name: str, resident: bool, images, labels, schedule):
+def _train(name: str, mode: str, images, labels, schedule):
+    """Train along ``schedule``; ``mode``: ``feed``, ``resident``, or ``calls`` (resident,
+    several steps per call, cut as the runner cuts them: 1 step, then up to 9, then the rest)."""
     clf = installed_registry().get(name).factory()
     clf.setup(SetupConfig(learning_rate=0.05, batch_size=schedule.shape[1], input_dim=images.shape[1], num_classes=10))
     try:
-        if resident:
-            assert isinstance(clf, ResidentClassifier)
-            clf.place_dataset(images, labels)
-            losses = [clf.train_step_indices(rows) for rows in schedule]
-        else:
+        if mode == "feed":
             losses = [clf.train_step(images[rows], labels[rows]) for rows in schedule]
+        else:
+            assert isinstance(clf, MultiStepClassifier if mode == "calls" else ResidentClassifier)
+            clf.place_dataset(images, labels)
+            if mode == "calls":
+                calls = (schedule[:1], schedule[1:10], schedule[10:])
+                losses = [float(loss) for call in calls for loss in clf.train_steps_indices(call)]
+            else:
+                losses = [clf.train_step_indices(rows) for rows in schedule]
         return clf.parameters(), losses
     finally:
         clf.close()
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_resident_equals_feed_exactly(name):
-    rng = np.random.default_rng(0)
+def _assert_same_training(name: str, mode: str, reference_mode: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
     images = rng.standard_normal((1000, 48), dtype=np.float32)
     labels = rng.integers(0, 10, 1000).astype(np.int64)
-    schedule = np.random.RandomState(1).randint(0, 1000, size=(25, 50))
-    fed, fed_losses = _train(name, False, images, labels, schedule)
-    placed, placed_losses = _train(name, True, images, labels, schedule)
+    schedule = np.random.RandomState(seed + 1).randint(0, 1000, size=(25, 50))
+    expected, expected_losses = _train(name, reference_mode, images, labels, schedule)
+    actual, actual_losses = _train(name, mode, images, labels, schedule)
+    assert actual_losses == expected_losses
+    for key in expected:
+        np.testing.assert_array_equal(actual[key], expected[key])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_resident_equals_feed_exactly(name):
     # Gathering is exact, so the two placements must do bit-identical arithmetic.
-    assert fed_losses == placed_losses
-    for key in fed:
-        np.testing.assert_array_equal(fed[key], placed[key])
+    _assert_same_training(name, "resident", "feed", seed=0)
 
 
 @pytest.mark.parametrize("name", ["numpy", "tf-function", "tf-xla"])
 def test_many_steps_per_call_equal_single_steps_exactly(name):
-    rng = np.random.default_rng(2)
-    images = rng.standard_normal((1000, 48), dtype=np.float32)
-    labels = rng.integers(0, 10, 1000).astype(np.int64)
-    schedule = np.random.RandomState(3).randint(0, 1000, size=(25, 50))
-    single, single_losses = _train(name, True, images, labels, schedule)
-    clf = installed_registry().get(name).factory()
-    clf.setup(SetupConfig(learning_rate=0.05, batch_size=50, input_dim=48, num_classes=10))
-    try:
-        assert isinstance(clf, MultiStepClassifier)
-        clf.place_dataset(images, labels)
-        # Calls of different lengths, as the runner makes them (1, then up to K, cut at the parity step).
-        losses = [*clf.train_steps_indices(schedule[:1]), *clf.train_steps_indices(schedule[1:10]),
-                  *clf.train_steps_indices(schedule[10:])]
-        many = clf.parameters()
-    finally:
-        clf.close()
-    assert [float(x) for x in losses] == single_losses
-    for key in single:
-        np.testing.assert_array_equal(single[key], many[key])
+    _assert_same_training(name, "calls", "resident", seed=2)
 
 
 def test_eager_has_no_compiled_loop():
