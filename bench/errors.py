@@ -1,5 +1,13 @@
 """Errors that the command line turns into one clear line and an exit status."""
 
+from __future__ import annotations
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"TypeName: first line of the message"``, for a row's or a plugin's error."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
 
 class BenchError(Exception):
     """An expected failure: printed as one line, no traceback; exit status ``exit_code``."""

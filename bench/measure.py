@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.classifier import Classifier, ClassifierSpec, MultiStepClassifier, ResidentClassifier, SetupConfig
 from bench.dataset import Dataset
-from bench.errors import DeviceUnavailable, Terminated
+from bench.errors import DeviceUnavailable, Terminated, describe_exception
 from bench.schedule import BatchSchedule
 
 # Row statuses.
@@ -157,7 +157,7 @@ def measure(
     except Terminated:
         row.status, row.error = INTERRUPTED, f"interrupted (SIGTERM) during {phase}"
     except Exception as exc:  # noqa: BLE001 - a plugin's failure must not stop the run
-        row.status, row.error = FAILED, f"{phase}: {_describe(exc)}"
+        row.status, row.error = FAILED, f"{phase}: {describe_exception(exc)}"
     except SystemExit as exc:  # a plugin calling sys.exit() must not end the run unsaved
         row.status, row.error = FAILED, f"{phase}: the plugin called sys.exit({exc.code!r})"
     finally:
@@ -167,7 +167,7 @@ def measure(
                 clf.close()
             except Exception as exc:  # noqa: BLE001
                 if row.status == OK:
-                    row.status, row.error = FAILED, f"close: {_describe(exc)}"
+                    row.status, row.error = FAILED, f"close: {describe_exception(exc)}"
             row.close_seconds = time.perf_counter() - start
         row.wall_seconds = time.perf_counter() - wall_start
     return row
@@ -293,11 +293,6 @@ def _accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
     if predictions.shape != labels.shape:
         raise ValueError(f"predict returned shape {predictions.shape}, expected {labels.shape}")
     return float(np.mean(predictions.astype(np.int64) == labels))
-
-
-def _describe(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def max_abs_diff(a: dict[str, np.ndarray] | None, b: dict[str, np.ndarray] | None) -> float | None:

@@ -10,7 +10,7 @@ import pluggy
 
 from bench import hookspecs
 from bench.classifier import ClassifierSpec
-from bench.errors import UsageError
+from bench.errors import UsageError, describe_exception
 
 ENTRY_POINT_GROUP = "bench"
 
@@ -63,7 +63,7 @@ def create_plugin_manager(load_entry_points: bool = True) -> tuple[pluggy.Plugin
             try:
                 pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
             except Exception as exc:  # noqa: BLE001 - any import failure makes the plugin broken
-                broken.append(BrokenPlugin(name, _describe(exc)))
+                broken.append(BrokenPlugin(name, describe_exception(exc)))
     return pm, broken
 
 
@@ -82,7 +82,7 @@ def collect_classifiers(pm: pluggy.PluginManager, broken: list[BrokenPlugin] | N
         try:
             impl.function(register=found.append)
         except Exception as exc:  # noqa: BLE001
-            registry.broken.append(BrokenPlugin(plugin_name, _describe(exc)))
+            registry.broken.append(BrokenPlugin(plugin_name, describe_exception(exc)))
             continue
         for spec in found:
             if spec.name in registry.classifiers:
@@ -105,8 +105,3 @@ def installed_registry() -> Registry:
     """The registry of every installed plugin (computed once per process)."""
     pm, broken = create_plugin_manager()
     return collect_classifiers(pm, broken)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

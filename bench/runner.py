@@ -14,14 +14,13 @@ from typing import Any, Protocol
 
 from bench import result, roofline
 from bench.classifier import ClassifierSpec, SetupConfig
-from bench.dataset import Dataset, load_dataset
+from bench.dataset import PREPROCESSINGS, Dataset, load_dataset
 from bench.errors import Terminated, UsageError
 from bench.machine import machine_info
 from bench.measure import INTERRUPTED, OK, Progress, RowResult, max_abs_diff, measure
 from bench.plugins import Registry
 from bench.schedule import SAMPLINGS, BatchSchedule, build_schedule
 
-PREPROCESSINGS = ("reference", "standardize")
 PLACEMENTS = ("feed", "resident")
 
 
