@@ -10,9 +10,16 @@ The runner calls, in order::
     clf.close()                   # release sessions, graphs, device memory
 
 ``x`` is a float32 array of shape ``(batch, input_dim)``, C-contiguous; ``y`` an int64
-array of shape ``(batch,)``. A step must do all of its work before it returns (on an
-accelerator: the loss has been fetched, so the device is finished), because the runner
-reads the clock around it. A classifier must not keep references to ``x`` or ``y``.
+array of shape ``(batch,)``. The harness turns each step's return value into a Python
+float inside the timed region, so asynchronous work is finished before the clock is read.
+A classifier must not keep references to ``x`` or ``y``.
+
+Optional methods, used when present:
+
+- ``peak_device_memory_bytes() -> int | None``: the peak memory the framework allocated on
+  the row's device (``None`` when it cannot tell); called after evaluation.
+- ``compiled_step_work() -> StepWork | None``: the compiler's own count of a step's work
+  (XLA's cost analysis, for example); called after training.
 """
 
 from __future__ import annotations
@@ -91,6 +98,16 @@ class MultiStepClassifier(ResidentClassifier, Protocol):
 
 
 @dataclass(frozen=True)
+class StepWork:
+    """The work one training step must do: floating-point operations and bytes moved."""
+
+    flops: float
+    bytes: float
+    """Minimum bytes a step reads and writes: the batch in, the parameters read and written,
+    the gradients."""
+
+
+@dataclass(frozen=True)
 class ClassifierSpec:
     """A named classifier that a plugin registers."""
 
@@ -103,6 +120,16 @@ class ClassifierSpec:
     devices: Callable[[], list[str]] | None = None
     """Devices it can run on now (``"cpu"``, ``"gpu:0"``, ...), for ``--devices all``;
     ``None`` means the CPU only."""
+    environment: Callable[[], Mapping[str, str]] | None = None
+    """Framework facts worth recording with a row that ran (versions, CUDA, the GPU);
+    called in the row's own process after it ran, so it may import the framework."""
+    work: Callable[[SetupConfig], StepWork] | None = None
+    """The FLOPs and minimum bytes of one training step for these settings (for the
+    roofline); ``None`` when the model does not state it."""
+    supports_resident: bool = False
+    """Implements ``place_dataset`` and ``train_step_indices`` (``--placement resident``)."""
+    supports_steps_per_call: bool = False
+    """Implements ``train_steps_indices`` (``--steps-per-call K``)."""
     plugin: str = ""
     """Entry-point name of the plugin that registered it (filled in by the manager)."""
     distribution: str = ""
