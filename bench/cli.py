@@ -122,7 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="where CIFAR-10 is or goes (default: $BENCH_DATA_DIR, else the user cache)")
     run.add_argument("--offline", action="store_true", default=os.environ.get("BENCH_OFFLINE") == "1",
                      help="never download (also BENCH_OFFLINE=1)")
-    run.add_argument("--threads", type=_positive_int, help="threads each framework may use (default: its own)")
+    run.add_argument("--threads", type=_positive_int,
+                     help="threads each row's framework may use, 1 to 4 x the CPUs (default: its own)")
+    run.add_argument("--isolation", choices=["process", "none"], default="process",
+                     help="process: every row in a fresh worker process (default); "
+                          "none: all rows in this process (debugging, profilers)")
+    run.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                     help="stop a row that takes longer (status timeout) and go on with the next")
     run.add_argument("--param", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                      help="extra setting passed to the plugins (repeatable)")
     run.add_argument("--loss-every", type=_positive_int, default=10, help="keep the loss every N steps (default: 10)")
@@ -192,6 +198,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         placement=args.placement,
         steps_per_call=args.steps_per_call,
         roofline=not args.no_roofline,
+        isolation=args.isolation,
+        timeout=args.timeout,
     )
     registry = installed_registry()
     config.check()
@@ -226,6 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=None if args.quiet else _progress_bar,
     )
     document = outcome.document
+    if outcome.interrupted:
+        _ignore_further_signals()  # the document is marked interrupted; let it be saved and shown
     print(results_table(document, args.format))
     for line in problems(document):
         print(f"  {line}")
@@ -253,13 +263,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         kept = "not saved" if save_failed or not targets else "saved"
         print(f"bench: interrupted ({outcome.interrupted}); the rows measured so far are {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED[outcome.interrupted]
-    statuses = {row.status for row in outcome.rows}
+    statuses = {row.status for row in outcome.rows}  # failed, diverged and timeout rows exit 1
     if save_failed or statuses - {"ok", "unavailable"}:
         return 1
     if args.require_devices and "unavailable" in statuses:
         print("bench: error: a required device is unavailable (see the rows above)", file=sys.stderr)
         return 1
     return 0
+
+
+def _ignore_further_signals() -> None:
+    """After a run was interrupted, more Ctrl-C (or SIGTERM) must not cut the final save short."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _lookup(registry: Registry, name: str) -> ClassifierSpec:

@@ -61,6 +61,48 @@ def nvidia_gpus() -> list[dict[str, str]]:
     return gpus
 
 
+CPU_FLAGS_OF_INTEREST = (
+    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni",
+    "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve", "sve2",
+)
+"""The SIMD features that decide which kernels BLAS and the frameworks run."""
+ENV_PREFIXES = ("OMP_", "OPENBLAS_", "MKL_", "BLIS_", "GOTO_", "TF_", "XLA_", "JAX_", "CUDA_", "TORCH_", "KMP_")
+"""Environment variables that change numerics or threads."""
+ENV_NOT_NUMERIC = ("TF_CLI_", "TF_VAR_", "TF_LOG", "TF_WORKSPACE", "TF_PLUGIN_", "TF_IN_AUTOMATION", "TF_INPUT")
+"""Terraform's variables share TensorFlow's prefix."""
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's SIMD feature flags that matter for numerics and speed (from /proc/cpuinfo)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("flags", "features")):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in CPU_FLAGS_OF_INTEREST if flag in present]
+    except OSError:
+        pass
+    return []
+
+
+def numeric_environment() -> dict[str, str]:
+    """The environment variables set here that change numerics or thread counts."""
+    return {
+        key: value
+        for key, value in sorted(os.environ.items())
+        if key.startswith(ENV_PREFIXES) and not key.startswith(ENV_NOT_NUMERIC)
+    }
+
+
+def blas_info() -> list[dict[str, object]]:
+    """Each BLAS/OpenMP library numpy loaded: library, version, kernel architecture, threads (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - a dependency
+        return []
+    keys = ("user_api", "internal_api", "prefix", "version", "architecture", "threading_layer", "num_threads")
+    return [{key: info[key] for key in keys if key in info} for info in threadpool_info()]
+
+
 def machine_info(frameworks: dict[str, str] | None = None) -> dict[str, object]:
     """Everything needed to tell where a result came from."""
     import psutil
@@ -68,6 +110,7 @@ def machine_info(frameworks: dict[str, str] | None = None) -> dict[str, object]:
     return {
         "hostname": platform.node(),
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cpu_count_logical": os.cpu_count(),
         "cpu_count_physical": psutil.cpu_count(logical=False),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -75,6 +118,8 @@ def machine_info(frameworks: dict[str, str] | None = None) -> dict[str, object]:
         "os": platform.platform(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
+        "blas": blas_info(),
+        "environment": numeric_environment(),
         "bench": bench.__version__,
         "git_commit": git_commit(),
         "gpus": nvidia_gpus(),

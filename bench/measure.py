@@ -10,13 +10,16 @@ two clock reads.
 from __future__ import annotations
 
 import math
+import resource
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from bench.classifier import Classifier, ClassifierSpec, MultiStepClassifier, ResidentClassifier, SetupConfig
+from bench.classifier import Classifier, ClassifierSpec, MultiStepClassifier, SetupConfig
 from bench.dataset import Dataset
 from bench.errors import DeviceUnavailable, Terminated, describe_exception
 from bench.schedule import BatchSchedule
@@ -27,6 +30,11 @@ FAILED = "failed"
 UNAVAILABLE = "unavailable"
 DIVERGED = "diverged"
 INTERRUPTED = "interrupted"
+TIMEOUT = "timeout"
+
+
+class ContractError(Exception):
+    """A plugin broke the classifier interface (a loss that is not a number, float predictions)."""
 
 
 @dataclass
@@ -76,6 +84,16 @@ class RowResult:
     final_max_abs_diff: float | None = None
     roofline_fraction: float | None = None
     """CPU rows: steps/s as a fraction of the run's roofline limit (bench.roofline)."""
+    peak_host_memory_bytes: int | None = None
+    """Peak resident set of the process the row ran in (its own worker; with
+    ``--isolation none`` the whole bench process so far)."""
+    peak_device_memory_bytes: int | None = None
+    """Peak memory the framework allocated on the row's device, where it can tell."""
+    isolation: str = "process"
+    """``process``: the row ran in a fresh worker process; ``none``: in bench's own."""
+    worker_start_seconds: float | None = None
+    """``process`` only: starting the worker, importing bench and mapping the data, until
+    it was ready to load the classifier."""
     params: dict[str, str] = field(default_factory=dict)
     """The ``--param`` settings this classifier ran with (its defaults included)."""
     plugin_version: str = ""
@@ -101,13 +119,17 @@ def measure(
     placement: str = "feed",
     steps_per_call: int = 1,
     progress: Progress | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    on_measured: Callable[[RowResult], None] | None = None,
 ) -> RowResult:
     """Train ``spec`` on ``device`` along ``schedule``, evaluate it, and return its row.
 
     A failure in any phase is recorded in the row (status ``failed``, with the phase and
     the error); ``DeviceUnavailable`` gives ``unavailable``; a non-finite loss stops the
     row as ``diverged``. KeyboardInterrupt and :class:`Terminated` mark the row
-    ``interrupted`` and propagate, after the classifier is closed.
+    ``interrupted``, after the classifier is closed. ``on_phase`` hears each phase as it
+    starts; ``on_measured`` gets the row once training and evaluation are done, before
+    ``close`` (a worker reports it then, so a row is kept even if ``close`` never returns).
     """
     row = RowResult(
         plugin=spec.name,
@@ -121,45 +143,59 @@ def measure(
     wall_start = time.perf_counter()
     clf: Classifier | None = None
     phase = "load"
+
+    def enter(name: str) -> None:
+        nonlocal phase
+        phase = name
+        if on_phase is not None:
+            on_phase(name)
+
     try:
+        enter("load")
+        _check_abilities(spec, placement, steps_per_call)
         start = time.perf_counter()
         clf = spec.factory()
         row.load_seconds = time.perf_counter() - start
-        phase = "setup"
+        enter("setup")
         start = time.perf_counter()
         clf.setup(config)
         row.setup_seconds = time.perf_counter() - start
         if placement == "resident":
-            if not isinstance(clf, ResidentClassifier):
-                raise DeviceUnavailable(f"{spec.name} does not support --placement resident")
-            if steps_per_call > 1 and not isinstance(clf, MultiStepClassifier):
-                raise DeviceUnavailable(f"{spec.name} does not support --steps-per-call")
-            phase = "placement"
+            enter("placement")
             start = time.perf_counter()
-            clf.place_dataset(dataset.train_images, dataset.train_labels)
+            clf.place_dataset(dataset.train_images, dataset.train_labels)  # type: ignore[attr-defined]
             row.placement_seconds = time.perf_counter() - start
-        phase = "training"
+        enter("training")
         if steps_per_call > 1:
             _train_in_calls(clf, schedule, row, loss_every, progress, steps_per_call)  # type: ignore[arg-type]
         else:
             _train(clf, dataset, schedule, row, loss_every, progress, resident=placement == "resident")
         if row.status == OK:
-            phase = "evaluation"
+            enter("evaluation")
             start = time.perf_counter()
-            predictions = np.asarray(clf.predict(dataset.test_images))
+            predictions = np.asarray(clf.predict(dataset.test_images))  # finished work: a host array
             row.eval_seconds = time.perf_counter() - start
-            row.test_accuracy = _accuracy(predictions, dataset.test_labels)
-            row.params_final = clf.parameters()
+            row.test_accuracy = _accuracy(predictions, dataset.test_labels, dataset.num_classes)
+            row.params_final = snapshot(clf.parameters())
+            row.peak_device_memory_bytes = _device_memory(clf)
+        row.peak_host_memory_bytes = peak_rss_bytes()
+        if row.status == OK and on_measured is not None:
+            on_measured(row)
+        enter("close")
     except DeviceUnavailable as exc:
         row.status, row.error = UNAVAILABLE, str(exc)
     except KeyboardInterrupt:
         row.status, row.error = INTERRUPTED, f"interrupted (SIGINT) during {phase}"
     except Terminated:
         row.status, row.error = INTERRUPTED, f"interrupted (SIGTERM) during {phase}"
+    except ContractError as exc:
+        row.status, row.error = FAILED, f"{phase}: {exc}"
     except Exception as exc:  # noqa: BLE001 - a plugin's failure must not stop the run
         row.status, row.error = FAILED, f"{phase}: {describe_exception(exc)}"
     except SystemExit as exc:  # a plugin calling sys.exit() must not end the run unsaved
         row.status, row.error = FAILED, f"{phase}: the plugin called sys.exit({exc.code!r})"
+    except BaseException as exc:  # noqa: BLE001 - GeneratorExit and the like: the plugin's fault too
+        row.status, row.error = FAILED, f"{phase}: {describe_exception(exc)}"
     finally:
         if clf is not None:
             start = time.perf_counter()
@@ -173,6 +209,9 @@ def measure(
     return row
 
 
+LOSS_RULE = "train_step must return the batch's mean loss as a real number (a float, or a one-element array or tensor)"
+
+
 def _train(
     clf: Classifier,
     dataset: Dataset,
@@ -182,7 +221,12 @@ def _train(
     progress: Progress | None,
     resident: bool = False,
 ) -> None:
-    """The timed loop. Fills the row's step times, losses and parity snapshot."""
+    """The timed loop. Fills the row's step times, losses and parity snapshot.
+
+    The step's return value becomes a Python float between the two clock reads, so work a
+    framework finishes asynchronously (a lazy or device-side loss) is done before the
+    clock stops.
+    """
     steps = schedule.steps
     images, labels, indices = dataset.train_images, dataset.train_labels, schedule.indices
     # One reusable batch buffer: the gather writes into it instead of allocating ~1 MB
@@ -191,7 +235,7 @@ def _train(
     batch_labels = np.empty(schedule.batch_size, dtype=labels.dtype)
     step_times = np.empty(steps)
     losses = np.empty(steps)
-    train_step, take, clock = clf.train_step, np.take, time.perf_counter
+    train_step, take, clock, to_float = clf.train_step, np.take, time.perf_counter, float
     step_on_indices = clf.train_step_indices if resident else None  # type: ignore[attr-defined]
     report_every = max(1, min(50, steps // 100 or 1))
     done = 0
@@ -199,13 +243,22 @@ def _train(
         for i in range(steps):
             if step_on_indices is not None:
                 start = clock()
-                loss = step_on_indices(indices[i])
+                value = step_on_indices(indices[i])
             else:
                 start = clock()
                 take(images, indices[i], axis=0, out=batch_images)
                 take(labels, indices[i], out=batch_labels)
-                loss = train_step(batch_images, batch_labels)
+                value = train_step(batch_images, batch_labels)
+            try:
+                loss = to_float(value)
+            except (TypeError, ValueError):
+                if _is_real_number(value):  # the plugin's own lazy value failed: its error
+                    raise
+                raise ContractError(f"{LOSS_RULE}; step {i + 1} returned {_describe_value(value)}") from None
             step_times[i] = clock() - start
+            if type(value) is not float and not _is_real_number(value):
+                raise ContractError(f"{LOSS_RULE}; step {i + 1} returned {_describe_value(value)}")
+            del value
             losses[i] = loss
             done = i + 1
             if not math.isfinite(loss):
@@ -213,7 +266,7 @@ def _train(
                 row.error = f"loss became {loss} at step {done}"
                 break
             if done == row.parity_step:
-                row.params_at_parity = clf.parameters()
+                row.params_at_parity = snapshot(clf.parameters())
             if progress is not None and done % report_every == 0:
                 progress(report_every)
     finally:
@@ -232,7 +285,8 @@ def _train_in_calls(
 
     The first call is one step (tracing, compilation), so it is reported apart as usual;
     a call also ends at the parity step, so every row is compared after the same step.
-    Each step of a call is credited with the call's time divided by its steps.
+    Each step of a call is credited with the call's time divided by its steps. All the
+    call's losses become float64 numbers inside the timing, as for single steps.
     """
     steps, indices, clock = schedule.steps, schedule.indices, time.perf_counter
     cuts = sorted({0, 1, min(row.parity_step or 1, steps), steps, *range(1, steps, steps_per_call)})
@@ -243,10 +297,18 @@ def _train_in_calls(
     try:
         for begin, end in zip(cuts, cuts[1:]):
             start = clock()
-            chunk = np.asarray(train_steps(indices[begin:end]), dtype=np.float64)
+            value = train_steps(indices[begin:end])
+            try:
+                chunk = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                chunk = None
             elapsed = clock() - start
+            if chunk is None or not _are_real_numbers(value):
+                raise ContractError(
+                    f"train_steps_indices must return the k losses as real numbers; got {_describe_value(value)}"
+                )
             if chunk.shape != (end - begin,):
-                raise ValueError(f"train_steps_indices returned {chunk.shape} losses for {end - begin} steps")
+                raise ContractError(f"train_steps_indices returned {chunk.shape} losses for {end - begin} steps")
             step_times[begin:end] = elapsed / (end - begin)
             losses[begin:end] = chunk
             done = end
@@ -257,11 +319,83 @@ def _train_in_calls(
                 row.error = f"loss became {chunk[bad[0]]} at step {done}"
                 break
             if done == row.parity_step:
-                row.params_at_parity = clf.parameters()
+                row.params_at_parity = snapshot(clf.parameters())
             if progress is not None:
                 progress(end - begin)
     finally:
         _summarise(row, step_times[:done], losses[:done], loss_every)
+
+
+def _is_real_number(value: Any) -> bool:
+    """Whether a step's return value is a real number: not text, None, complex, or many values."""
+    if value is None or isinstance(value, (str, bytes, bytearray, complex)):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if _text_or_complex_dtype(value):
+        return False
+    try:
+        count = math.prod(int(d) for d in getattr(value, "shape", ()))
+    except TypeError:
+        count = 1
+    return count == 1 and hasattr(value, "__float__")
+
+
+def _are_real_numbers(value: Any) -> bool:
+    """The same rule for the k losses of one call: a sequence or an array of real numbers."""
+    if isinstance(value, (list, tuple)):
+        return all(_is_real_number(item) for item in value)
+    return not (value is None or isinstance(value, (str, bytes, bytearray)) or _text_or_complex_dtype(value))
+
+
+def _text_or_complex_dtype(value: Any) -> bool:
+    """An array or tensor of strings or complex numbers (read from its dtype, framework-agnostic)."""
+    dtype = str(getattr(value, "dtype", ""))
+    return "complex" in dtype or dtype.startswith(("<U", ">U", "|S", "str", "bytes"))
+
+
+def _describe_value(value: Any) -> str:
+    text = repr(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    shape = getattr(value, "shape", None)
+    kind = type(value).__name__ + (f" of shape {tuple(shape)}" if shape is not None else "")
+    return f"{kind} {text}"
+
+
+def snapshot(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The harness's own copies of a classifier's parameters (a live view cannot fake parity)."""
+    return {str(name): np.array(value, copy=True) for name, value in params.items()}
+
+
+def peak_rss_bytes() -> int | None:
+    """Peak resident set of this process, from the OS."""
+    try:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    except (OSError, ValueError):  # pragma: no cover - getrusage exists on every POSIX system
+        return None
+    return int(peak) * (1 if sys.platform == "darwin" else 1024)  # kilobytes on Linux
+
+
+def _device_memory(clf: Classifier) -> int | None:
+    """The classifier's own report of its device's peak memory, if it gives one."""
+    report = getattr(clf, "peak_device_memory_bytes", None)
+    if not callable(report):
+        return None
+    try:
+        value = report()
+    except Exception:  # noqa: BLE001 - a best-effort figure must not fail the row
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return int(value)
+
+
+def _check_abilities(spec: ClassifierSpec, placement: str, steps_per_call: int) -> None:
+    """A row asks only for what the spec declares it can do."""
+    if placement == "resident" and not spec.supports_resident:
+        raise DeviceUnavailable(f"{spec.name} does not support --placement resident")
+    if steps_per_call > 1 and not spec.supports_steps_per_call:
+        raise DeviceUnavailable(f"{spec.name} does not support --steps-per-call")
 
 
 def _summarise(row: RowResult, step_times: np.ndarray, losses: np.ndarray, loss_every: int) -> None:
@@ -289,14 +423,24 @@ def _summarise(row: RowResult, step_times: np.ndarray, losses: np.ndarray, loss_
     row.loss_curve = [[step, float(losses[step - 1])] for step in marks if finite[step - 1]]
 
 
-def _accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
+def _accuracy(predictions: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
+    """Share of correct predictions; predictions must be integer class indices in range."""
+    if predictions.dtype.kind not in "iu":
+        raise ContractError(
+            f"predict must return integer class indices, not {predictions.dtype} values"
+            + (" (NaN among them)" if predictions.dtype.kind == "f" and np.isnan(predictions).any() else "")
+        )
     if predictions.shape != labels.shape:
-        raise ValueError(f"predict returned shape {predictions.shape}, expected {labels.shape}")
+        raise ContractError(f"predict returned shape {predictions.shape}, expected {labels.shape}")
+    if predictions.size and (predictions.min() < 0 or predictions.max() >= num_classes):
+        raise ContractError(f"predict returned class indices outside 0..{num_classes - 1}")
     return float(np.mean(predictions.astype(np.int64) == labels))
 
 
 def max_abs_diff(a: dict[str, np.ndarray] | None, b: dict[str, np.ndarray] | None) -> float | None:
-    """Largest absolute difference over parameters present in both with the same shape."""
+    """Largest absolute difference over parameters present in both with the same shape.
+
+    NaN when either side holds a NaN (never hidden behind a smaller finite difference)."""
     if not a or not b or set(a) != set(b):
         return None
     worst = 0.0
@@ -305,5 +449,8 @@ def max_abs_diff(a: dict[str, np.ndarray] | None, b: dict[str, np.ndarray] | Non
         if np.shape(value) != np.shape(other):
             return None
         diff = np.abs(np.asarray(value, dtype=np.float64) - np.asarray(other, dtype=np.float64))
-        worst = max(worst, float(diff.max(initial=0.0)))
+        largest = float(diff.max(initial=0.0))  # max propagates NaN
+        if math.isnan(largest):
+            return math.nan
+        worst = max(worst, largest)
     return worst

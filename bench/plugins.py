@@ -13,6 +13,8 @@ from bench.classifier import ClassifierSpec
 from bench.errors import UsageError, describe_exception
 
 ENTRY_POINT_GROUP = "bench"
+BUILTIN_DISTRIBUTION = "bench"
+"""Classifiers of this distribution keep their names: a plugin that registers one too is broken."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,13 @@ def collect_classifiers(pm: pluggy.PluginManager, broken: list[BrokenPlugin] | N
     """
     registry = Registry(broken=list(broken or []), plugin_manager=pm)
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
-    for impl in pm.hook.bench_register_classifiers.get_hookimpls():
+
+    def builtin_first(impl: pluggy.HookImpl) -> tuple[bool, str]:
+        dist = dists.get(id(impl.plugin))
+        name = pm.get_name(impl.plugin) or impl.plugin_name
+        return (dist is None or dist.project_name != BUILTIN_DISTRIBUTION, name)
+
+    for impl in sorted(pm.hook.bench_register_classifiers.get_hookimpls(), key=builtin_first):
         plugin_name = pm.get_name(impl.plugin) or impl.plugin_name
         dist = dists.get(id(impl.plugin))
         found: list[ClassifierSpec] = []
@@ -86,9 +94,14 @@ def collect_classifiers(pm: pluggy.PluginManager, broken: list[BrokenPlugin] | N
             continue
         for spec in found:
             if spec.name in registry.classifiers:
-                other = registry.classifiers[spec.name].plugin
+                other = registry.classifiers[spec.name]
+                owner = "bench's built-in plugin" if other.distribution == BUILTIN_DISTRIBUTION else "plugin"
                 registry.broken.append(
-                    BrokenPlugin(plugin_name, f"classifier {spec.name!r} is already registered by {other!r}")
+                    BrokenPlugin(
+                        plugin_name,
+                        f"classifier {spec.name!r} is already registered by {owner} {other.plugin!r}; "
+                        "choose another name",
+                    )
                 )
                 continue
             registry.classifiers[spec.name] = replace(
@@ -105,3 +118,14 @@ def installed_registry() -> Registry:
     """The registry of every installed plugin (computed once per process)."""
     pm, broken = create_plugin_manager()
     return collect_classifiers(pm, broken)
+
+
+def environment_of(registry: Registry, spec: ClassifierSpec) -> dict[str, str]:
+    """Framework facts for a row of ``spec`` that has run: its spec's ``environment``, else
+    its plugin's ``bench_environment_info`` hook. A failure is recorded, never raised."""
+    try:
+        if spec.environment is not None:
+            return {str(k): str(v) for k, v in spec.environment().items()}
+        return registry.environment_info([spec.name])
+    except Exception as exc:  # noqa: BLE001 - a plugin's report must not lose the row
+        return {f"{spec.plugin or spec.name}_error": describe_exception(exc)}

@@ -36,8 +36,15 @@ def _num(value: Any, digits: int) -> str:
 
 
 def _sci(value: Any) -> str:
+    if value in ("nan", "inf") or (isinstance(value, float) and not math.isfinite(value)):
+        return str(value)  # a NaN in the parameters is shown, never hidden
     number = _finite(value)
     return "-" if number is None else f"{number:.2g}"
+
+
+def _mib(value: Any) -> str:
+    number = _finite(value)
+    return "-" if number is None else f"{number / 2**20:.0f}"
 
 
 def _scaled(value: Any, factor: float) -> float | None:
@@ -69,6 +76,8 @@ def results_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
         "train s",
         "eval s",
         "wall s",
+        "host MiB",
+        "device MiB",
         f"max |dparams| @{_parity_step(document)}",
         "@end",
     ]
@@ -95,6 +104,8 @@ def results_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
                 _num(row.get("train_seconds"), 2),
                 _num(row.get("eval_seconds"), 3),
                 _num(row.get("wall_seconds"), 2),
+                _mib(row.get("peak_host_memory_bytes")),
+                _mib(row.get("peak_device_memory_bytes")),
                 *parity,
             ]
         )

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import secrets
+import signal
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,11 +19,18 @@ from bench.measure import RowResult
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "machine", "config", "batch_schedule_sha256", "results")
 _NOT_SAVED = {"params_at_parity", "params_final"}
+PARITY_FIELDS = ("parity_max_abs_diff", "final_max_abs_diff")
+"""May hold ``"nan"`` or ``"inf"``: a NaN in the parameters is shown, never hidden as null."""
 
 
 def row_to_dict(row: RowResult) -> dict[str, Any]:
     """The saved form of a row (parameter snapshots are left out)."""
-    return {f.name: getattr(row, f.name) for f in dataclasses.fields(row) if f.name not in _NOT_SAVED}
+    data = {f.name: getattr(row, f.name) for f in dataclasses.fields(row) if f.name not in _NOT_SAVED}
+    for key in PARITY_FIELDS:
+        value = data.get(key)
+        if isinstance(value, float) and not math.isfinite(value):
+            data[key] = str(value)
+    return data
 
 
 def new_run_id(plugins: list[str]) -> str:
@@ -73,6 +81,7 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
     except (TypeError, ValueError, RecursionError) as exc:  # pragma: no cover - to_json_value makes it plain
         raise ResultFileError(f"cannot write results to {path}: not JSON data ({exc})") from None
     tmp_name = None
+    blocked = _block_interrupts()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -86,11 +95,26 @@ def write_json_atomic(path: Path, document: dict[str, Any]) -> None:
     except OSError as exc:
         raise ResultFileError(f"cannot write results to {path}: {exc.strerror or exc}") from None
     finally:
-        if tmp_name is not None:  # also on KeyboardInterrupt: never leave half a file behind
+        if tmp_name is not None:  # never leave half a file behind
             try:
                 os.unlink(tmp_name)
             except OSError:
                 pass
+        _unblock(blocked)
+
+
+def _block_interrupts() -> set[int] | None:
+    """Hold Ctrl-C and SIGTERM back while a result is written: the old file or the whole
+    new one, never none. They are delivered once the rename is done."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):  # no pthread_sigmask here
+        return None
+
+
+def _unblock(previous: set[int] | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def unique_result_path(results_dir: Path, run_id: str) -> Path:
@@ -153,9 +177,10 @@ _ROW_NUMBERS = (
     "wall_seconds",
     "diverged_at_step",
     "parity_step",
-    "parity_max_abs_diff",
-    "final_max_abs_diff",
     "roofline_fraction",
+    "peak_host_memory_bytes",
+    "peak_device_memory_bytes",
+    "worker_start_seconds",
 )
 _ROW_TEXTS = ("plugin", "status", "device", "error")
 
@@ -215,6 +240,10 @@ def _validate(document: Any) -> str | None:
             value = row.get(key)
             if value is not None and not _is_number(value):
                 return f"results[{i}].{key} is not a finite number"
+        for key in PARITY_FIELDS:
+            value = row.get(key)
+            if value is not None and not _is_number(value) and value not in ("nan", "inf"):
+                return f"results[{i}].{key} is not a number"
         curve = row.get("loss_curve")
         if curve is not None and not isinstance(curve, list):
             return f"results[{i}].loss_curve is not a list"

@@ -16,8 +16,9 @@ from bench import result, roofline
 from bench.classifier import ClassifierSpec, SetupConfig
 from bench.dataset import PREPROCESSINGS, Dataset, load_dataset
 from bench.errors import Terminated, UsageError
+from bench.execute import ISOLATIONS, Executor, RowJob
 from bench.machine import machine_info
-from bench.measure import INTERRUPTED, OK, Progress, RowResult, max_abs_diff, measure
+from bench.measure import OK, Progress, RowResult, max_abs_diff
 from bench.plugins import Registry
 from bench.schedule import SAMPLINGS, BatchSchedule, build_schedule
 
@@ -50,6 +51,10 @@ class RunConfig:
     """``resident`` only: steps a classifier may run in one call (a compiled loop)."""
     roofline: bool = True
     """Probe this CPU's limit for a step (bench.roofline) and rate CPU rows against it."""
+    isolation: str = "process"
+    """``process``: every row in a fresh worker process; ``none``: all in this process."""
+    timeout: float | None = None
+    """Seconds a row may take (``process`` isolation); past it the row is killed."""
 
     def check(self) -> None:
         """Raise UsageError for values no run can use."""
@@ -61,8 +66,15 @@ class RunConfig:
             raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
         if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
             raise UsageError(f"--learning-rate must be a positive number, not {self.learning_rate}")
-        if self.threads is not None and self.threads < 1:
-            raise UsageError(f"--threads must be at least 1, not {self.threads}")
+        if self.threads is not None and not 1 <= self.threads <= max_threads():
+            raise UsageError(f"--threads must be between 1 and {max_threads()} (4 x this machine's cores), "
+                             f"not {self.threads}")
+        if self.isolation not in ISOLATIONS:
+            raise UsageError(f"unknown --isolation {self.isolation!r}; choose one of: {', '.join(ISOLATIONS)}")
+        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise UsageError(f"--timeout must be a positive number of seconds, not {self.timeout}")
+        if self.timeout is not None and self.isolation != "process":
+            raise UsageError("--timeout needs --isolation process (a row in bench's own process cannot be stopped)")
         if self.loss_every < 1:
             raise UsageError(f"--loss-every must be at least 1, not {self.loss_every}")
         if self.sampling not in SAMPLINGS:
@@ -80,6 +92,13 @@ class RunConfig:
         for device in self.devices:
             if device.strip().lower() != "all":
                 parse_device(device)
+
+
+def max_threads() -> int:
+    """The most threads a row may ask for: 4 x the logical CPUs."""
+    import os
+
+    return 4 * (os.cpu_count() or 1)
 
 
 RECIPE_KEYS = ("steps", "batch_size", "learning_rate")
@@ -102,12 +121,16 @@ def row_params(spec: ClassifierSpec, config: RunConfig) -> dict[str, str]:
     return {**{str(k): str(v) for k, v in defaults.items()}, **config.params}
 
 
-def devices_for(spec: ClassifierSpec, requested: list[str]) -> list[str]:
-    """The devices to run ``spec`` on: ``all`` expands to every device it reports."""
+def devices_for(spec: ClassifierSpec, requested: list[str], executor: Executor | None = None) -> list[str]:
+    """The devices to run ``spec`` on: ``all`` expands to every device it reports (asked
+    through ``executor``, so that with isolation no framework is imported here)."""
     devices: list[str] = []
     for text in requested:
         if text.strip().lower() == "all":
-            found = spec.devices() if spec.devices is not None else ["cpu"]
+            if executor is not None:
+                found = executor.list_devices(spec)
+            else:
+                found = spec.devices() if spec.devices is not None else ["cpu"]
         else:
             found = [parse_device(text)]
         devices += [d for d in found if d not in devices]
@@ -170,55 +193,37 @@ def run(
     rows: list[RowResult] = []
     document = _document(config, argv, registry)
     document["timeline"] = timeline
+    frameworks: dict[str, str] = document["machine"]["frameworks"]
     outcome = RunOutcome(document, rows)
 
     def publish() -> None:
         document["results"] = [result.row_to_dict(r) for r in rows]
-        # Only plugins that have run: asking the others could import their frameworks
-        # outside any timed phase.
-        try:
-            document["machine"]["frameworks"] = registry.environment_info(sorted({r.plugin for r in rows}))
-        except Exception as exc:  # noqa: BLE001 - a plugin's report must not lose the rows
-            document["machine"]["frameworks_error"] = f"{type(exc).__name__}: {exc}"
         if on_update is not None:
             on_update(document)
 
     try:
-        start = time.perf_counter()
-        dataset = load_dataset(
-            config.dataset,
-            data_dir=config.data_dir,
-            offline=config.offline,
-            preprocessing=config.preprocessing,
-            seed=config.seed,
-        )
-        timeline.append(["data: read, verify, preprocess", time.perf_counter() - start])
-        document["dataset"] = _dataset_info(dataset)
-        start = time.perf_counter()
-        schedule = build_schedule(
-            len(dataset.train_labels), config.steps, config.batch_size, config.seed, config.sampling
-        )
-        document["batch_schedule_sha256"] = schedule.sha256()
-        timeline.append(["batch schedule", time.perf_counter() - start])
+        dataset, executor = _prepare(config, registry, document, timeline)
+        schedule = executor.schedule  # type: ignore[attr-defined]
         if config.roofline:
             start = time.perf_counter()
             document["roofline"] = roofline.probe(dataset.train_images, schedule, dataset.num_classes)
             timeline.append(["roofline probe", time.perf_counter() - start])
         for spec in specs:
             start = time.perf_counter()
-            devices = devices_for(spec, config.devices)
+            devices = devices_for(spec, config.devices, executor)
             if spec.devices is not None and "all" in (d.strip().lower() for d in config.devices):
-                # Asking a plugin for its devices may import its framework.
                 timeline.append([f"{spec.name}: list devices", time.perf_counter() - start])
             for device in devices:
-                row = _measure_row(spec, device, dataset, schedule, config, progress)
+                row_outcome = _run_row(executor, spec, device, dataset, config, progress)
+                row = row_outcome.row
                 rows.append(row)
+                frameworks.update(row_outcome.environment)
                 _add_parity(rows)
                 _add_roofline_fraction(row, document.get("roofline"))
                 _add_row_timeline(timeline, row)
                 publish()
-                if row.status == INTERRUPTED:
-                    outcome.interrupted = "SIGTERM" if "SIGTERM" in (row.error or "") else "SIGINT"
+                if row_outcome.interrupted:
+                    outcome.interrupted = row_outcome.interrupted
                     break
             if outcome.interrupted:
                 break
@@ -232,14 +237,88 @@ def run(
     return outcome
 
 
-def _measure_row(
+def _prepare(
+    config: RunConfig, registry: Registry, document: dict[str, Any], timeline: list[list[Any]]
+) -> tuple[Dataset, Executor]:
+    """Load the data and the schedule, and make the executor the rows run in."""
+    from bench.execute.inprocess import InProcessExecutor
+    from bench.execute.worker import WorkerExecutor
+
+    start = time.perf_counter()
+    dataset, prepared, reused = _load_data(config)
+    label = "data: prepared copy (source files unchanged since verified)" if reused else "data: read, verify, preprocess"
+    timeline.append([label, time.perf_counter() - start - (prepared[1] if prepared else 0.0)])
+    if prepared and prepared[1]:
+        timeline.append(["data: write the prepared copy for workers", prepared[1]])
+    document["dataset"] = _dataset_info(dataset)
+    start = time.perf_counter()
+    schedule = build_schedule(len(dataset.train_labels), config.steps, config.batch_size, config.seed, config.sampling)
+    document["batch_schedule_sha256"] = schedule.sha256()
+    timeline.append(["batch schedule", time.perf_counter() - start])
+    executor: Executor
+    if config.isolation == "process":
+        assert prepared is not None
+        executor = WorkerExecutor(prepared[0], schedule)
+    else:
+        executor = InProcessExecutor(registry, dataset, schedule)
+    return dataset, executor
+
+
+def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bool]:
+    """The dataset; with process isolation also its prepared copy and the seconds spent writing it.
+
+    When a prepared copy of unchanged CIFAR-10 files is in the cache, the files are not
+    read again (they were verified when the copy was made).
+    """
+    from bench.dataset import prepared as prep
+
+    if config.isolation == "process" and config.dataset == "cifar10":
+        stats = _source_stats(config)
+        if stats is not None:
+            found = prep.find_prepared("cifar10", config.preprocessing, stats)
+            if found is not None:
+                dataset = prep.open_prepared(found, populate=config.roofline)  # the probe gathers rows
+                dataset.details["prepared_copy"] = str(found)
+                return dataset, (found, 0.0), True
+    dataset = load_dataset(
+        config.dataset,
+        data_dir=config.data_dir,
+        offline=config.offline,
+        preprocessing=config.preprocessing,
+        seed=config.seed,
+    )
+    if config.isolation != "process":
+        return dataset, None, False
+    start = time.perf_counter()
+    stats = _source_stats(config) if config.dataset == "cifar10" else None
+    copy = prep.prepare(dataset, source_stats=stats)
+    dataset.details["prepared_copy"] = str(copy)
+    return dataset, (copy, time.perf_counter() - start), False
+
+
+def _source_stats(config: RunConfig) -> dict[str, list[int]] | None:
+    """Size and modification time of the CIFAR-10 files the run reads, if they are there."""
+    from bench.dataset import resolve_data_dir
+    from bench.dataset.cifar10 import find_layout
+    from bench.dataset.prepared import source_stats
+
+    layout = find_layout(resolve_data_dir(config.data_dir))
+    if layout is None:
+        return None
+    try:
+        return source_stats(layout.path, layout.files)
+    except OSError:
+        return None
+
+
+def _run_row(
+    executor: Executor,
     spec: ClassifierSpec,
     device: str,
     dataset: Dataset,
-    schedule: BatchSchedule,
     config: RunConfig,
     progress: ProgressFactory | None,
-) -> RowResult:
+) -> Any:
     setup = SetupConfig(
         learning_rate=config.learning_rate,
         batch_size=config.batch_size,
@@ -250,23 +329,22 @@ def _measure_row(
         threads=config.threads,
         params=row_params(spec, config),
     )
-    bar = progress(f"{spec.name} ({device})", schedule.steps) if progress else None
+    job = RowJob(
+        classifier=spec.name,
+        device=device,
+        setup=setup,
+        placement=config.placement,
+        steps_per_call=config.steps_per_call,
+        loss_every=config.loss_every,
+        parity_step=config.parity_step,
+        timeout=config.timeout,
+    )
+    bar = progress(f"{spec.name} ({device})", config.steps) if progress else None
     update: Progress | None = bar.update if bar else None
     try:
-        row = measure(
-            spec,
-            device,
-            dataset,
-            schedule,
-            setup,
-            loss_every=config.loss_every,
-            parity_step=config.parity_step,
-            placement=config.placement,
-            steps_per_call=config.steps_per_call,
-            progress=update,
-        )
-        row.params = dict(setup.params)
-        return row
+        row_outcome = executor.run_row(spec, job, update)
+        row_outcome.row.params = dict(setup.params)
+        return row_outcome
     finally:
         if bar is not None:
             bar.close()
@@ -303,6 +381,7 @@ def _add_row_timeline(timeline: list[list[Any]], row: RowResult) -> None:
     if row.train_seconds is not None and row.first_step_seconds is not None:
         steady = row.train_seconds - row.first_step_seconds
     parts = [
+        ("worker start, bench import, data mapping", row.worker_start_seconds),
         ("load", row.load_seconds),
         ("setup", row.setup_seconds),
         ("place dataset on device", row.placement_seconds),
@@ -317,7 +396,8 @@ def _add_row_timeline(timeline: list[list[Any]], row: RowResult) -> None:
             timeline.append([f"{label}: {name}", seconds])
             accounted += seconds
     if row.wall_seconds is not None:
-        timeline.append([f"{label}: harness bookkeeping, parameter snapshots", max(0.0, row.wall_seconds - accounted)])
+        measured = accounted - (row.worker_start_seconds or 0.0)
+        timeline.append([f"{label}: harness bookkeeping, parameter snapshots", max(0.0, row.wall_seconds - measured)])
 
 
 def _document(config: RunConfig, argv: list[str] | None, registry: Registry) -> dict[str, Any]:

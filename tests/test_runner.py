@@ -53,7 +53,17 @@ class NoGpu(NumpySoftmax):
 
 
 def registry_with(**factories) -> Registry:
-    return Registry({name: ClassifierSpec(name, name, factory) for name, factory in factories.items()})
+    """Classifiers that declare what their class implements (resident placement, many steps per call)."""
+    return Registry({
+        name: ClassifierSpec(
+            name,
+            name,
+            factory,
+            supports_resident=callable(getattr(factory, "place_dataset", None)),
+            supports_steps_per_call=callable(getattr(factory, "train_steps_indices", None)),
+        )
+        for name, factory in factories.items()
+    })
 
 
 @pytest.fixture
@@ -62,7 +72,9 @@ def tiny(monkeypatch, tiny_dataset):
 
 
 def run(plugins, registry, **overrides):
-    config = RunConfig(plugins=plugins, steps=overrides.pop("steps", 30), batch_size=20, learning_rate=0.05, **overrides)
+    """In this process: the registries here hold classes a worker process could not find."""
+    config = RunConfig(plugins=plugins, steps=overrides.pop("steps", 30), batch_size=20, learning_rate=0.05,
+                       isolation="none", **overrides)
     return runner.run(config, registry)
 
 
@@ -128,7 +140,7 @@ def test_interrupt_keeps_measured_rows(tiny):
             raise KeyboardInterrupt
 
     saved = []
-    config = RunConfig(plugins=["good", "stop", "never"], steps=10, batch_size=20)
+    config = RunConfig(plugins=["good", "stop", "never"], steps=10, batch_size=20, isolation="none")
     registry = registry_with(good=NumpySoftmax, stop=Interrupting, never=NumpySoftmax)
     outcome = runner.run(config, registry, on_update=lambda doc: saved.append([r["status"] for r in doc["results"]]))
     assert outcome.interrupted == "SIGINT"

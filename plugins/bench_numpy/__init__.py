@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.classifier import ClassifierSpec
-from bench.hookspecs import hookimpl
+from bench import ClassifierSpec, hookimpl
 
 
 @hookimpl
@@ -17,6 +16,9 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="numpy",
             description="Linear softmax classifier in plain numpy (float32), analytic gradient, SGD",
             factory=NumpySoftmax,
+            environment=numpy_environment,
+            supports_resident=True,
+            supports_steps_per_call=True,
         )
     )
 
@@ -25,6 +27,10 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
 def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
     if "numpy" not in classifiers:
         return None
+    return numpy_environment()
+
+
+def numpy_environment() -> dict[str, str]:
     import numpy as np
 
     return {"numpy": np.__version__}

@@ -20,8 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from bench.classifier import Classifier, ClassifierSpec
-from bench.hookspecs import hookimpl
+from bench import Classifier, ClassifierSpec, hookimpl
 
 # Before anything imports TensorFlow: keep its C++ log lines off the terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -80,28 +79,48 @@ def make_tf_mlp_eager() -> Classifier:
 
 _SOFTMAX = "Softmax classifier in TensorFlow"
 _MLP = "Two-layer network 3072-120(ReLU)-10, L2 decay, in TensorFlow"
-# name, description, factory, whether it takes the follow-up article's settings as defaults
-_CLASSIFIERS: tuple[tuple[str, str, Callable[[], Classifier], bool], ...] = (
-    ("tf-graph", f"{_SOFTMAX} 1.x style: placeholders, GradientDescentOptimizer, Session", make_tf_graph, False),
-    ("tf-eager", f"{_SOFTMAX} eager mode: Variables, GradientTape, every op eager", make_tf_eager, False),
-    ("tf-function", f"{_SOFTMAX}: the GradientTape step compiled once with tf.function", make_tf_function, False),
-    ("tf-xla", f"{_SOFTMAX}: the tf.function step compiled by XLA (jit_compile=True)", make_tf_xla, False),
-    ("tf-mlp-graph", f"{_MLP} 1.x style: Session", make_tf_mlp_graph, True),
-    ("tf-mlp-eager", f"{_MLP} eager mode: GradientTape", make_tf_mlp_eager, True),
+# name, description, factory, whether it takes the follow-up article's settings as defaults,
+# resident placement, many steps per call
+_CLASSIFIERS: tuple[tuple[str, str, Callable[[], Classifier], bool, bool, bool], ...] = (
+    ("tf-graph", f"{_SOFTMAX} 1.x style: placeholders, GradientDescentOptimizer, Session", make_tf_graph,
+     False, True, False),
+    ("tf-eager", f"{_SOFTMAX} eager mode: Variables, GradientTape, every op eager", make_tf_eager,
+     False, True, False),
+    ("tf-function", f"{_SOFTMAX}: the GradientTape step compiled once with tf.function", make_tf_function,
+     False, True, True),
+    ("tf-xla", f"{_SOFTMAX}: the tf.function step compiled by XLA (jit_compile=True)", make_tf_xla,
+     False, True, True),
+    ("tf-mlp-graph", f"{_MLP} 1.x style: Session", make_tf_mlp_graph, True, False, False),
+    ("tf-mlp-eager", f"{_MLP} eager mode: GradientTape", make_tf_mlp_eager, True, False, False),
 )
 
 
 @hookimpl
 def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> None:
-    for name, description, factory, mlp in _CLASSIFIERS:
-        defaults = mlp_defaults() if mlp else {}
-        register(ClassifierSpec(name, description, factory, defaults=defaults, devices=tf_devices))
+    for name, description, factory, mlp, resident, multi_step in _CLASSIFIERS:
+        register(
+            ClassifierSpec(
+                name,
+                description,
+                factory,
+                defaults=mlp_defaults() if mlp else {},
+                devices=tf_devices,
+                environment=tf_environment,
+                supports_resident=resident,
+                supports_steps_per_call=multi_step,
+            )
+        )
 
 
 @hookimpl
 def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
     if not {name for name, *_ in _CLASSIFIERS} & set(classifiers):
         return None
+    return tf_environment()
+
+
+def tf_environment() -> dict[str, str]:
+    """TensorFlow's version, its CUDA build, and the GPUs it sees."""
     from bench_tensorflow._runtime import import_tensorflow
 
     tf = import_tensorflow()

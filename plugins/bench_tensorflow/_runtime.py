@@ -65,6 +65,17 @@ def _import_with_fd2_captured() -> Any:
     return tf
 
 
+def peak_device_memory(tf: Any, device: str | None) -> int | None:
+    """Peak bytes TensorFlow's allocator held on a GPU (``"/GPU:0"``); ``None`` on the CPU,
+    where TensorFlow keeps no such count."""
+    if not device or "GPU" not in device.upper():
+        return None
+    try:
+        return int(tf.config.experimental.get_memory_info(device.strip("/"))["peak"])
+    except (ValueError, KeyError, RuntimeError):
+        return None
+
+
 def tf_device_name(tf: Any, device: str) -> str:
     """Map the harness's ``"cpu"`` / ``"gpu:N"`` to TensorFlow's ``"/CPU:0"`` / ``"/GPU:N"``.
 

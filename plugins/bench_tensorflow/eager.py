@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.classifier import SetupConfig
 from bench.errors import DeviceUnavailable
-from bench_tensorflow._runtime import PREDICT_CHUNK, apply_eager_threads, import_tensorflow, tf_device_name
+from bench_tensorflow._runtime import PREDICT_CHUNK, apply_eager_threads, import_tensorflow, peak_device_memory, tf_device_name
 
 tf = import_tensorflow()
 
@@ -40,6 +40,7 @@ class TFEagerSoftmax:
     def setup(self, config: SetupConfig) -> None:
         self.close()
         device = tf_device_name(tf, config.device)
+        self._memory_device = device
         apply_eager_threads(tf, config.threads, self.name)  # before the runtime starts
         tf.random.set_seed(config.seed)
         with tf.device(device):
@@ -120,6 +121,9 @@ class TFEagerSoftmax:
             "weights": np.array(self._weights.numpy(), copy=True),
             "biases": np.array(self._biases.numpy(), copy=True),
         }
+
+    def peak_device_memory_bytes(self) -> int | None:
+        return peak_device_memory(tf, getattr(self, "_memory_device", None))
 
     def close(self) -> None:
         self._train_fn = self._predict_fn = self._train_indices_fn = self._train_loop_fn = self._data = None

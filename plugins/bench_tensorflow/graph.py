@@ -17,6 +17,7 @@ from bench_tensorflow._runtime import (
     PREDICT_CHUNK,
     claim_cpu_thread_pool,
     import_tensorflow,
+    peak_device_memory,
     session_config,
     tf_device_name,
 )
@@ -39,6 +40,7 @@ class TFGraphSoftmax:
     def setup(self, config: SetupConfig) -> None:
         self.close()
         device = tf_device_name(tf, config.device)
+        self._memory_device = device
         graph = tf.Graph()
         with graph.as_default(), tf.device(device):
             tf.compat.v1.set_random_seed(config.seed)
@@ -113,6 +115,9 @@ class TFGraphSoftmax:
     def parameters(self) -> dict[str, np.ndarray]:
         weights, biases = self._params()
         return {"weights": np.array(weights, copy=True), "biases": np.array(biases, copy=True)}
+
+    def peak_device_memory_bytes(self) -> int | None:
+        return peak_device_memory(tf, getattr(self, "_memory_device", None))
 
     def close(self) -> None:
         session, self._session = self._session, None

@@ -40,6 +40,7 @@ from bench_tensorflow._runtime import (
     apply_eager_threads,
     claim_cpu_thread_pool,
     import_tensorflow,
+    peak_device_memory,
     session_config,
     tf_device_name,
 )
@@ -142,6 +143,7 @@ class TFGraphMLP:
         self.close()
         settings = parse_params(config.params, self.name)
         device = tf_device_name(tf, config.device)
+        self._memory_device = device
         start = initial_weights(config.seed, config.input_dim, settings.hidden, config.num_classes)
         graph = tf.Graph()
         with graph.as_default(), tf.device(device):
@@ -178,6 +180,9 @@ class TFGraphMLP:
     def parameters(self) -> dict[str, np.ndarray]:
         return {key: np.array(value, copy=True) for key, value in zip(PARAMETER_NAMES, self._params())}
 
+    def peak_device_memory_bytes(self) -> int | None:
+        return peak_device_memory(tf, getattr(self, "_memory_device", None))
+
     def close(self) -> None:
         session, self._session = self._session, None
         self._train = self._predict = self._params = None
@@ -200,6 +205,7 @@ class TFEagerMLP:
         self.close()
         settings = parse_params(config.params, self.name)
         device = tf_device_name(tf, config.device)
+        self._memory_device = device
         apply_eager_threads(tf, config.threads, self.name)  # before the runtime starts
         tf.random.set_seed(config.seed)
         start = initial_weights(config.seed, config.input_dim, settings.hidden, config.num_classes)
@@ -233,6 +239,9 @@ class TFEagerMLP:
     def parameters(self) -> dict[str, np.ndarray]:
         assert self._variables is not None
         return {key: np.array(self._variables[key].numpy(), copy=True) for key in PARAMETER_NAMES}
+
+    def peak_device_memory_bytes(self) -> int | None:
+        return peak_device_memory(tf, getattr(self, "_memory_device", None))
 
     def close(self) -> None:
         self._variables = self._learning_rate = self._device = None

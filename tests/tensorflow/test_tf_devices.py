@@ -34,7 +34,7 @@ def cpu_as_gpu(monkeypatch, tiny_dataset):
 
 def test_cpu_and_stand_in_gpu_rows_and_speedup_table(cpu_as_gpu):
     config = RunConfig(plugins=["tf-graph", "tf-function"], devices=["cpu", "gpu"], steps=30, batch_size=20,
-                       learning_rate=0.05, roofline=False)
+                       learning_rate=0.05, roofline=False, isolation="none")
     outcome = runner.run(config, installed_registry())
     assert [(r.plugin, r.device, r.status) for r in outcome.rows] == [
         ("tf-graph", "cpu", "ok"), ("tf-graph", "gpu:0", "ok"),
@@ -66,7 +66,7 @@ def test_a_missing_gpu_is_unavailable_with_its_reason(monkeypatch, tiny_dataset)
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
-    config = RunConfig(plugins=["tf-eager"], devices=["cpu", "gpu:1"], steps=5, batch_size=20, roofline=False)
+    config = RunConfig(plugins=["tf-eager"], devices=["cpu", "gpu:1"], steps=5, batch_size=20, roofline=False, isolation="none")
     rows = runner.run(config, installed_registry()).rows
     assert [(r.device, r.status) for r in rows] == [("cpu", "ok"), ("gpu:1", "unavailable")]
     assert "no GPU visible to TensorFlow" in rows[1].error

@@ -1,0 +1,151 @@
+"""The worker process: ``python -m bench.execute.child FD PARENT_PID JOB_DIR`` measures one row.
+
+Started by :class:`bench.execute.worker.WorkerExecutor`, never by hand. It maps the
+prepared dataset read-only (every page touched once, before the row), rebuilds the batch
+schedule from its seed and checks it against the parent's sha256, finds the classifier
+among the installed plugins, and measures the row, reporting over the pipe ``FD``.
+
+``python -m bench.execute.child FD PARENT_PID --list-devices NAME`` reports the devices a
+classifier can use, so that the parent never imports a framework to ask.
+
+A worker dies with its parent (``PR_SET_PDEATHSIG``): a bench killed by SIGKILL leaves no
+worker behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from bench.classifier import SetupConfig
+from bench.errors import Terminated, describe_exception
+
+
+class Channel:
+    """JSON lines to the parent."""
+
+    def __init__(self, fd: int) -> None:
+        self._stream: BinaryIO = os.fdopen(fd, "wb", buffering=0)
+
+    def send(self, event: str, **fields: Any) -> None:
+        line = json.dumps({"event": event, **fields}, default=_plain) + "\n"
+        try:
+            self._stream.write(line.encode())
+        except BrokenPipeError:  # the parent is gone: nobody to tell
+            os._exit(1)
+
+
+def _plain(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else str(value)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def measure_job(directory: Path, channel: Channel) -> int:
+    from bench.dataset.prepared import open_prepared
+    from bench.measure import measure
+    from bench.plugins import environment_of, installed_registry
+    from bench.result import row_to_dict
+    from bench.schedule import build_schedule
+
+    document = json.loads((directory / "job.json").read_text())
+    job, plan = document["job"], document["schedule"]
+    dataset = open_prepared(document["prepared"])
+    schedule = build_schedule(len(dataset.train_labels), plan["steps"], plan["batch_size"], plan["seed"],
+                              plan["sampling"])
+    if schedule.sha256() != plan["sha256"]:
+        raise RuntimeError("the rebuilt batch schedule differs from the parent's (sha256 mismatch)")
+    registry = installed_registry()
+    spec = registry.get(job["classifier"])
+    channel.send("ready")
+    environment: dict[str, str] = {}
+    saved = False
+
+    def save(row: Any) -> None:
+        nonlocal saved, environment
+        for attribute, name in (("params_at_parity", "parity"), ("params_final", "final")):
+            params = getattr(row, attribute)
+            if params is not None:
+                np.savez(directory / f"{name}.npz", **params)
+        environment = environment_of(registry, spec)
+        saved = True
+
+    def measured(row: Any) -> None:
+        save(row)
+        channel.send("measured", row=row_to_dict(row), environment=environment)
+
+    row = measure(
+        spec,
+        job["device"],
+        dataset,
+        schedule,
+        SetupConfig(**job["setup"]),
+        loss_every=job["loss_every"],
+        parity_step=job["parity_step"],
+        placement=job["placement"],
+        steps_per_call=job["steps_per_call"],
+        progress=lambda steps: channel.send("progress", steps=steps),
+        on_phase=lambda phase: channel.send("phase", phase=phase),
+        on_measured=measured,
+    )
+    if not saved:
+        save(row)
+    channel.send("done", row=row_to_dict(row), environment=environment)
+    return 0
+
+
+def list_devices(name: str, channel: Channel) -> int:
+    from bench.plugins import installed_registry
+
+    spec = installed_registry().get(name)
+    devices = spec.devices() if spec.devices is not None else ["cpu"]
+    channel.send("devices", devices=[str(d) for d in devices])
+    return 0
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this process when its parent dies (Linux); exit if it already has."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: rely on the pipe
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    if len(argv) == 4 and argv[2] == "--list-devices":
+        name = argv[3]
+        task = lambda: list_devices(name, channel)  # noqa: E731
+    elif len(argv) == 3:
+        directory = Path(argv[2])
+        task = lambda: measure_job(directory, channel)  # noqa: E731
+    else:
+        print("usage: python -m bench.execute.child FD PARENT_PID (JOB_DIR | --list-devices NAME)", file=sys.stderr)
+        return 2
+    die_with_parent(int(argv[1]))
+    channel = Channel(int(argv[0]))
+    try:
+        return task()
+    except (KeyboardInterrupt, Terminated):
+        return 130
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which records the row
+        channel.send("error", message=describe_exception(exc))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
