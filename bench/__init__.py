@@ -7,7 +7,7 @@ What a plugin needs is importable from here::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bench.classifier import Classifier, ClassifierSpec, SetupConfig, StepWork
+from bench.classifier import Classifier, ClassifierSpec, Param, RecipeDefaults, SetupConfig, StepWork
 from bench.errors import DeviceUnavailable, UsageError
 from bench.hookspecs import hookimpl
 
@@ -20,6 +20,8 @@ __all__ = [
     "Classifier",
     "ClassifierSpec",
     "DeviceUnavailable",
+    "Param",
+    "RecipeDefaults",
     "SetupConfig",
     "StepWork",
     "UsageError",

@@ -24,11 +24,14 @@ Optional methods, used when present:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from bench.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,62 @@ class MultiStepClassifier(ResidentClassifier, Protocol):
 
 
 @dataclass(frozen=True)
+class Param:
+    """A ``--param`` setting a classifier takes: its name, type, default and valid range.
+
+    The harness checks every ``--param`` against the selected classifiers' declarations
+    before any row runs; ``SetupConfig.params`` then holds the checked values as text.
+    """
+
+    name: str
+    kind: type = str
+    """``str``, ``int`` or ``float``."""
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def parse(self, text: str, owner: str) -> str:
+        """``text`` checked against the declaration (normalised); a UsageError otherwise."""
+        if self.choices is not None and text not in self.choices:
+            raise UsageError(f"{owner}: --param {self.name} must be one of {', '.join(self.choices)}, not {text!r}")
+        if self.kind in (int, float):
+            try:
+                value = self.kind(text)
+            except ValueError:
+                value = None
+            if value is None or (self.kind is float and not math.isfinite(value)):
+                raise UsageError(f"{owner}: --param {self.name} must be {self.describe()}, not {text!r}")
+            if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
+                raise UsageError(f"{owner}: --param {self.name} must be {self.describe()}, not {text!r}")
+            return str(value)
+        return text
+
+    def describe(self) -> str:
+        """``an integer >= 1``, ``one of float32, float64``, ..."""
+        if self.choices is not None:
+            return f"one of {', '.join(self.choices)}"
+        kind = {int: "an integer", float: "a number"}.get(self.kind, "text")
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f">= {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:g}")
+        return " ".join([kind, *bounds])
+
+
+@dataclass(frozen=True)
+class RecipeDefaults:
+    """Run settings a model is meant to use when the user gives none (a larger batch, more
+    steps); ``None`` keeps the run's own. Param defaults belong in :class:`Param`."""
+
+    steps: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+
+
+@dataclass(frozen=True)
 class StepWork:
     """The work one training step must do: floating-point operations and bytes moved."""
 
@@ -114,9 +173,10 @@ class ClassifierSpec:
     name: str
     description: str
     factory: Callable[[], Classifier]
-    defaults: Mapping[str, object] = field(default_factory=dict)
-    """Run settings this model is meant to use when the user gives none: any of
-    ``steps``, ``batch_size``, ``learning_rate`` and ``params`` (a dict for ``--param``)."""
+    defaults: RecipeDefaults = field(default_factory=RecipeDefaults)
+    """Run settings this model is meant to use when the user gives none."""
+    params: tuple[Param, ...] = ()
+    """The ``--param`` settings it takes; any other is refused before a row runs."""
     devices: Callable[[], list[str]] | None = None
     """Devices it can run on now (``"cpu"``, ``"gpu:0"``, ...), for ``--devices all``;
     ``None`` means the CPU only."""
@@ -130,7 +190,7 @@ class ClassifierSpec:
     """Implements ``place_dataset`` and ``train_step_indices`` (``--placement resident``)."""
     supports_steps_per_call: bool = False
     """Implements ``train_steps_indices`` (``--steps-per-call K``)."""
-    plugin: str = ""
-    """Entry-point name of the plugin that registered it (filled in by the manager)."""
-    distribution: str = ""
-    version: str = ""
+
+    def param_defaults(self) -> dict[str, str]:
+        """The declared params' defaults, as text."""
+        return {p.name: str(p.default) for p in self.params if p.default is not None}

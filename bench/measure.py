@@ -14,7 +14,6 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,85 +21,15 @@ import numpy as np
 from bench.classifier import Classifier, ClassifierSpec, MultiStepClassifier, SetupConfig
 from bench.dataset import Dataset
 from bench.errors import DeviceUnavailable, Terminated, describe_exception
+from bench.results.model import Row, Status
 from bench.schedule import BatchSchedule
 
-# Row statuses.
-OK = "ok"
-FAILED = "failed"
-UNAVAILABLE = "unavailable"
-DIVERGED = "diverged"
-INTERRUPTED = "interrupted"
-TIMEOUT = "timeout"
+OK, FAILED, UNAVAILABLE, DIVERGED = Status.OK, Status.FAILED, Status.UNAVAILABLE, Status.DIVERGED
+INTERRUPTED, TIMEOUT = Status.INTERRUPTED, Status.TIMEOUT
 
 
 class ContractError(Exception):
     """A plugin broke the classifier interface (a loss that is not a number, float predictions)."""
-
-
-@dataclass
-class RowResult:
-    """What one classifier on one device measured. Times in seconds."""
-
-    plugin: str
-    device: str
-    status: str = OK
-    error: str | None = None
-    test_accuracy: float | None = None
-    final_loss: float | None = None
-    steps_completed: int = 0
-    steps_per_second: float | None = None
-    """Steady state: 1 / median time of the steps after the first."""
-    step_seconds_median: float | None = None
-    step_seconds_p10: float | None = None
-    step_seconds_p90: float | None = None
-    step_seconds_q1: float | None = None
-    step_seconds_q3: float | None = None
-    step_seconds_min: float | None = None
-    step_seconds_max: float | None = None
-    step_seconds_mean: float | None = None
-    step_seconds_stddev: float | None = None
-    """Steady steps (all but the first): quartiles, extremes, mean, sample stddev."""
-    first_step_seconds: float | None = None
-    load_seconds: float | None = None
-    """Creating the classifier object (imports its framework the first time)."""
-    setup_seconds: float | None = None
-    placement: str = "feed"
-    steps_per_call: int = 1
-    """Steps per call of the classifier (``--steps-per-call``); step times are then each
-    call's time shared equally by its steps."""
-    placement_seconds: float | None = None
-    """``resident`` only: copying the training set to the device once."""
-    train_seconds: float | None = None
-    """All training steps, the first included."""
-    eval_seconds: float | None = None
-    close_seconds: float | None = None
-    wall_seconds: float | None = None
-    diverged_at_step: int | None = None
-    loss_curve: list[list[float]] = field(default_factory=list)
-    """``[step, loss]`` every ``loss_every`` steps (steps counted from 1), and the last."""
-    parity_step: int | None = None
-    parity_max_abs_diff: float | None = None
-    """Largest absolute parameter difference from the first ok row after ``parity_step``."""
-    final_max_abs_diff: float | None = None
-    roofline_fraction: float | None = None
-    """CPU rows: steps/s as a fraction of the run's roofline limit (bench.roofline)."""
-    peak_host_memory_bytes: int | None = None
-    """Peak resident set of the process the row ran in (its own worker; with
-    ``--isolation none`` the whole bench process so far)."""
-    peak_device_memory_bytes: int | None = None
-    """Peak memory the framework allocated on the row's device, where it can tell."""
-    isolation: str = "process"
-    """``process``: the row ran in a fresh worker process; ``none``: in bench's own."""
-    worker_start_seconds: float | None = None
-    """``process`` only: starting the worker, importing bench and mapping the data, until
-    it was ready to load the classifier."""
-    params: dict[str, str] = field(default_factory=dict)
-    """The ``--param`` settings this classifier ran with (its defaults included)."""
-    plugin_version: str = ""
-    distribution: str = ""
-    # Parameter snapshots, kept in memory for the parity columns; not saved.
-    params_at_parity: dict[str, np.ndarray] | None = field(default=None, repr=False)
-    params_final: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
 
 Progress = Callable[[int], None]
@@ -120,8 +49,8 @@ def measure(
     steps_per_call: int = 1,
     progress: Progress | None = None,
     on_phase: Callable[[str], None] | None = None,
-    on_measured: Callable[[RowResult], None] | None = None,
-) -> RowResult:
+    on_measured: Callable[[Row], None] | None = None,
+) -> Row:
     """Train ``spec`` on ``device`` along ``schedule``, evaluate it, and return its row.
 
     A failure in any phase is recorded in the row (status ``failed``, with the phase and
@@ -131,13 +60,11 @@ def measure(
     starts; ``on_measured`` gets the row once training and evaluation are done, before
     ``close`` (a worker reports it then, so a row is kept even if ``close`` never returns).
     """
-    row = RowResult(
+    row = Row(
         plugin=spec.name,
         device=device,
         placement=placement,
         steps_per_call=steps_per_call,
-        plugin_version=spec.version,
-        distribution=spec.distribution,
     )
     row.parity_step = min(parity_step, schedule.steps)
     wall_start = time.perf_counter()
@@ -216,7 +143,7 @@ def _train(
     clf: Classifier,
     dataset: Dataset,
     schedule: BatchSchedule,
-    row: RowResult,
+    row: Row,
     loss_every: int,
     progress: Progress | None,
     resident: bool = False,
@@ -276,7 +203,7 @@ def _train(
 def _train_in_calls(
     clf: MultiStepClassifier,
     schedule: BatchSchedule,
-    row: RowResult,
+    row: Row,
     loss_every: int,
     progress: Progress | None,
     steps_per_call: int,
@@ -398,25 +325,13 @@ def _check_abilities(spec: ClassifierSpec, placement: str, steps_per_call: int) 
         raise DeviceUnavailable(f"{spec.name} does not support --steps-per-call")
 
 
-def _summarise(row: RowResult, step_times: np.ndarray, losses: np.ndarray, loss_every: int) -> None:
+def _summarise(row: Row, step_times: np.ndarray, losses: np.ndarray, loss_every: int) -> None:
     done = len(step_times)
     row.steps_completed = done
     if done == 0:
         return
-    row.first_step_seconds = float(step_times[0])
-    row.train_seconds = float(step_times.sum())
-    steady = step_times[1:] if done > 1 else step_times
-    median = float(np.median(steady))
-    row.step_seconds_median = median
-    row.step_seconds_p10 = float(np.percentile(steady, 10))
-    row.step_seconds_p90 = float(np.percentile(steady, 90))
-    row.step_seconds_q1 = float(np.percentile(steady, 25))
-    row.step_seconds_q3 = float(np.percentile(steady, 75))
-    row.step_seconds_min = float(steady.min())
-    row.step_seconds_max = float(steady.max())
-    row.step_seconds_mean = float(steady.mean())
-    row.step_seconds_stddev = float(steady.std(ddof=1)) if len(steady) > 1 else 0.0
-    row.steps_per_second = 1.0 / median if median > 0 else None
+    row.step_seconds = [float(t) for t in step_times]
+    row.summarise()
     finite = np.isfinite(losses)
     row.final_loss = float(losses[-1]) if finite[-1] else None
     marks = sorted(set(range(loss_every, done + 1, loss_every)) | {1, done})

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 from bench.errors import BenchError, UsageError
+from bench.results.model import Row, RunDocument
 
 LOG_SCALE_RATIO = 100.0
 """Use a log loss axis when the largest loss is this many times the smallest (all > 0)."""
@@ -24,29 +24,25 @@ def default_output(result_path: str | Path) -> Path:
     return Path(result_path).with_suffix(".png")
 
 
-def row_label(row: dict[str, Any]) -> str:
+def output_path(result_path: str | Path, output: str | None, suffix: str = "") -> Path:
+    """Where ``bench plot`` writes: ``output``, or into it when it is a directory, else
+    beside the result file."""
+    name = Path(result_path).with_suffix("").name + suffix + ".png"
+    if output is None:
+        return Path(result_path).with_name(name)
+    target = Path(output)
+    return target / name if target.is_dir() else target
+
+
+def row_label(row: Row) -> str:
     """``plugin (device)``, with the status when it is not ``ok``."""
-    label = f"{row.get('plugin', '?')} ({row.get('device', '?')})"
-    status = row.get("status")
-    return label if status in (None, "ok") else f"{label} [{status}]"
+    return row.label if row.ok else f"{row.label} [{row.status}]"
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def loss_points(row: dict[str, Any]) -> tuple[list[float], list[float]]:
-    """The row's ``loss_curve`` as (steps, losses), malformed or non-finite points dropped."""
-    steps, losses = [], []
-    for point in row.get("loss_curve") or []:
-        if isinstance(point, (list, tuple)) and len(point) == 2:
-            step, loss = _number(point[0]), _number(point[1])
-            if step is not None and loss is not None:
-                steps.append(step)
-                losses.append(loss)
-    return steps, losses
+def loss_points(row: Row) -> tuple[list[float], list[float]]:
+    """The row's ``loss_curve`` as (steps, losses), non-finite points dropped."""
+    points = [(float(step), float(loss)) for step, loss in row.loss_curve if math.isfinite(loss)]
+    return [p[0] for p in points], [p[1] for p in points]
 
 
 def use_log_scale(losses: list[float]) -> bool:
@@ -54,15 +50,16 @@ def use_log_scale(losses: list[float]) -> bool:
     return bool(losses) and min(losses) > 0 and max(losses) / min(losses) > LOG_SCALE_RATIO
 
 
-def _title(document: dict[str, Any]) -> str:
-    config = document.get("config") or {}
-    dataset = (document.get("dataset") or {}).get("name") or config.get("dataset", "")
-    parts = [str(document.get("run_id", "bench run"))]
+def _title(document: RunDocument) -> str:
+    config = document.config
+    dataset = (document.dataset or {}).get("name") or config.get("dataset", "")
+    parts = [document.run_id]
+    lr = config.get("learning_rate")
     settings = [
         f"{dataset}" if dataset else "",
         f"{config['steps']} steps" if "steps" in config else "",
         f"batch {config['batch_size']}" if "batch_size" in config else "",
-        f"lr {config['learning_rate']:g}" if _number(config.get("learning_rate")) is not None else "",
+        f"lr {lr:g}" if isinstance(lr, (int, float)) and not isinstance(lr, bool) else "",
     ]
     settings = [s for s in settings if s]
     if settings:
@@ -70,7 +67,7 @@ def _title(document: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def plot_run(document: dict[str, Any], output: Path) -> Path:
+def plot_run(document: RunDocument, output: Path) -> Path:
     """Draw ``document`` (a loaded result file) into ``output`` (PNG, or SVG/PDF by suffix)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -81,7 +78,7 @@ def plot_run(document: dict[str, Any], output: Path) -> Path:
     output = Path(output)
     if not output.suffix:
         output = output.with_suffix(".png")
-    rows = [row for row in document.get("results") or [] if isinstance(row, dict)]
+    rows = document.results
 
     figure = Figure(figsize=(12, 5), layout="constrained")
     FigureCanvasAgg(figure)
@@ -104,10 +101,10 @@ def plot_run(document: dict[str, Any], output: Path) -> Path:
     else:
         loss_axes.text(0.5, 0.5, "no loss curves", ha="center", va="center", transform=loss_axes.transAxes)
 
-    bars = [(index, row) for index, row in enumerate(rows) if _number(row.get("steps_per_second")) is not None]
+    bars = [(index, row) for index, row in enumerate(rows) if row.steps_per_second is not None]
     if bars:
         labels = [row_label(row) for _, row in bars]
-        values = [float(row["steps_per_second"]) for _, row in bars]
+        values = [float(row.steps_per_second or 0.0) for _, row in bars]
         positions = list(range(len(bars)))
         container = speed_axes.barh(positions, values, height=0.6, color=[f"C{index % 10}" for index, _ in bars])
         speed_axes.set_yticks(positions, labels, fontsize=8)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 
 import pluggy
@@ -25,6 +25,16 @@ class BrokenPlugin:
     reason: str
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a classifier came from: filled in by the manager, never by the plugin author."""
+
+    plugin: str = ""
+    """Entry-point name of the plugin that registered it."""
+    distribution: str = ""
+    version: str = ""
+
+
 @dataclass
 class Registry:
     """All classifiers the installed plugins provide, and the plugins that failed."""
@@ -32,6 +42,10 @@ class Registry:
     classifiers: dict[str, ClassifierSpec] = field(default_factory=dict)
     broken: list[BrokenPlugin] = field(default_factory=list)
     plugin_manager: pluggy.PluginManager | None = None
+    origins: dict[str, Origin] = field(default_factory=dict)
+
+    def origin(self, name: str) -> Origin:
+        return self.origins.get(name, Origin())
 
     def get(self, name: str) -> ClassifierSpec:
         """Return the classifier called ``name``, or raise a UsageError listing the names."""
@@ -93,8 +107,11 @@ def collect_classifiers(pm: pluggy.PluginManager, broken: list[BrokenPlugin] | N
             registry.broken.append(BrokenPlugin(plugin_name, describe_exception(exc)))
             continue
         for spec in found:
+            if not isinstance(spec, ClassifierSpec):
+                registry.broken.append(BrokenPlugin(plugin_name, f"registered {type(spec).__name__}, not a ClassifierSpec"))
+                continue
             if spec.name in registry.classifiers:
-                other = registry.classifiers[spec.name]
+                other = registry.origin(spec.name)
                 owner = "bench's built-in plugin" if other.distribution == BUILTIN_DISTRIBUTION else "plugin"
                 registry.broken.append(
                     BrokenPlugin(
@@ -104,11 +121,9 @@ def collect_classifiers(pm: pluggy.PluginManager, broken: list[BrokenPlugin] | N
                     )
                 )
                 continue
-            registry.classifiers[spec.name] = replace(
-                spec,
-                plugin=plugin_name,
-                distribution=dist.project_name if dist else "",
-                version=dist.version if dist else "",
+            registry.classifiers[spec.name] = spec
+            registry.origins[spec.name] = Origin(
+                plugin_name, dist.project_name if dist else "", dist.version if dist else ""
             )
     return registry
 
@@ -128,4 +143,4 @@ def environment_of(registry: Registry, spec: ClassifierSpec) -> dict[str, str]:
             return {str(k): str(v) for k, v in spec.environment().items()}
         return registry.environment_info([spec.name])
     except Exception as exc:  # noqa: BLE001 - a plugin's report must not lose the row
-        return {f"{spec.plugin or spec.name}_error": describe_exception(exc)}
+        return {f"{registry.origin(spec.name).plugin or spec.name}_error": describe_exception(exc)}

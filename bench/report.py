@@ -1,13 +1,25 @@
-"""Tables for people: a run's rows, where its time went, and two runs side by side."""
+"""Tables for people: a run's identity and rows, where its time went, two runs side by side.
+
+Every table reads the typed result model (:mod:`bench.results.model`). The results table
+fits the terminal by default: its columns have priorities, and the least important ones
+are left out until the table is as wide as the terminal (``--wide`` shows them all,
+``--columns`` picks them, as pytest-benchmark's ``--benchmark-columns`` does).
+"""
 
 from __future__ import annotations
 
 import math
+import shutil
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tabulate import tabulate, tabulate_formats
 
 from bench.errors import UsageError
+from bench.results.compare import RowComparison, rate
+from bench.results.model import Row, RunDocument, Status
 
 DEFAULT_FORMAT = "simple"
 
@@ -15,107 +27,164 @@ DEFAULT_FORMAT = "simple"
 def check_format(fmt: str) -> str:
     """Return ``fmt`` if tabulate knows it, else raise a UsageError listing the formats."""
     if fmt not in tabulate_formats:
-        raise UsageError(f"unknown --format {fmt!r}; choose one of: {', '.join(sorted(tabulate_formats))}")
+        raise UsageError(f"unknown format {fmt!r}; choose one of: {', '.join(sorted(tabulate_formats))}")
     return fmt
 
 
-def _finite(value: Any) -> float | None:
-    """``value`` as a finite float, else None (missing, not a number, NaN, infinite, too large)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if math.isfinite(number) else None
+def safe_text(value: Any) -> str:
+    """``value`` as text with control characters escaped (a result file's error field may
+    hold ANSI escapes; a terminal must not interpret them)."""
+    text = str(value)
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf") else ch
+        for ch in text
+    )
 
 
-def _num(value: Any, digits: int) -> str:
-    number = _finite(value)
-    return "-" if number is None else f"{number:.{digits}f}"
+def _num(value: float | None, digits: int) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def _sci(value: Any) -> str:
-    if value in ("nan", "inf") or (isinstance(value, float) and not math.isfinite(value)):
-        return str(value)  # a NaN in the parameters is shown, never hidden
-    number = _finite(value)
-    return "-" if number is None else f"{number:.2g}"
+def _sci(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return str(value) if not math.isfinite(value) else f"{value:.2g}"  # a NaN is shown, never hidden
 
 
-def _mib(value: Any) -> str:
-    number = _finite(value)
-    return "-" if number is None else f"{number / 2**20:.0f}"
+def _scaled(value: float | None, factor: float) -> float | None:
+    return None if value is None else factor * value
 
 
-def _scaled(value: Any, factor: float) -> float | None:
-    """``factor * value``, or None when either is missing or the product is not finite."""
-    number = _finite(value)
-    return None if number is None else _finite(factor * number)
+def _mib(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**20:.0f}"
 
 
-def _share(part: Any, total: float | None) -> float | None:
-    """``part`` as a percentage of ``total``."""
-    number = _finite(part)
-    if number is None or total is None or total <= 0:
-        return None
-    return _finite(100 * (number / total))
+@dataclass(frozen=True)
+class Column:
+    """A results-table column: its key (for ``--columns``), header, priority and cell."""
+
+    key: str
+    header: str
+    priority: int
+    """0 always shown; higher numbers are left out first when the terminal is narrow."""
+    cell: Callable[[Row, bool], str]
+    """``cell(row, is_reference)``."""
 
 
-def results_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
-    """One row per plugin and device: accuracy, speed, times and parity."""
-    headers = [
-        "plugin",
-        "device",
-        "status",
-        "test acc %",
-        "final loss",
-        "steps/s",
-        "% roofline",
-        "first step s",
-        "setup s",
-        "train s",
-        "eval s",
-        "wall s",
-        "host MiB",
-        "device MiB",
-        f"max |dparams| @{_parity_step(document)}",
-        "@end",
-    ]
-    body = []
-    rows = document.get("results", [])
-    reference = next((i for i, row in enumerate(rows) if row.get("status") == "ok"), None)
-    for i, row in enumerate(rows):
-        accuracy = row.get("test_accuracy")
-        parity = ["ref", "ref"] if i == reference else [
-            _sci(row.get("parity_max_abs_diff")),
-            _sci(row.get("final_max_abs_diff")),
-        ]
-        body.append(
-            [
-                row.get("plugin"),
-                row.get("device"),
-                row.get("status"),
-                _num(_scaled(accuracy, 100), 2),
-                _num(row.get("final_loss"), 3),
-                _num(row.get("steps_per_second"), 0),
-                _num(_scaled(row.get("roofline_fraction"), 100), 0),
-                _num(row.get("first_step_seconds"), 3),
-                _num(row.get("setup_seconds"), 3),
-                _num(row.get("train_seconds"), 2),
-                _num(row.get("eval_seconds"), 3),
-                _num(row.get("wall_seconds"), 2),
-                _mib(row.get("peak_host_memory_bytes")),
-                _mib(row.get("peak_device_memory_bytes")),
-                *parity,
-            ]
-        )
-    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+def _parity(attribute: str) -> Callable[[Row, bool], str]:
+    return lambda row, ref: "ref" if ref else _sci(getattr(row, attribute))
 
 
-def roofline_line(document: dict[str, Any]) -> str | None:
-    """The CPU limit the ``% roofline`` column refers to, and what it is made of."""
-    limit = document.get("roofline")
-    if not isinstance(limit, dict) or _finite(limit.get("steps_per_second")) is None:
+COLUMNS: tuple[Column, ...] = (
+    Column("plugin", "plugin", 0, lambda r, _: safe_text(r.plugin)),
+    Column("device", "device", 0, lambda r, _: safe_text(r.device)),
+    Column("status", "status", 0, lambda r, _: str(r.status)),
+    Column("accuracy", "acc %", 1, lambda r, _: _num(_scaled(r.test_accuracy, 100), 2)),
+    Column("steps_per_second", "steps/s", 1, lambda r, _: _num(r.steps_per_second, 0)),
+    Column("wall", "wall s", 2, lambda r, _: _num(r.wall_seconds, 2)),
+    Column("parity", "@{parity}", 2, _parity("parity_max_abs_diff")),
+    Column("roofline", "% roof", 3, lambda r, _: _num(_scaled(r.roofline_fraction, 100), 0)),
+    Column("host_memory", "host MiB", 3, lambda r, _: _mib(r.peak_host_memory_bytes)),
+    Column("device_memory", "dev MiB", 4, lambda r, _: _mib(r.peak_device_memory_bytes)),
+    Column("first_step", "1st step s", 4, lambda r, _: _num(r.first_step_seconds, 3)),
+    Column("parity_end", "@end", 5, _parity("final_max_abs_diff")),
+    Column("final_loss", "final loss", 6, lambda r, _: _num(r.final_loss, 3)),
+    Column("load", "load s", 6, lambda r, _: _num(r.load_seconds, 3)),
+    Column("setup", "setup s", 6, lambda r, _: _num(r.setup_seconds, 3)),
+    Column("train", "train s", 7, lambda r, _: _num(r.train_seconds, 2)),
+    Column("eval", "eval s", 7, lambda r, _: _num(r.eval_seconds, 3)),
+)
+COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+
+
+def check_columns(text: str) -> list[str]:
+    """``--columns a,b,c``: known column keys, in the order given."""
+    keys = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [key for key in keys if key not in COLUMN_KEYS]
+    if unknown or not keys:
+        raise UsageError(f"unknown column {', '.join(unknown) or text!r}; choose from: {', '.join(COLUMN_KEYS)}")
+    return keys
+
+
+def terminal_width() -> int:
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def results_table(
+    document: RunDocument,
+    fmt: str = DEFAULT_FORMAT,
+    *,
+    columns: Sequence[str] | None = None,
+    width: int | None = None,
+) -> str:
+    """One row per plugin and device; ``columns`` picks them, else as many as fit ``width``
+    (``0``: no limit, every column)."""
+    reference = next((i for i, row in enumerate(document.results) if row.ok), None)
+    chosen = [c for key in columns for c in COLUMNS if c.key == key] if columns else list(COLUMNS)
+    settings = [_setting_column(key) for key in _varying_settings(document)]
+    at = next((i + 1 for i, c in enumerate(chosen) if c.key == "status"), 0)
+    chosen[at:at] = settings  # a sweep's axes beside each row's identity
+
+    def render(cols: Sequence[Column]) -> str:
+        headers = [c.header.format(parity=document.parity_step) for c in cols]
+        body = [[c.cell(row, i == reference) for c in cols] for i, row in enumerate(document.results)]
+        return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+    limit = terminal_width() if width is None else width
+    text = render(chosen)
+    if columns or limit <= 0:
+        return text
+    while _width(text) > limit and any(c.priority > 0 for c in chosen):
+        worst = max(c.priority for c in chosen)
+        last = max(i for i, c in enumerate(chosen) if c.priority == worst)
+        chosen = chosen[:last] + chosen[last + 1 :]
+        text = render(chosen)
+    return text
+
+
+def _setting_column(key: str) -> Column:
+    return Column(key, key.replace("_", " "), 0, lambda row, _: safe_text(row.settings.get(key, "-")))
+
+
+def _width(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _varying_settings(document: RunDocument) -> list[str]:
+    """Row settings that differ between rows (a sweep's axes), shown as columns."""
+    keys = sorted({key for row in document.results for key in row.settings})
+    return [k for k in keys if len({repr(row.settings.get(k)) for row in document.results}) > 1]
+
+
+def identity_lines(document: RunDocument) -> list[str]:
+    """What run this is: command, date, machine, commit, settings."""
+    machine, config = document.machine, document.config
+    lines = [f"run:     {document.run_id} ({document.created})"]
+    if document.command:
+        lines.append(f"command: {safe_text(' '.join(document.command))}")
+    gpus = machine.get("gpus") or []
+    gpu = f", GPU {', '.join(str(g.get('name')) for g in gpus if isinstance(g, dict))}" if gpus else ""
+    lines.append(
+        f"machine: {safe_text(machine.get('hostname', '?'))}: {safe_text(machine.get('cpu', '?'))}, "
+        f"{machine.get('cpu_count_logical', '?')} CPUs, {machine.get('memory_gb', '?')} GiB{gpu}"
+    )
+    commit = machine.get("git_commit")
+    lines.append(f"bench:   {machine.get('bench', '?')}" + (f" (commit {str(commit)[:12]})" if commit else ""))
+    dataset = (document.dataset or {}).get("name") or config.get("dataset", "?")
+    settings = ", ".join(
+        f"{key} {config[key]}" for key in ("steps", "batch_size", "learning_rate", "seed", "placement", "threads",
+                                           "isolation") if config.get(key) is not None
+    )
+    lines.append(f"config:  {dataset}, {settings}")
+    if document.interrupted:
+        lines.append(f"interrupted: {document.interrupted}")
+    return lines
+
+
+def roofline_line(document: RunDocument) -> str | None:
+    """The CPU limit the ``% roof`` column refers to, and what it is made of."""
+    limit = document.roofline
+    if not isinstance(limit, dict) or not isinstance(limit.get("steps_per_second"), (int, float)):
         return None
     parts = ", ".join(
         f"{label} {_num(_scaled(limit.get(key), 1e6), 0)} us"
@@ -127,41 +196,31 @@ def roofline_line(document: dict[str, Any]) -> str | None:
     )
     threads = limit.get("blas_threads")
     blas = "default BLAS threads" if threads is None else f"{threads} BLAS thread(s)"
-    return f"roofline of the linear model (this CPU, numpy BLAS, {blas}): {_num(limit.get('steps_per_second'), 0)} steps/s = {parts}"
+    return (f"roofline of the linear model (this CPU, numpy BLAS, {blas}): "
+            f"{_num(limit.get('steps_per_second'), 0)} steps/s = {parts}")
 
 
-def device_speedup_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str | None:
+def device_speedup_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str | None:
     """GPU/CPU speed-ups for every plugin run on the CPU and on another device.
 
     ``None`` when no plugin was run on more than the CPU. A device that was unavailable
     or failed still gets its line, with its status in place of the speed-up.
     """
-    rows = document.get("results", [])
-    cpu = {r.get("plugin"): r for r in rows if r.get("device") == "cpu"}
+    cpu = {(r.plugin, r.placement): r for r in document.results if r.device == "cpu"}
     body = []
-    for row in rows:
-        base = cpu.get(row.get("plugin"))
-        if base is None or row.get("device") == "cpu":
+    for row in document.results:
+        base = cpu.get((row.plugin, row.placement))
+        if base is None or row.device == "cpu":
             continue
-        sg, sc = _finite(row.get("steps_per_second")), _finite(base.get("steps_per_second"))
-        wg, wc = _finite(row.get("wall_seconds")), _finite(base.get("wall_seconds"))
-        both_ok = row.get("status") == "ok" and base.get("status") == "ok"
+        both_ok = row.ok and base.ok
+        sg, sc = rate(row), rate(base)
+        wg, wc = row.wall_seconds, base.wall_seconds
         speedup = _num(sg / sc if both_ok and sg and sc else None, 2)
         wall_speedup = _num(wc / wg if both_ok and wc and wg else None, 2)
         if not both_ok:
-            speedup = wall_speedup = f"({row.get('status') if base.get('status') == 'ok' else 'cpu ' + str(base.get('status'))})"
-        body.append(
-            [
-                row.get("plugin"),
-                row.get("device"),
-                _num(sc, 0),
-                _num(sg, 0) if both_ok else "-",
-                speedup,
-                _num(wc, 2),
-                _num(wg, 2) if both_ok else "-",
-                wall_speedup,
-            ]
-        )
+            speedup = wall_speedup = f"({row.status if base.ok else 'cpu ' + str(base.status)})"
+        body.append([safe_text(row.plugin), row.device, _num(sc, 0), _num(sg, 0) if both_ok else "-", speedup,
+                     _num(wc, 2), _num(wg, 2) if both_ok else "-", wall_speedup])
     if not body:
         return None
     headers = ["plugin", "device", "steps/s cpu", "steps/s device", "speed-up", "wall s cpu", "wall s device",
@@ -169,50 +228,66 @@ def device_speedup_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) ->
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-def problems(document: dict[str, Any]) -> list[str]:
-    """One line per row that is not ok, with its error."""
-    return [
-        f"{row.get('plugin')} ({row.get('device')}): {row.get('status')}: {row.get('error')}"
-        for row in document.get("results", [])
-        if row.get("status") != "ok"
+def problems(document: RunDocument) -> list[str]:
+    """One line per row that is not ok, with its error (control characters escaped)."""
+    return [f"{safe_text(row.label)}: {row.status}: {safe_text(row.error)}"
+            for row in document.results if row.status != Status.OK]
+
+
+def row_phases(row: Row) -> list[tuple[str, float]]:
+    """Where one row's time went, phase by phase."""
+    steady = None
+    if row.train_seconds is not None and row.first_step_seconds is not None:
+        steady = row.train_seconds - row.first_step_seconds
+    parts = [
+        ("worker start, bench import, data mapping", row.worker_start_seconds),
+        ("load", row.load_seconds),
+        ("setup", row.setup_seconds),
+        ("place dataset on device", row.placement_seconds),
+        ("first step", row.first_step_seconds),
+        ("other steps", steady),
+        ("evaluation", row.eval_seconds),
+        ("close", row.close_seconds),
     ]
+    phases = [(f"{row.label}: {name}", seconds) for name, seconds in parts if seconds is not None]
+    if row.wall_seconds is not None:
+        inside = sum(s for name, s in parts[1:] if s is not None)
+        phases.append((f"{row.label}: harness bookkeeping, parameter snapshots", max(0.0, row.wall_seconds - inside)))
+    return phases
 
 
-def timeline_table(document: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
+def timeline(document: RunDocument) -> list[tuple[str, float]]:
+    """The run's phases, then every row's (schema-1 files stored the rows' phases too)."""
+    if document.schema_version < 2:
+        return list(document.timeline)
+    return [*document.timeline, *(phase for row in document.results for phase in row_phases(row))]
+
+
+def timeline_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str:
     """Where each second of the process went, with each phase's share."""
-    timeline = document.get("timeline") or []
-    total = _finite(sum(_finite(seconds) or 0.0 for _, seconds in timeline))
-    base = None if total is None else (total or 1.0)  # all zero: every share is 0.0
-    body = [[label, _num(seconds, 3), _num(_share(seconds, base), 1)] for label, seconds in timeline]
-    body.append(["total measured", _num(total, 3), "-" if total is None else "100.0"])
+    phases = timeline(document)
+    total = math.fsum(seconds for _, seconds in phases)
+    body = [[safe_text(label), _num(seconds, 3), _num(100 * seconds / total if total > 0 else 0.0, 1)]
+            for label, seconds in phases]
+    body.append(["total measured", _num(total, 3), "100.0"])
     return tabulate(body, headers=["phase", "seconds", "%"], tablefmt=fmt, disable_numparse=True)
 
 
-def compare_table(a: dict[str, Any], b: dict[str, Any], fmt: str = DEFAULT_FORMAT) -> str:
-    """Rows of run B beside the same plugin and device in run A."""
-    before = {(r.get("plugin"), r.get("device")): r for r in a.get("results", [])}
-    headers = ["plugin", "device", "steps/s A", "steps/s B", "B/A", "acc % A", "acc % B", "acc diff (B-A) pts"]
+def compare_table(comparisons: Sequence[RowComparison], fmt: str = DEFAULT_FORMAT) -> str:
+    """Every row of either run: steps/s and accuracy in A and B, and B/A."""
+    headers = ["row", "steps/s A", "steps/s B", "B/A", "acc % A", "acc % B", "acc diff (B-A) pts", "note"]
     body = []
-    for row in b.get("results", []):
-        old = before.get((row.get("plugin"), row.get("device")))
-        if old is None:
-            continue
-        sa, sb = _finite(old.get("steps_per_second")), _finite(row.get("steps_per_second"))
-        aa, ab = _finite(old.get("test_accuracy")), _finite(row.get("test_accuracy"))
-        body.append(
-            [
-                row.get("plugin"),
-                row.get("device"),
-                _num(sa, 0),
-                _num(sb, 0),
-                _num(sb / sa if sa and sb else None, 3),
-                _num(_scaled(aa, 100), 2),
-                _num(_scaled(ab, 100), 2),
-                _num(None if aa is None or ab is None else _scaled(ab - aa, 100), 2),
-            ]
-        )
+    for c in comparisons:
+        aa = c.baseline.test_accuracy if c.baseline else None
+        ab = c.candidate.test_accuracy if c.candidate else None
+        body.append([
+            safe_text(c.label),
+            _num(rate(c.baseline), 0),
+            _num(rate(c.candidate), 0),
+            _num(c.ratio, 3),
+            _num(_scaled(aa, 100), 2),
+            _num(_scaled(ab, 100), 2),
+            _num(None if aa is None or ab is None else 100 * (ab - aa), 2),
+            safe_text(c.note) if c.note else "",
+        ])
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
-
-
-def _parity_step(document: dict[str, Any]) -> int:
-    return int((document.get("config") or {}).get("parity_step") or 10)

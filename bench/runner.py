@@ -1,124 +1,37 @@
 """A whole run: data, one schedule, every selected plugin on every device, one document.
 
-dataset -> batch schedule -> plugin (measure) -> rows -> result document.
+dataset -> batch schedule -> executor (a worker process per row, by default) -> rows ->
+result document, handed to ``on_update`` after every row.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from bench import result, roofline
+from bench import roofline
 from bench.classifier import ClassifierSpec, SetupConfig
-from bench.dataset import PREPROCESSINGS, Dataset, load_dataset
-from bench.errors import Terminated, UsageError
-from bench.execute import ISOLATIONS, Executor, RowJob
+from bench.dataset import Dataset, load_dataset
+from bench.errors import Terminated
+from bench.execute import Executor, Progress, RowJob, RowOutcome
 from bench.machine import machine_info
-from bench.measure import OK, Progress, RowResult, max_abs_diff
+from bench.measure import max_abs_diff
 from bench.plugins import Registry
-from bench.schedule import SAMPLINGS, BatchSchedule, build_schedule
-
-PLACEMENTS = ("feed", "resident")
-
-
-@dataclass
-class RunConfig:
-    """What a run does. The defaults are the reference recipe."""
-
-    plugins: list[str]
-    devices: list[str] = field(default_factory=lambda: ["cpu"])
-    steps: int = 1000
-    batch_size: int = 100
-    learning_rate: float = 0.005
-    seed: int = 0
-    sampling: str = "replacement"
-    dataset: str = "cifar10"
-    preprocessing: str = "reference"
-    data_dir: str | None = None
-    offline: bool = False
-    threads: int | None = None
-    loss_every: int = 10
-    parity_step: int = 10
-    params: dict[str, str] = field(default_factory=dict)
-    placement: str = "feed"
-    """``feed``: each batch is gathered on the host and handed over (the reference's way);
-    ``resident``: the training set is placed on the device once, steps pass indices."""
-    steps_per_call: int = 1
-    """``resident`` only: steps a classifier may run in one call (a compiled loop)."""
-    roofline: bool = True
-    """Probe this CPU's limit for a step (bench.roofline) and rate CPU rows against it."""
-    isolation: str = "process"
-    """``process``: every row in a fresh worker process; ``none``: all in this process."""
-    timeout: float | None = None
-    """Seconds a row may take (``process`` isolation); past it the row is killed."""
-
-    def check(self) -> None:
-        """Raise UsageError for values no run can use."""
-        if not self.plugins:
-            raise UsageError("no plugins selected; pass --plugins NAME[,NAME...]")
-        if self.steps < 1:
-            raise UsageError(f"--steps must be at least 1, not {self.steps}")
-        if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
-        if not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
-            raise UsageError(f"--learning-rate must be a positive number, not {self.learning_rate}")
-        if self.threads is not None and not 1 <= self.threads <= max_threads():
-            raise UsageError(f"--threads must be between 1 and {max_threads()} (4 x this machine's cores), "
-                             f"not {self.threads}")
-        if self.isolation not in ISOLATIONS:
-            raise UsageError(f"unknown --isolation {self.isolation!r}; choose one of: {', '.join(ISOLATIONS)}")
-        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
-            raise UsageError(f"--timeout must be a positive number of seconds, not {self.timeout}")
-        if self.timeout is not None and self.isolation != "process":
-            raise UsageError("--timeout needs --isolation process (a row in bench's own process cannot be stopped)")
-        if self.loss_every < 1:
-            raise UsageError(f"--loss-every must be at least 1, not {self.loss_every}")
-        if self.sampling not in SAMPLINGS:
-            raise UsageError(f"unknown --sampling {self.sampling!r}; choose one of: {', '.join(SAMPLINGS)}")
-        if self.preprocessing not in PREPROCESSINGS:
-            raise UsageError(
-                f"unknown --preprocessing {self.preprocessing!r}; choose one of: {', '.join(PREPROCESSINGS)}"
-            )
-        if self.steps_per_call < 1:
-            raise UsageError(f"--steps-per-call must be at least 1, not {self.steps_per_call}")
-        if self.steps_per_call > 1 and self.placement != "resident":
-            raise UsageError("--steps-per-call needs --placement resident (a call gets indices, not batches)")
-        if self.placement not in PLACEMENTS:
-            raise UsageError(f"unknown --placement {self.placement!r}; choose one of: {', '.join(PLACEMENTS)}")
-        for device in self.devices:
-            if device.strip().lower() != "all":
-                parse_device(device)
-
-
-def max_threads() -> int:
-    """The most threads a row may ask for: 4 x the logical CPUs."""
-    import os
-
-    return 4 * (os.cpu_count() or 1)
-
-
-RECIPE_KEYS = ("steps", "batch_size", "learning_rate")
-
-
-def with_plugin_defaults(config: RunConfig, spec: ClassifierSpec, given: set[str]) -> RunConfig:
-    """Fill the settings the user did not give (``given``) from ``spec.defaults``.
-
-    A model may be meant for another recipe than the reference (a larger batch, more
-    steps): its defaults apply unless the flag was given. ``--param`` values given by the
-    user win over the model's default params (see :func:`row_params`).
-    """
-    updates = {key: spec.defaults[key] for key in RECIPE_KEYS if key in spec.defaults and key not in given}
-    return replace(config, **updates) if updates else config
-
-
-def row_params(spec: ClassifierSpec, config: RunConfig) -> dict[str, str]:
-    """The ``--param`` settings one classifier gets: its own defaults, then the user's."""
-    defaults = dict(spec.defaults.get("params") or {})  # type: ignore[call-overload]
-    return {**{str(k): str(v) for k, v in defaults.items()}, **config.params}
+from bench.results.model import Row, RunDocument
+from bench.results.storage import new_run_id
+from bench.schedule import BatchSchedule, build_schedule
+from bench.settings import (  # noqa: F401 - re-exported: the runner's settings
+    PLACEMENTS,
+    RECIPE_KEYS,
+    RunConfig,
+    max_threads,
+    parse_device,
+    resolve_params,
+    with_plugin_defaults,
+)
 
 
 def devices_for(spec: ClassifierSpec, requested: list[str], executor: Executor | None = None) -> list[str]:
@@ -137,26 +50,17 @@ def devices_for(spec: ClassifierSpec, requested: list[str], executor: Executor |
     return devices
 
 
-def parse_device(text: str) -> str:
-    """Normalise ``cpu``, ``gpu`` and ``gpu:N``; anything else is a UsageError."""
-    name = text.strip().lower()
-    if name in ("cpu", "cpu:0"):
-        return "cpu"
-    if name == "gpu":
-        return "gpu:0"
-    if name.startswith("gpu:") and name[4:].isdigit():
-        return f"gpu:{int(name[4:])}"
-    raise UsageError(f"unknown device {text!r}; use cpu, gpu, gpu:N or all")
-
-
 @dataclass
 class RunOutcome:
-    """The saved document and the live rows of a run."""
+    """The run's document (saved after every row) and whether it was cut short."""
 
-    document: dict[str, Any]
-    rows: list[RowResult]
+    document: RunDocument
     interrupted: str | None = None
     """``"SIGINT"`` or ``"SIGTERM"`` when the run was cut short."""
+
+    @property
+    def rows(self) -> list[Row]:
+        return self.document.results
 
 
 ProgressFactory = Callable[[str, int], "ProgressBar"]
@@ -176,51 +80,51 @@ def run(
     *,
     argv: list[str] | None = None,
     process_started: float | None = None,
-    on_update: Callable[[dict[str, Any]], None] | None = None,
+    on_update: Callable[[RunDocument], None] | None = None,
     progress: ProgressFactory | None = None,
+    executor_factory: Callable[[Dataset, BatchSchedule, Any], Executor] | None = None,
 ) -> RunOutcome:
     """Run every selected plugin on every device along one schedule.
 
     ``on_update`` receives the document after every row (to save it as it grows, so a
     crash or Ctrl-C loses nothing already measured). ``process_started`` (a
     ``time.time()`` value) lets the timeline show the interpreter's start-up.
+    ``executor_factory(dataset, schedule, prepared_path)`` replaces the executor that
+    ``config.isolation`` chooses.
     """
     config.check()
     specs = [registry.get(name) for name in config.plugins]
-    timeline: list[list[Any]] = []
+    params = resolve_params(specs, config.params)
+    document = RunDocument(
+        run_id=new_run_id(config.plugins),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        command=argv,
+        machine=machine_info(),
+        config=asdict(config),
+    )
+    timeline = document.timeline
     if process_started is not None:
-        timeline.append(["start-up: interpreter and imports", max(0.0, time.time() - process_started)])
-    rows: list[RowResult] = []
-    document = _document(config, argv, registry)
-    document["timeline"] = timeline
-    frameworks: dict[str, str] = document["machine"]["frameworks"]
-    outcome = RunOutcome(document, rows)
+        timeline.append(("start-up: interpreter and imports", max(0.0, time.time() - process_started)))
+    outcome = RunOutcome(document)
 
     def publish() -> None:
-        document["results"] = [result.row_to_dict(r) for r in rows]
         if on_update is not None:
             on_update(document)
 
     try:
-        dataset, executor = _prepare(config, registry, document, timeline)
-        schedule = executor.schedule  # type: ignore[attr-defined]
+        dataset, schedule, executor = _prepare(config, registry, document, executor_factory)
         if config.roofline:
             start = time.perf_counter()
-            document["roofline"] = roofline.probe(dataset.train_images, schedule, dataset.num_classes)
-            timeline.append(["roofline probe", time.perf_counter() - start])
+            document.roofline = roofline.probe(dataset.train_images, schedule, dataset.num_classes)
+            timeline.append(("roofline probe", time.perf_counter() - start))
         for spec in specs:
             start = time.perf_counter()
             devices = devices_for(spec, config.devices, executor)
             if spec.devices is not None and "all" in (d.strip().lower() for d in config.devices):
-                timeline.append([f"{spec.name}: list devices", time.perf_counter() - start])
+                timeline.append((f"{spec.name}: list devices", time.perf_counter() - start))
             for device in devices:
-                row_outcome = _run_row(executor, spec, device, dataset, config, progress)
-                row = row_outcome.row
-                rows.append(row)
-                frameworks.update(row_outcome.environment)
-                _add_parity(rows)
-                _add_roofline_fraction(row, document.get("roofline"))
-                _add_row_timeline(timeline, row)
+                row_outcome = _run_row(executor, registry, spec, device, dataset, config, params[spec.name], progress)
+                add_row(document, row_outcome)
                 publish()
                 if row_outcome.interrupted:
                     outcome.interrupted = row_outcome.interrupted
@@ -232,14 +136,26 @@ def run(
     except Terminated:
         outcome.interrupted = "SIGTERM"
     if outcome.interrupted:
-        document["interrupted"] = outcome.interrupted
+        document.interrupted = outcome.interrupted
         publish()
     return outcome
 
 
+def add_row(document: RunDocument, row_outcome: RowOutcome) -> None:
+    """Append a finished row: parity against the first ok row, roofline fraction, frameworks."""
+    row = row_outcome.row
+    document.results.append(row)
+    document.machine.setdefault("frameworks", {}).update(row_outcome.environment)
+    _add_parity(document.results)
+    _add_roofline_fraction(row, document.roofline)
+
+
 def _prepare(
-    config: RunConfig, registry: Registry, document: dict[str, Any], timeline: list[list[Any]]
-) -> tuple[Dataset, Executor]:
+    config: RunConfig,
+    registry: Registry,
+    document: RunDocument,
+    executor_factory: Callable[[Dataset, BatchSchedule, Any], Executor] | None,
+) -> tuple[Dataset, BatchSchedule, Executor]:
     """Load the data and the schedule, and make the executor the rows run in."""
     from bench.execute.inprocess import InProcessExecutor
     from bench.execute.worker import WorkerExecutor
@@ -247,21 +163,24 @@ def _prepare(
     start = time.perf_counter()
     dataset, prepared, reused = _load_data(config)
     label = "data: prepared copy (source files unchanged since verified)" if reused else "data: read, verify, preprocess"
-    timeline.append([label, time.perf_counter() - start - (prepared[1] if prepared else 0.0)])
-    if prepared and prepared[1]:
-        timeline.append(["data: write the prepared copy for workers", prepared[1]])
-    document["dataset"] = _dataset_info(dataset)
+    write_seconds = prepared[1] if prepared else 0.0
+    document.timeline.append((label, time.perf_counter() - start - write_seconds))
+    if write_seconds:
+        document.timeline.append(("data: write the prepared copy for workers", write_seconds))
+    document.dataset = _dataset_info(dataset)
     start = time.perf_counter()
     schedule = build_schedule(len(dataset.train_labels), config.steps, config.batch_size, config.seed, config.sampling)
-    document["batch_schedule_sha256"] = schedule.sha256()
-    timeline.append(["batch schedule", time.perf_counter() - start])
+    document.batch_schedule_sha256 = schedule.sha256()
+    document.timeline.append(("batch schedule", time.perf_counter() - start))
     executor: Executor
-    if config.isolation == "process":
+    if executor_factory is not None:
+        executor = executor_factory(dataset, schedule, prepared[0] if prepared else None)
+    elif config.isolation == "process":
         assert prepared is not None
         executor = WorkerExecutor(prepared[0], schedule)
     else:
         executor = InProcessExecutor(registry, dataset, schedule)
-    return dataset, executor
+    return dataset, schedule, executor
 
 
 def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bool]:
@@ -311,14 +230,8 @@ def _source_stats(config: RunConfig) -> dict[str, list[int]] | None:
         return None
 
 
-def _run_row(
-    executor: Executor,
-    spec: ClassifierSpec,
-    device: str,
-    dataset: Dataset,
-    config: RunConfig,
-    progress: ProgressFactory | None,
-) -> Any:
+def row_job(spec: ClassifierSpec, device: str, dataset: Dataset, config: RunConfig, params: dict[str, str]) -> RowJob:
+    """The job for one row of ``config``."""
     setup = SetupConfig(
         learning_rate=config.learning_rate,
         batch_size=config.batch_size,
@@ -327,9 +240,9 @@ def _run_row(
         device=device,
         seed=config.seed,
         threads=config.threads,
-        params=row_params(spec, config),
+        params=dict(params),
     )
-    job = RowJob(
+    return RowJob(
         classifier=spec.name,
         device=device,
         setup=setup,
@@ -339,28 +252,57 @@ def _run_row(
         parity_step=config.parity_step,
         timeout=config.timeout,
     )
+
+
+def _run_row(
+    executor: Executor,
+    registry: Registry,
+    spec: ClassifierSpec,
+    device: str,
+    dataset: Dataset,
+    config: RunConfig,
+    params: dict[str, str],
+    progress: ProgressFactory | None,
+) -> RowOutcome:
+    job = row_job(spec, device, dataset, config, params)
     bar = progress(f"{spec.name} ({device})", config.steps) if progress else None
     update: Progress | None = bar.update if bar else None
     try:
         row_outcome = executor.run_row(spec, job, update)
-        row_outcome.row.params = dict(setup.params)
-        return row_outcome
     finally:
         if bar is not None:
             bar.close()
+    row = row_outcome.row
+    origin = registry.origin(spec.name)
+    row.params, row.plugin_version, row.distribution = dict(params), origin.version, origin.distribution
+    work = _work(spec, job.setup)
+    if work is not None:
+        row.flops_per_step, row.bytes_per_step = work
+    return row_outcome
 
 
-def _add_parity(rows: list[RowResult]) -> None:
+def _work(spec: ClassifierSpec, setup: SetupConfig) -> tuple[float, float] | None:
+    """The FLOPs and bytes of a step the spec states, if it does (a failure states nothing)."""
+    if spec.work is None:
+        return None
+    try:
+        work = spec.work(setup)
+        return float(work.flops), float(work.bytes)
+    except Exception:  # noqa: BLE001 - an optional figure must not fail the row
+        return None
+
+
+def _add_parity(rows: list[Row]) -> None:
     """Compare the newest row's parameters with the first ok row's."""
-    reference = next((r for r in rows if r.status == OK), None)
+    reference = next((r for r in rows if r.ok), None)
     row = rows[-1]
-    if reference is None or row.status != OK:
+    if reference is None or not row.ok:
         return
     row.parity_max_abs_diff = max_abs_diff(reference.params_at_parity, row.params_at_parity)
     row.final_max_abs_diff = max_abs_diff(reference.params_final, row.params_final)
 
 
-def _add_roofline_fraction(row: RowResult, limit: dict[str, Any] | None) -> None:
+def _add_roofline_fraction(row: Row, limit: dict[str, Any] | None) -> None:
     """CPU rows of the linear model only: the roofline is that model's limit."""
     if limit and row.device == "cpu" and row.steps_per_second and _is_linear(row.params_final, limit):
         row.roofline_fraction = row.steps_per_second / limit["steps_per_second"]
@@ -373,45 +315,6 @@ def _is_linear(params: dict[str, Any] | None, limit: dict[str, Any]) -> bool:
         return False
     shapes = sorted(tuple(getattr(p, "shape", ())) for p in params.values())
     return shapes == sorted([(shape.get("input_dim"), shape.get("num_classes")), (shape.get("num_classes"),)])
-
-
-def _add_row_timeline(timeline: list[list[Any]], row: RowResult) -> None:
-    label = f"{row.plugin} ({row.device})"
-    steady = None
-    if row.train_seconds is not None and row.first_step_seconds is not None:
-        steady = row.train_seconds - row.first_step_seconds
-    parts = [
-        ("worker start, bench import, data mapping", row.worker_start_seconds),
-        ("load", row.load_seconds),
-        ("setup", row.setup_seconds),
-        ("place dataset on device", row.placement_seconds),
-        ("first step", row.first_step_seconds),
-        ("other steps", steady),
-        ("evaluation", row.eval_seconds),
-        ("close", row.close_seconds),
-    ]
-    accounted = 0.0
-    for name, seconds in parts:
-        if seconds is not None:
-            timeline.append([f"{label}: {name}", seconds])
-            accounted += seconds
-    if row.wall_seconds is not None:
-        measured = accounted - (row.worker_start_seconds or 0.0)
-        timeline.append([f"{label}: harness bookkeeping, parameter snapshots", max(0.0, row.wall_seconds - measured)])
-
-
-def _document(config: RunConfig, argv: list[str] | None, registry: Registry) -> dict[str, Any]:
-    return {
-        "schema_version": result.SCHEMA_VERSION,
-        "run_id": result.new_run_id(config.plugins),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": argv,
-        "machine": machine_info(),
-        "config": asdict(config),
-        "dataset": None,
-        "batch_schedule_sha256": None,
-        "results": [],
-    }
 
 
 def _dataset_info(dataset: Dataset) -> dict[str, Any]:

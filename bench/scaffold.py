@@ -40,9 +40,11 @@ FILES = {
 
 @dataclass(frozen=True)
 class PluginNames:
-    """Every name derived from the plugin name ``name`` (which is also the classifier's)."""
+    """Every name derived from the plugin name ``name``, and the classifier's name."""
 
     name: str
+    classifier: str
+    """What ``--plugins`` takes; the plugin name unless ``--classifier`` gives another."""
     dist: str
     """Distribution and directory name: ``bench-NAME``."""
     module: str
@@ -51,15 +53,17 @@ class PluginNames:
     """The classifier class: ``NameClassifier`` in CamelCase."""
 
 
-def plugin_names(name: str) -> PluginNames:
-    """Check ``name`` and derive the others; a bad name is a UsageError."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise UsageError(
-            f"bad plugin name {name!r}: use lowercase letters, digits and single dashes, "
-            "starting with a letter (e.g. my-softmax)"
-        )
+def plugin_names(name: str, classifier: str | None = None) -> PluginNames:
+    """Check ``name`` (and ``classifier``) and derive the others; a bad name is a UsageError."""
+    for kind, value in (("plugin", name), ("classifier", classifier or name)):
+        if not NAME_PATTERN.fullmatch(value):
+            raise UsageError(
+                f"bad {kind} name {value!r}: use lowercase letters, digits and single dashes, "
+                "starting with a letter (e.g. my-softmax)"
+            )
     return PluginNames(
         name=name,
+        classifier=classifier or name,
         dist=f"bench-{name}",
         module=f"bench_{name.replace('-', '_')}",
         class_name="".join(part.capitalize() for part in name.split("-")) + "Classifier",
@@ -72,8 +76,8 @@ def check_not_taken(names: PluginNames) -> None:
 
     if names.name in {ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}:
         raise UsageError(f"a plugin called {names.name!r} is already installed; choose another name")
-    if names.name in installed_registry().classifiers:
-        raise UsageError(f"a classifier called {names.name!r} is already installed; choose another name")
+    if names.classifier in installed_registry().classifiers:
+        raise UsageError(f"a classifier called {names.classifier!r} is already installed; choose another name")
     if importlib.util.find_spec(names.module) is not None:
         raise UsageError(f"a module called {names.module!r} is already importable; choose another name")
 
@@ -89,14 +93,16 @@ def render(names: PluginNames) -> dict[str, str]:
     return files
 
 
-def scaffold_plugin(name: str, directory: Path, *, check_installed: bool = True) -> Path:
+def scaffold_plugin(
+    name: str, directory: Path, *, classifier: str | None = None, check_installed: bool = True
+) -> Path:
     """Write the plugin package ``directory/bench-NAME/`` and return its path.
 
     Refuses a bad or already used name (``check_installed``: against the installed
     plugins) and an existing target directory; on a failure while writing, removes what
     it wrote.
     """
-    names = plugin_names(name)
+    names = plugin_names(name, classifier)
     if check_installed:
         check_not_taken(names)
     files = render(names)
@@ -118,14 +124,14 @@ def scaffold_plugin(name: str, directory: Path, *, check_installed: bool = True)
     return target
 
 
-def next_steps(path: Path, name: str) -> list[str]:
+def next_steps(path: Path, name: str, classifier: str | None = None) -> list[str]:
     """What to tell the user after :func:`scaffold_plugin`."""
-    names = plugin_names(name)
+    names = plugin_names(name, classifier)
     return [
         f"created {path}",
         "next:",
         f"  pip install -e {path}",
-        f"  bench run --plugins {name} --dataset synthetic --steps 200",
+        f"  bench run --plugins numpy,{names.classifier} --dataset synthetic --steps 200",
         f"  pytest {path / 'tests'}",
         f"then replace the model in {path / names.module / 'model.py'}",
     ]

@@ -7,21 +7,24 @@ import sys
 import pytest
 
 from bench.errors import BenchError, UsageError
-from bench.plot import default_output, loss_points, plot_run, row_label, use_log_scale
+from bench.plot import default_output, loss_points, output_path, plot_run, row_label, use_log_scale
+from bench.results.model import Row, RunDocument
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _document() -> dict:
+def _document() -> RunDocument:
     def row(plugin: str, device: str, status: str = "ok", speed: object = None, curve: list | None = None) -> dict:
         return {
             "plugin": plugin, "device": device, "status": status, "steps_per_second": speed, "loss_curve": curve or [],
         }
 
     big = [[1, 2.3], [10, 1500.0], [20, 900.0], [30, 1200.0]]
-    return {
-        "schema_version": 1,
+    return RunDocument.from_dict({
+        "schema_version": 2,
         "run_id": "20260101T000000Z_numpy+tf-graph_abc123",
+        "machine": {},
+        "batch_schedule_sha256": None,
         "config": {"dataset": "cifar10", "steps": 30, "batch_size": 100, "learning_rate": 0.005},
         "dataset": {"name": "cifar10"},
         "results": [
@@ -29,19 +32,26 @@ def _document() -> dict:
             row("tf-graph", "cpu", speed=911.2, curve=[[1, 2.3], [10, 1400.0], [30, 1100.0]]),
             row("tf-graph", "gpu:0", status="unavailable"),  # no numbers at all
             row("tf-xla", "cpu", status="failed", speed=None, curve=[[1, 2.3]]),
-            row("tf-eager", "cpu", status="diverged", speed=True, curve=[[1, 2.3], [2, "nan"], ["x", 1.0]]),
+            row("tf-eager", "cpu", status="diverged", speed=None, curve=[[1, 2.3], [2, 5.0]]),
         ],
-    }
+    })
 
 
 def test_helpers():
-    assert row_label({"plugin": "numpy", "device": "cpu", "status": "ok"}) == "numpy (cpu)"
-    assert row_label({"plugin": "tf-xla", "device": "gpu:0", "status": "failed"}) == "tf-xla (gpu:0) [failed]"
-    curve = [[1, 2.0], [2, None], [3, float("inf")], [4], [5, 1.0]]
-    assert loss_points({"loss_curve": curve}) == ([1.0, 5.0], [2.0, 1.0])
+    assert row_label(Row("numpy", "cpu")) == "numpy (cpu)"
+    assert row_label(Row("tf-xla", "gpu:0", status="failed")) == "tf-xla (gpu:0) [failed]"
+    curve = [[1, 2.0], [3, float("inf")], [5, 1.0]]
+    assert loss_points(Row("x", "cpu", loss_curve=curve)) == ([1.0, 5.0], [2.0, 1.0])
     assert use_log_scale([2.3, 1500.0]) and not use_log_scale([2.3, 0.5]) and not use_log_scale([0.0, 500.0])
     assert not use_log_scale([])
     assert default_output("results/run.json").as_posix() == "results/run.png"
+
+
+def test_output_into_a_directory(tmp_path):
+    assert output_path("results/run.json", None) == output_path("results/run.json", None)
+    assert output_path("results/run.json", None).as_posix() == "results/run.png"
+    assert output_path("results/run.json", str(tmp_path)) == tmp_path / "run.png"  # into it, not DIR.png
+    assert output_path("results/run.json", str(tmp_path / "x.svg")) == tmp_path / "x.svg"
 
 
 def test_writes_a_png(tmp_path):
@@ -55,7 +65,7 @@ def test_writes_a_png(tmp_path):
 
 def test_empty_document_still_plots(tmp_path):
     pytest.importorskip("matplotlib")
-    path = plot_run({"results": []}, tmp_path / "empty")  # no suffix: PNG
+    path = plot_run(RunDocument("r", "", None, {}, {}), tmp_path / "empty")  # no suffix: PNG
     assert path.suffix == ".png" and path.read_bytes().startswith(PNG_MAGIC)
 
 

@@ -21,7 +21,7 @@ def test_plugin_registered_in_process_is_found():
     pm.register(_Plugin(), name="toy-plugin")
     registry = collect_classifiers(pm, broken)
     assert registry.get("toy").description == "a toy"
-    assert registry.get("toy").plugin == "toy-plugin"
+    assert registry.origin("toy").plugin == "toy-plugin"
 
 
 def test_unknown_classifier_names_the_available_ones():
@@ -35,8 +35,8 @@ def test_builtins_come_through_the_entry_point_group():
     pm, broken = create_plugin_manager()
     registry = collect_classifiers(pm, broken)
     numpy_spec = registry.get("numpy")
-    assert numpy_spec.plugin == "numpy"
-    assert numpy_spec.distribution == "bench"
+    assert registry.origin("numpy").plugin == "numpy"
+    assert registry.origin("numpy").distribution == "bench"
 
 
 def test_broken_plugin_is_reported_and_others_still_load(fake_distribution):
@@ -59,7 +59,8 @@ def test_broken_plugin_is_reported_and_others_still_load(fake_distribution):
     registry = collect_classifiers(pm, broken)
     assert [(b.name, b.reason) for b in registry.broken] == [("aaa-broken", "ImportError: needs libfoo 9")]
     good = registry.get("good")
-    assert (good.plugin, good.distribution, good.version) == ("zzz-good", "fake-bench-plugins", "1.2.3")
+    origin = registry.origin("good")
+    assert (origin.plugin, origin.distribution, origin.version) == ("zzz-good", "fake-bench-plugins", "1.2.3")
     assert "numpy" in registry.classifiers
 
 
@@ -82,6 +83,6 @@ def test_duplicate_name_is_reported_not_overwritten():
     pm.register(_Plugin(), name="first")
     pm.register(_Plugin(), name="second")
     registry = collect_classifiers(pm)
-    assert registry.get("toy").plugin == "first"
+    assert registry.origin("toy").plugin == "first"
     assert registry.broken[0].name == "second"
     assert "already registered" in registry.broken[0].reason

@@ -94,7 +94,7 @@ def test_row_reports_accuracy_speed_and_separate_times(tiny):
     row = run(["numpy"], registry_with(numpy=NumpySoftmax)).rows[0]
     assert row.test_accuracy > 0.8
     assert row.steps_completed == 30
-    assert row.steps_per_second == pytest.approx(1 / row.step_seconds_median)
+    assert row.steps_per_second == pytest.approx(1 / row.stats.median)
     assert row.first_step_seconds > 0 and row.setup_seconds >= 0 and row.eval_seconds > 0
     assert row.train_seconds >= row.first_step_seconds
     assert row.wall_seconds >= row.train_seconds + row.eval_seconds
@@ -106,11 +106,11 @@ def test_row_reports_accuracy_speed_and_separate_times(tiny):
 def test_same_seed_same_result(tiny):
     registry = registry_with(numpy=NumpySoftmax)
     a, b = run(["numpy"], registry, seed=5), run(["numpy"], registry, seed=5)
-    assert a.document["batch_schedule_sha256"] == b.document["batch_schedule_sha256"]
+    assert a.document.batch_schedule_sha256 == b.document.batch_schedule_sha256
     assert a.rows[0].test_accuracy == b.rows[0].test_accuracy
     assert a.rows[0].loss_curve == b.rows[0].loss_curve
     c = run(["numpy"], registry, seed=6)
-    assert c.document["batch_schedule_sha256"] != a.document["batch_schedule_sha256"]
+    assert c.document.batch_schedule_sha256 != a.document.batch_schedule_sha256
 
 
 def test_a_failing_plugin_is_a_row_and_the_others_run(tiny):
@@ -142,14 +142,15 @@ def test_interrupt_keeps_measured_rows(tiny):
     saved = []
     config = RunConfig(plugins=["good", "stop", "never"], steps=10, batch_size=20, isolation="none")
     registry = registry_with(good=NumpySoftmax, stop=Interrupting, never=NumpySoftmax)
-    outcome = runner.run(config, registry, on_update=lambda doc: saved.append([r["status"] for r in doc["results"]]))
+    outcome = runner.run(config, registry, on_update=lambda doc: saved.append([str(r.status) for r in doc.results]))
     assert outcome.interrupted == "SIGINT"
     assert saved[-1] == ["ok", "interrupted"]
-    assert outcome.document["interrupted"] == "SIGINT"
+    assert outcome.document.interrupted == "SIGINT"
 
 
 def test_document_has_the_promised_keys(tiny):
     document = run(["numpy"], registry_with(numpy=NumpySoftmax)).document
+    document = document.to_dict()
     for key in ("schema_version", "machine", "config", "batch_schedule_sha256", "results", "timeline"):
         assert key in document
     row = document["results"][0]
@@ -214,7 +215,7 @@ def test_resident_placement_matches_feed_and_refuses_plugins_without_it(tiny):
 
 def test_roofline_rates_cpu_rows(tiny):
     outcome = run(["numpy"], registry_with(numpy=NumpySoftmax))
-    limit = outcome.document["roofline"]
+    limit = outcome.document.roofline
     assert limit["steps_per_second"] > 0
     assert limit["step_seconds"] == pytest.approx(
         limit["gather_seconds"] + limit["forward_matmul_seconds"] + limit["gradient_matmul_seconds"]

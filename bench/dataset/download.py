@@ -92,7 +92,7 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - http(s) URL from config
+        response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             raise _RangeNotSatisfiable from None

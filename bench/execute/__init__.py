@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bench.classifier import ClassifierSpec, SetupConfig
-from bench.measure import RowResult
+from bench.results.model import Row
 
 ISOLATIONS = ("process", "none")
 
@@ -46,7 +46,7 @@ class RowJob:
 class RowOutcome:
     """What an executor brings back from one row."""
 
-    row: RowResult
+    row: Row
     environment: dict[str, str] = field(default_factory=dict)
     interrupted: str | None = None
     """``"SIGINT"`` or ``"SIGTERM"`` when the user stopped the run during this row."""

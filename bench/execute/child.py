@@ -54,7 +54,6 @@ def measure_job(directory: Path, channel: Channel) -> int:
     from bench.dataset.prepared import open_prepared
     from bench.measure import measure
     from bench.plugins import environment_of, installed_registry
-    from bench.result import row_to_dict
     from bench.schedule import build_schedule
 
     document = json.loads((directory / "job.json").read_text())
@@ -81,7 +80,7 @@ def measure_job(directory: Path, channel: Channel) -> int:
 
     def measured(row: Any) -> None:
         save(row)
-        channel.send("measured", row=row_to_dict(row), environment=environment)
+        channel.send("measured", row=row.to_dict(), environment=environment)
 
     row = measure(
         spec,
@@ -99,7 +98,7 @@ def measure_job(directory: Path, channel: Channel) -> int:
     )
     if not saved:
         save(row)
-    channel.send("done", row=row_to_dict(row), environment=environment)
+    channel.send("done", row=row.to_dict(), environment=environment)
     return 0
 
 

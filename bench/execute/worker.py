@@ -32,7 +32,7 @@ import numpy as np
 from bench.classifier import ClassifierSpec
 from bench.errors import BenchError
 from bench.execute import Progress, RowJob, RowOutcome
-from bench.measure import FAILED, INTERRUPTED, OK, TIMEOUT, RowResult
+from bench.results.model import Row, Status
 from bench.schedule import BatchSchedule
 
 GRACE_SECONDS = 1.0
@@ -166,14 +166,14 @@ class _Worker:
                     return self._interrupted(proc, read, buffer, started)
                 if deadline is not None and time.perf_counter() > deadline and self.done is None:
                     _kill_group(proc)
-                    return self._outcome(TIMEOUT, f"timed out after {self.job.timeout:g} s during {self.phase}"
+                    return self._outcome(Status.TIMEOUT, f"timed out after {self.job.timeout:g} s during {self.phase}"
                                          + self._step_note())
         proc.wait()
         if self.done is not None:
             return self._outcome()
         if self.error is not None:
-            return self._outcome(FAILED, f"worker: {self.error}")
-        return self._outcome(FAILED, f"{_exit_reason(proc.returncode)} during {self.phase}{self._step_note()}")
+            return self._outcome(Status.FAILED, f"worker: {self.error}")
+        return self._outcome(Status.FAILED, f"{_exit_reason(proc.returncode)} during {self.phase}{self._step_note()}")
 
     def _interrupted(self, proc: subprocess.Popen[bytes], read: int, buffer: bytes, started: float) -> RowOutcome:
         name = "SIGTERM" if self.signal_received == signal.SIGTERM else "SIGINT"
@@ -192,7 +192,7 @@ class _Worker:
                     break
                 buffer = self._handle(buffer + chunk, started)
         _kill_group(proc)
-        outcome = self._outcome(INTERRUPTED, f"interrupted ({name}) during {self.phase}{self._step_note()}")
+        outcome = self._outcome(Status.INTERRUPTED, f"interrupted ({name}) during {self.phase}{self._step_note()}")
         outcome.interrupted = name
         return outcome
 
@@ -222,27 +222,25 @@ class _Worker:
     def _step_note(self) -> str:
         return f" (step {self.steps} of {self.executor.schedule.steps})" if self.phase == "training" else ""
 
-    def _outcome(self, status: str | None = None, error: str | None = None) -> RowOutcome:
+    def _outcome(self, status: Status | None = None, error: str | None = None) -> RowOutcome:
         """The row: the worker's final report, else what it measured before close, else what we know."""
         data = self.done or self.measured
         if data is not None:
-            row = _row_from_dict(data)
+            row = Row.from_dict(data, "the worker's row")
             row.params_at_parity, row.params_final = (self._parameters(name) for name in PARAMETER_FILES.values())
             if self.done is None and status is not None:
                 # Training and evaluation finished; only close was cut short.
-                if status == INTERRUPTED:
+                if status == Status.INTERRUPTED:
                     row.error = f"measured; {error} (close did not finish)"
                 else:
                     row.status, row.error = status, f"{error} (training and evaluation had finished)"
         else:
-            row = RowResult(
+            row = Row(
                 plugin=self.spec.name,
                 device=self.job.device,
                 placement=self.job.placement,
                 steps_per_call=self.job.steps_per_call,
-                plugin_version=self.spec.version,
-                distribution=self.spec.distribution,
-                status=status or FAILED,
+                status=status or Status.FAILED,
                 error=error,
                 steps_completed=self.steps,
             )
@@ -257,11 +255,6 @@ class _Worker:
             return None
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
-
-
-def _row_from_dict(data: dict[str, Any]) -> RowResult:
-    known = {name for name in RowResult.__dataclass_fields__}
-    return RowResult(**{key: value for key, value in data.items() if key in known})
 
 
 def _parse_lines(text: bytes) -> list[dict[str, Any]]:

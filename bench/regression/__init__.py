@@ -14,28 +14,21 @@ ratios are recorded in a bounds file (``tests/benchmarks/bounds.json``), with ma
 wide enough for a noisy two-core machine and still well short of a real slowdown
 (a step doing several times its work).
 
-**Across runs** (:func:`compare_runs`): the steps/s of each row of a new run against a
-saved baseline, for ``bench compare A B --fail-below RATIO`` on a machine quiet enough
-for that to mean something.
+**Across runs** lives with the results (:mod:`bench.results.compare`): ``bench compare A B
+--fail-below RATIO``, for a machine quiet enough for that to mean something.
 
-``python -m bench.regression --bounds FILE`` runs the within-run check from a shell.
+``bench check`` (and its alias ``python -m bench.regression``) runs the within-run check
+from a shell.
 
 The parts: :mod:`~bench.regression.bounds` (the bounds file), :mod:`~bench.regression.relative`
 (classifiers against the reference), :mod:`~bench.regression.harness` (the harness against a
-bare loop), :mod:`~bench.regression.checks` (checks and retries), :mod:`~bench.regression.compare`
-(across runs) and :mod:`~bench.regression.cli` (``python -m bench.regression``).
+bare loop), :mod:`~bench.regression.checks` (checks and retries) and :mod:`~bench.regression.cli`
+(the whole check, as ``bench check`` runs it).
 """
 
 from bench.regression.bounds import REFERENCE, Bounds, RatioBound, bounds_from_dict, load_bounds
 from bench.regression.checks import Check, CheckReport
 from bench.regression.cli import main, run_check
-from bench.regression.compare import (
-    NOT_MEASURED,
-    RowComparison,
-    comparability_notes,
-    compare_runs,
-    regression_lines,
-)
 from bench.regression.harness import HarnessTiming, check_harness, check_harness_speed, harness_vs_bare
 from bench.regression.relative import (
     Batches,
@@ -49,7 +42,6 @@ from bench.regression.relative import (
 )
 
 __all__ = [
-    "NOT_MEASURED",
     "REFERENCE",
     "Batches",
     "Bounds",
@@ -58,20 +50,16 @@ __all__ = [
     "HarnessTiming",
     "RatioBound",
     "RelativeTiming",
-    "RowComparison",
     "bounds_from_dict",
     "check_harness",
     "check_harness_speed",
     "check_relative_speed",
     "check_step_ratios",
-    "comparability_notes",
-    "compare_runs",
     "fixed_batches",
     "harness_vs_bare",
     "load_bounds",
     "main",
     "measure_relative",
-    "regression_lines",
     "relative_step_times",
     "run_check",
     "setup_config",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.errors import UsageError
-from bench.regression.bounds import Bounds, load_bounds
+from bench.regression.bounds import Bounds
 from bench.regression.checks import CheckReport
 from bench.regression.harness import check_harness_speed
 from bench.regression.relative import check_relative_speed, fixed_batches, setup_config
@@ -53,25 +51,7 @@ def run_check(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.regression",
-        description="Within-run speed check: each classifier's step time against the numpy "
-        "reference's, and the harness against a bare loop, interleaved in one process.",
-    )
-    parser.add_argument("--bounds", required=True, help="bounds file (JSON), e.g. tests/benchmarks/bounds.json")
-    parser.add_argument("--plugins", help="comma-separated classifiers (default: all with a bound)")
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default: 9)")
-    parser.add_argument("--steps", type=int, default=15, help="timed steps per classifier per round (default: 15)")
-    parser.add_argument("--attempts", type=int, default=3, help="measure a failing bound again up to this often")
-    parser.add_argument("--no-harness", action="store_true", help="skip the harness-vs-bare check")
-    args = parser.parse_args(argv)
-    try:
-        bounds = load_bounds(args.bounds)
-        names = [n.strip() for n in args.plugins.split(",") if n.strip()] if args.plugins else None
-        report = run_check(
-            bounds, names, attempts=args.attempts, harness=not args.no_harness, rounds=args.rounds, steps=args.steps
-        )
-    except UsageError as exc:
-        print(f"bench.regression: error: {exc}", file=sys.stderr)
-        return 2
-    return 0 if report.ok else 1
+    """``python -m bench.regression``: an alias of ``bench check``."""
+    from bench.cli import main as bench_main
+
+    return bench_main(["check", *(sys.argv[1:] if argv is None else argv)], prog="python -m bench.regression")

@@ -98,9 +98,9 @@ def harness_vs_bare(
 
 def _harness_round(spec: ClassifierSpec, dataset: Dataset, schedule: BatchSchedule, config: SetupConfig) -> float:
     row = measure(spec, config.device, dataset, schedule, config)
-    if row.status != OK or row.step_seconds_median is None:
+    if row.status != OK or row.stats is None:
         raise RuntimeError(f"{spec.name}: the harness round failed: {row.status}: {row.error}")
-    return row.step_seconds_median
+    return row.stats.median
 
 
 def _bare_round(spec: ClassifierSpec, config: SetupConfig, timed: Callable[[Classifier], list[float]]) -> float:

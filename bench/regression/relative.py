@@ -52,14 +52,13 @@ def fixed_batches(
 def setup_config(dataset: Dataset, batch_size: int = 100, spec: ClassifierSpec | None = None) -> SetupConfig:
     """The reference recipe on ``dataset`` with ``batch_size``, and ``spec``'s own learning
     rate and ``--param`` values where it has defaults (the two-layer models do)."""
-    defaults = spec.defaults if spec is not None else {}
-    params = dict(defaults.get("params") or {})  # type: ignore[call-overload]
+    learning_rate = spec.defaults.learning_rate if spec is not None else None
     return SetupConfig(
-        learning_rate=float(defaults.get("learning_rate", 0.005)),  # type: ignore[arg-type]
+        learning_rate=0.005 if learning_rate is None else learning_rate,
         batch_size=batch_size,
         input_dim=dataset.input_dim,
         num_classes=dataset.num_classes,
-        params={str(k): str(v) for k, v in params.items()},
+        params=spec.param_defaults() if spec is not None else {},
     )
 
 
@@ -164,7 +163,7 @@ def measure_relative(
         for clf in reversed(list(classifiers.values())):
             try:
                 clf.close()
-            except Exception:  # noqa: BLE001, S110 - closing is best effort here
+            except Exception:  # noqa: BLE001 - closing is best effort here
                 pass
 
 

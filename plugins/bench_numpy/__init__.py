@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import ClassifierSpec, hookimpl
+from bench import ClassifierSpec, Param, hookimpl
 
 
 @hookimpl
@@ -16,6 +16,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="numpy",
             description="Linear softmax classifier in plain numpy (float32), analytic gradient, SGD",
             factory=NumpySoftmax,
+            params=(Param("dtype", str, "float32", "the arithmetic's precision", choices=("float32", "float64")),),
             environment=numpy_environment,
             supports_resident=True,
             supports_steps_per_call=True,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from bench import Classifier, ClassifierSpec, hookimpl
+from bench import Classifier, ClassifierSpec, Param, RecipeDefaults, hookimpl
 
 # Before anything imports TensorFlow: keep its C++ log lines off the terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -28,9 +28,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 
-def mlp_defaults() -> dict[str, object]:
-    """The settings of the original ``run_fc_model.py`` (its reg_constant is ``l2``); a new dict each call."""
-    return {"steps": 2000, "batch_size": 400, "learning_rate": 0.001, "params": {"hidden": "120", "l2": "0.1"}}
+MLP_DEFAULTS = RecipeDefaults(steps=2000, batch_size=400, learning_rate=0.001)
+"""The settings of the original ``run_fc_model.py``."""
+MLP_PARAMS = (
+    Param("hidden", int, 120, "units in the hidden ReLU layer", minimum=1),
+    Param("l2", float, 0.1, "L2 weight decay (the original's reg_constant)", minimum=0),
+)
 
 
 def tf_devices() -> list[str]:
@@ -103,7 +106,8 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
                 name,
                 description,
                 factory,
-                defaults=mlp_defaults() if mlp else {},
+                defaults=MLP_DEFAULTS if mlp else RecipeDefaults(),
+                params=MLP_PARAMS if mlp else (),
                 devices=tf_devices,
                 environment=tf_environment,
                 supports_resident=resident,

@@ -16,7 +16,13 @@ import numpy as np
 
 from bench.classifier import SetupConfig
 from bench.errors import DeviceUnavailable
-from bench_tensorflow._runtime import PREDICT_CHUNK, apply_eager_threads, import_tensorflow, peak_device_memory, tf_device_name
+from bench_tensorflow._runtime import (
+    PREDICT_CHUNK,
+    apply_eager_threads,
+    import_tensorflow,
+    peak_device_memory,
+    tf_device_name,
+)
 
 tf = import_tensorflow()
 

@@ -27,22 +27,21 @@ BUILTIN_PLUGINS = ("numpy", "tensorflow")
 """Entry-point names of the plugins bench ships (pyproject's [project.entry-points.bench])."""
 
 REGISTRY = installed_registry()
-BUILTIN = [name for name, spec in REGISTRY.classifiers.items() if spec.plugin in BUILTIN_PLUGINS]
+BUILTIN = [name for name in REGISTRY.classifiers if REGISTRY.origin(name).plugin in BUILTIN_PLUGINS]
 DEVICE = "cpu"
 
 
 def _setup(name: str, input_dim: int) -> object:
     spec = REGISTRY.get(name)
-    params = {str(k): str(v) for k, v in dict(spec.defaults.get("params") or {}).items()}  # type: ignore[call-overload]
     clf = spec.factory()
     clf.setup(
         SetupConfig(
-            learning_rate=float(spec.defaults.get("learning_rate", 0.005)),  # type: ignore[arg-type]
+            learning_rate=spec.defaults.learning_rate or 0.005,
             batch_size=100,
             input_dim=input_dim,
             num_classes=10,
             device=DEVICE,
-            params=params,
+            params=spec.param_defaults(),
         )
     )
     return clf
@@ -57,11 +56,10 @@ def classifier(request: pytest.FixtureRequest, bench_data):
 
 
 def _describe(benchmark, name: str, data_source: str) -> None:
-    spec = REGISTRY.get(name)
     benchmark.extra_info.update(
         classifier=name,
-        plugin=spec.plugin,
-        plugin_version=spec.version,
+        plugin=REGISTRY.origin(name).plugin,
+        plugin_version=REGISTRY.origin(name).version,
         device=DEVICE,
         data=data_source,
         frameworks=REGISTRY.environment_info([name]),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import result
+from bench.results import storage as result
 from bench.cli import main
 from bench.errors import ResultFileError
 
@@ -55,18 +55,17 @@ def test_results_dir_that_cannot_be_created(bench, clean_error) -> None:
                  "--results-dir", str(blocker / "results"))
     line = clean_error(proc, 1, f"cannot write results to {blocker / 'results'}")
     assert line.startswith("bench: error: ")
-    assert "numpy" in proc.stdout and "ok" in proc.stdout  # the table is still printed
-    assert "saved" not in proc.stdout
+    assert proc.stdout == ""  # found before any row ran
     assert blocker.read_text() == "not a directory"
     assert _listing(bench.cwd) == ["a-file"]
 
 
-def test_output_that_is_a_directory_fails_but_the_run_is_saved(bench, clean_error) -> None:
+def test_output_that_is_a_directory_is_refused_before_any_row(bench, clean_error) -> None:
     target = bench.cwd / "out"
     target.mkdir()
     proc = bench.run("--plugins", "numpy", "--steps", "3", "--output", str(target))
-    clean_error(proc, 1, f"cannot write results to {target}")
-    assert len(bench.saved()) == 1 and "saved " in proc.stdout
+    clean_error(proc, 1, f"cannot write results to {target}: not a regular file")
+    assert bench.saved() == [] and proc.stdout == ""
     assert _listing(target) == []
 
 
@@ -134,7 +133,7 @@ def test_saved_run_reads_back(bench) -> None:
     proc = bench.run("--plugins", "numpy", "--steps", "3")
     assert proc.returncode == 0
     [path] = bench.results.glob("*.json")
-    assert result.load_run(path)["results"][0]["plugin"] == "numpy"
+    assert result.load_run(path).results[0].plugin == "numpy"
     again = bench("report", str(path))
     assert again.returncode == 0 and "numpy" in again.stdout
 
@@ -148,7 +147,7 @@ BAD_FILES = {
     "not utf-8": b'{"schema_version": 1, "x": "\xff"}',
     "a list": b"[1, 2, 3]",
     "foreign object": b'{"name": "some other tool", "version": 3}',
-    "future schema": json.dumps({**VALID, "schema_version": 2}).encode(),
+    "future schema": json.dumps({**VALID, "schema_version": 3}).encode(),
     "results not a list": json.dumps({**VALID, "results": {"numpy": 1}}).encode(),
     "row without status": json.dumps({**VALID, "results": [{"plugin": "numpy"}]}).encode(),
     "accuracy as text": json.dumps({**VALID, "results": [{**VALID["results"][0], "test_accuracy": "high"}]}).encode(),
@@ -185,16 +184,16 @@ def test_report_on_missing_file_and_directory(bench, clean_error) -> None:
 
 
 def test_save_failing_after_the_first_row_says_what_the_file_holds(tmp_path, monkeypatch, capsys) -> None:
-    real_write = result.write_json_atomic
+    real_write = result.write_text_atomic
     calls = []
 
-    def flaky(path: Path, document: dict) -> None:
+    def flaky(path: Path, text: str) -> None:
         calls.append(path)
         if len(calls) > 1:
             raise ResultFileError(f"cannot write results to {path}: No space left on device")
-        real_write(path, document)
+        real_write(path, text)
 
-    monkeypatch.setattr(result, "write_json_atomic", flaky)
+    monkeypatch.setattr(result, "write_text_atomic", flaky)
     results = tmp_path / "results"
     code = main(["run", "--plugins", "numpy,numpy", "--dataset", "synthetic", "--steps", "3", "--quiet",
                  "--results-dir", str(results)])
@@ -202,4 +201,4 @@ def test_save_failing_after_the_first_row_says_what_the_file_holds(tmp_path, mon
     assert code == 1 and "saved" not in out
     [path] = results.glob("*.json")
     assert err == f"bench: error: cannot write results to {path}: No space left on device ({path} holds only the first 1 row(s))\n"
-    assert len(result.load_run(path)["results"]) == 1
+    assert len(result.load_run(path).results) == 1

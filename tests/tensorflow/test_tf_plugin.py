@@ -46,7 +46,7 @@ def test_registers_every_classifier():
     assert not registry.broken
     assert set(registry.classifiers) == TF_NAMES
     for spec in registry.classifiers.values():
-        assert spec.plugin == "tensorflow"
+        assert registry.origin(spec.name).plugin == "tensorflow"
         assert spec.description and "\n" not in spec.description
         assert callable(spec.factory)
 

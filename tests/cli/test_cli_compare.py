@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.result import SCHEMA_VERSION, load_run, write_json_atomic
+from bench.results.model import SCHEMA_VERSION
+from bench.results.storage import load_run, write_json_atomic
 
 
 def _document(*rows: tuple[str, str, str, float | None]) -> dict:
@@ -67,7 +68,7 @@ def test_fail_below_names_the_rows_that_fell_and_exits_one(runs, capsys):
     out = capsys.readouterr().out
     assert "REGRESSION tf-graph (cpu): 700.0 steps/s is 0.500 x the baseline's 1400.0 (below 0.8)" in out
     assert "REGRESSION numpy" not in out and "REGRESSION tf-eager" not in out
-    assert "1 of 3 rows fall below 0.8" in out
+    assert "1 of 3 rows fail the gate (0.8 x the baseline's steps/s)" in out
     assert "B/A" in out  # the comparison table comes first, as without the flag
 
 
@@ -82,6 +83,11 @@ def test_fail_below_fails_a_row_that_broke_and_a_comparison_of_nothing(runs, cap
     assert main(["compare", a, b, "--fail-below", "0.8"]) == 1
     assert "REGRESSION tf-graph (cpu): candidate failed" in capsys.readouterr().out
     a, b = runs(BASELINE, [("tf-xla", "cpu", "ok", 900.0)])
+    assert main(["compare", a, b, "--fail-below", "0.8"]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION numpy (cpu): missing from the candidate" in out  # a row lost is a failure
+    assert "not compared: tf-xla (cpu): only in the candidate" in out
+    a, b = runs([("tf-graph", "gpu:0", "unavailable", None)], [("tf-graph", "gpu:0", "ok", 900.0)])
     assert main(["compare", a, b, "--fail-below", "0.8"]) == 1
     assert "nothing compared" in capsys.readouterr().out
 
@@ -111,7 +117,7 @@ def test_run_writes_pytest_benchmark_json_that_pytest_benchmark_compare_reads(tm
     (bench,) = converted["benchmarks"]
     assert bench["name"] == "train_step[numpy-cpu]" and bench["stats"]["rounds"] == 29
     document = load_run(tmp_path / "run.json")  # the ordinary result is still written
-    assert bench["stats"]["median"] == document["results"][0]["step_seconds_median"]
+    assert bench["stats"]["median"] == document.results[0].stats.median
     proc = subprocess.run(
         [sys.executable, "-m", "pytest_benchmark", "compare", "pb.json"],
         cwd=tmp_path,

@@ -1,0 +1,122 @@
+"""The ``bench`` command line: one program, a module per group of subcommands.
+
+- :mod:`bench.cli.run`: ``bench run``
+- :mod:`bench.cli.results`: ``bench report``, ``compare``, ``plot``, ``export``
+- :mod:`bench.cli.plugins`: ``bench plugins``, ``new-plugin``
+- :mod:`bench.cli.data`: ``bench data``
+- :mod:`bench.cli.check`: ``bench check``
+
+One error policy for all of them (:func:`main`): an expected failure is one line,
+``bench: error: ...``, and an exit status (2 for usage, 1 otherwise, 130/143 for
+Ctrl-C/SIGTERM); a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import signal
+import sys
+
+from bench import __version__
+from bench.cli.options import Parser
+from bench.errors import BenchError, Terminated
+
+DEBUG_HELP = "show tracebacks instead of one-line errors"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bench.cli import check, data, plugins, results, run
+
+    parser = Parser(prog="bench", description="Benchmark image classifiers on CIFAR-10.")
+    parser.add_argument("--version", action="version", version=f"bench {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    # --debug is also accepted after the command (bench run ... --debug); SUPPRESS keeps the
+    # subcommand from resetting a --debug given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands.required = True
+    for module in (run, results, plugins, data, check):
+        module.register(commands, common)
+    return parser
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message on one line (a multi-line message is joined)."""
+    return " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _tolerant_output() -> None:
+    """Text that the terminal cannot encode (from a plugin or a result file) is escaped, not fatal."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError, TypeError):  # pragma: no cover - a stream that cannot
+                pass
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's final flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main(argv: list[str] | None = None, *, prog: str = "bench") -> int:
+    _tolerant_output()
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        code = int(args.handler(args))
+        sys.stdout.flush()
+        return code
+    except BenchError as exc:
+        if args.debug:
+            raise
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except MemoryError:
+        if args.debug:
+            raise
+        hint = " (fewer --steps or a smaller --batch-size may help)" if args.command == "run" else ""
+        print(f"{prog}: error: out of memory{hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        if args.debug:
+            raise
+        print(f"{prog}: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:  # the reader went away (bench run | head): stop quietly
+        _silence_stdout()
+        return 141
+    except OSError as exc:
+        if args.debug:
+            raise
+        if exc.errno in (errno.ENOSPC, errno.EIO, errno.EFBIG):  # standard output on a full disk, /dev/full
+            _silence_stdout()
+            print(f"{prog}: error: cannot write the output: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"{prog}: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+              file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:500]
+        print(f"{prog}: internal error: {type(exc).__name__}: {first} (run with --debug for details)",
+              file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)

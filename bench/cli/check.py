@@ -1,0 +1,43 @@
+"""``bench check``: the within-run speed check (``python -m bench.regression`` is an alias)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bench.cli import options
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    check = commands.add_parser(
+        "check", parents=[common], help="within-run speed check against the numpy reference",
+        description="Each classifier's step time against the numpy reference's, and the harness against a bare "
+                    "loop, interleaved in one process; exit 1 when a bound fails.")
+    add_check_options(check)
+    check.set_defaults(handler=cmd_check)
+
+
+def add_check_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bounds", metavar="FILE",
+                        help="bounds file (JSON); default: the one shipped with bench")
+    parser.add_argument("--plugins", type=options.csv, metavar="NAME[,NAME...]",
+                        help="classifiers to check (default: every one with a bound)")
+    parser.add_argument("--rounds", type=options.integer, default=9, help="interleaved rounds (default: 9)")
+    parser.add_argument("--steps", type=options.integer, default=15,
+                        help="timed steps per classifier per round (default: 15)")
+    parser.add_argument("--attempts", type=options.integer, default=3,
+                        help="measure a failing bound again up to this often (default: 3)")
+    parser.add_argument("--no-harness", action="store_true", help="skip the harness-vs-bare check")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bench.errors import UsageError
+    from bench.regression.bounds import load_bounds
+    from bench.regression.cli import run_check
+
+    for flag, value in (("--rounds", args.rounds), ("--steps", args.steps), ("--attempts", args.attempts)):
+        if value < 1:
+            raise UsageError(f"{flag} must be at least 1, not {value}")
+    report = run_check(load_bounds(args.bounds), args.plugins, attempts=args.attempts, harness=not args.no_harness,
+                       rounds=args.rounds, steps=args.steps)
+    return 0 if report.ok else 1

@@ -1,0 +1,123 @@
+"""Saved runs: ``bench report``, ``bench compare``, ``bench plot`` and ``bench export``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from bench.cli import options
+from bench.results.model import RunDocument
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    from bench.report import COLUMN_KEYS
+
+    report = commands.add_parser("report", parents=[common], help="print a saved run again",
+                                 description="Print a saved run: what ran where, its rows, and where the time went. "
+                                             f"Columns: {', '.join(COLUMN_KEYS)}.")
+    report.add_argument("file", help="a result JSON file (bench run saves them under results/)")
+    options.add_table_columns(report)
+    report.set_defaults(handler=cmd_report)
+
+    compare = commands.add_parser("compare", parents=[common], help="put two saved runs side by side",
+                                  description="Every row of either run, with steps/s and accuracy in both; "
+                                              "--fail-below makes it a gate for CI.")
+    compare.add_argument("baseline", help="run A, the baseline (a result JSON file)")
+    compare.add_argument("candidate", help="run B, the candidate (a result JSON file)")
+    options.add_format(compare)
+    compare.add_argument("--fail-below", type=options.positive_number, metavar="RATIO",
+                         help="exit 1 when a row's steps/s in CANDIDATE is below RATIO x BASELINE's (e.g. 0.8), "
+                              "when CANDIDATE lacks or failed a row BASELINE measured, or was interrupted")
+    compare.set_defaults(handler=cmd_compare)
+
+    plot = commands.add_parser("plot", parents=[common], help="draw a saved run (needs matplotlib)",
+                               description="Loss curves and steps/s of a saved run, or its roofline (--roofline).")
+    plot.add_argument("file", help="a result JSON file")
+    plot.add_argument("-o", "--output", metavar="PATH",
+                      help="image file (.png, .svg or .pdf), or a directory to write FILE's name .png into "
+                           "(default: FILE with .png)")
+    plot.add_argument("--roofline", action="store_true",
+                      help="draw the roofline: arithmetic intensity against FLOP/s, the ceilings and one point a row")
+    plot.set_defaults(handler=cmd_plot)
+
+    export = commands.add_parser("export", parents=[common], help="write a saved run in pytest-benchmark's layout",
+                                 description="Write a saved run as pytest-benchmark JSON, for pytest-benchmark compare.")
+    export.add_argument("file", help="a bench result JSON file")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write (default: FILE with .pytest-benchmark.json)")
+    export.set_defaults(handler=cmd_export)
+
+
+def print_run(document: RunDocument, args: argparse.Namespace) -> None:
+    """The results table, the rows' problems, the roofline, speed-ups and the timeline."""
+    from bench.report import device_speedup_table, problems, results_table, roofline_line, timeline_table
+
+    print(results_table(document, args.format, **options.table_options(args)))
+    for line in problems(document):
+        print(f"  {line}")
+    line = roofline_line(document)
+    if line:
+        print(line)
+    speedups = device_speedup_table(document, args.format)
+    if speedups:
+        print()
+        print(speedups)
+    print()
+    print(timeline_table(document, args.format))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import identity_lines
+    from bench.results.storage import load_run
+
+    document = load_run(args.file)
+    print("\n".join(identity_lines(document)))
+    print()
+    print_run(document, args)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.report import compare_table, safe_text
+    from bench.results.compare import comparability_notes, compare_runs, gate_lines
+    from bench.results.storage import load_run
+
+    baseline, candidate = load_run(args.baseline), load_run(args.candidate)
+    comparisons = compare_runs(baseline, candidate, args.fail_below)
+    print(f"A: {safe_text(args.baseline)}\nB: {safe_text(args.candidate)}")
+    print(compare_table(comparisons, args.format))
+    for note in comparability_notes(baseline, candidate):
+        print(f"note: {safe_text(note)}")
+    if args.fail_below is None:
+        return 0
+    lines, failed = gate_lines(comparisons, args.fail_below, candidate)
+    print("\n".join(safe_text(line) for line in lines))
+    return 1 if failed else 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench import plot
+    from bench.results.storage import load_run
+
+    document = load_run(args.file)
+    target = plot.output_path(args.file, args.output, "-roofline" if args.roofline else "")
+    path = (plot.plot_roofline if args.roofline else plot.plot_run)(document, target)
+    print(f"saved {path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.report import safe_text
+    from bench.results.export import skipped_rows, to_pytest_benchmark
+    from bench.results.storage import load_run, write_json_atomic
+
+    source = Path(args.file)
+    target = Path(args.output) if args.output else source.with_suffix(".pytest-benchmark.json")
+    document = load_run(source)
+    converted = to_pytest_benchmark(document)
+    write_json_atomic(target, converted)
+    print(f"wrote {target} ({len(converted['benchmarks'])} benchmarks)")
+    for row in skipped_rows(document):
+        print(f"  not exported: {safe_text(row.label)}: a schema-1 row without per-step times")
+    return 0
