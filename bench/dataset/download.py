@@ -26,6 +26,7 @@ import contextlib
 import errno
 import hashlib
 import http.client
+import math
 import os
 import re
 import shutil
@@ -91,8 +92,8 @@ class Limits:
             try:
                 value = float(text)
             except ValueError:
-                value = float("nan")
-            if not (value >= 0 and value != float("inf")) or (field != "min_rate" and value == 0):
+                value = math.nan
+            if not (math.isfinite(value) and (value >= 0 if field == "min_rate" else value > 0)):
                 kind = "a number >= 0" if field == "min_rate" else "a number of seconds > 0"
                 raise UsageError(f"{name} must be {kind}, got {text!r}")
             values[field] = value
@@ -125,39 +126,39 @@ def ensure_cifar10(
     this one waited, that copy is used. The archive is deleted afterwards, also when its
     contents were refused (but kept when extraction ran out of space, for the next run).
     """
-    from bench.dataset.cifar10 import find_layout  # here: cifar10 is heavy and needs no download
-
     limits = limits or Limits.from_env()
     check_url(archive.url)
     created: list[Path] = []
-    ok = False
     try:
         with directory_lock(root, wait=limits.deadline + 600, prepare=lambda: _make_dirs(root, created)):
-            layout = find_layout(root)
-            if layout is not None:  # another process put it there while this one waited
-                ok = True
-                return layout.path
-            if (root / archive.directory).exists():
-                raise DataError(
-                    f"{root / archive.directory} exists but is not a complete CIFAR-10 copy; "
-                    "remove it and run again"
-                )
-            tarball = root / archive.filename
-            download(archive.url, tarball, md5=archive.md5, size=archive.size, timeout=timeout, limits=limits)
-            keep = False
-            try:
-                path = extract_archive(tarball, root, archive.directory)
-            except _NoSpace:
-                keep = True
-                raise
-            finally:
-                if not keep:
-                    tarball.unlink(missing_ok=True)  # extracted, or refused: either way not needed again
-            ok = True
-            return path
-    finally:
-        if not ok:
-            _remove_empty(created)
+            return _fetch_and_unpack(root, archive, timeout, limits)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _fetch_and_unpack(root: Path, archive: Archive, timeout: float, limits: Limits) -> Path:
+    """The work of :func:`ensure_cifar10`, done while holding the lock."""
+    from bench.dataset.cifar10 import find_layout  # here: cifar10 is heavy and a download needs it once
+
+    layout = find_layout(root)
+    if layout is not None:  # another process put it there while this one waited
+        return layout.path
+    if (root / archive.directory).exists():
+        raise DataError(
+            f"{root / archive.directory} exists but is not a complete CIFAR-10 copy; remove it and run again"
+        )
+    tarball = root / archive.filename
+    download(archive.url, tarball, md5=archive.md5, size=archive.size, timeout=timeout, limits=limits)
+    try:
+        path = extract_archive(tarball, root, archive.directory)
+    except _NoSpace:
+        raise  # the verified archive stays: the next run extracts it without downloading again
+    except BaseException:
+        tarball.unlink(missing_ok=True)  # refused: not needed again
+        raise
+    tarball.unlink(missing_ok=True)
+    return path
 
 
 def _make_dirs(root: Path, created: list[Path]) -> None:

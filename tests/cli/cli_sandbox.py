@@ -15,6 +15,7 @@ limit, a full or read-only file system, and a stand-in for the official archive.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import pickle
@@ -58,6 +59,7 @@ def run_bench(bench, *args: str, preexec_fn: Callable[[], None] | None = None, t
     )
 
 
+@functools.cache
 def _namespaces_work() -> bool:
     if shutil.which("unshare") is None:
         return False

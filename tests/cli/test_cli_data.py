@@ -108,7 +108,7 @@ def test_damaged_real_file_is_refused_naming_it_and_the_checksums(bench, clean_e
 # -- files that are not what they claim: special files, huge files, wrong class lists -------
 
 SPECIAL = ["symlink to /dev/zero", "fifo", "40 GB sparse file"]
-MEMORY_CAP = 4 << 30  # a regression reads into a MemoryError, not into the machine's memory
+MEMORY_CAP = 2 << 30  # a regression reads into a MemoryError, not into the machine's memory
 
 
 def _make_special(path: Path, kind: str) -> str:
