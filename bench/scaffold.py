@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 
-from bench.errors import UsageError
+from bench.errors import BenchError, UsageError
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 TEMPLATE_DIR = ("templates", "plugin")
@@ -100,7 +100,7 @@ def scaffold_plugin(
 
     Refuses a bad or already used name (``check_installed``: against the installed
     plugins) and an existing target directory; on a failure while writing, removes what
-    it wrote.
+    it wrote (a write that fails, e.g. on a full disk, is a BenchError naming the file).
     """
     names = plugin_names(name, classifier)
     if check_installed:
@@ -113,11 +113,15 @@ def scaffold_plugin(
         raise UsageError(f"{target} already exists; not overwriting it") from None
     except OSError as exc:
         raise UsageError(f"cannot create {target}: {exc.strerror or exc}") from None
+    path = target
     try:
         for relative, text in files.items():
             path = target / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise BenchError(f"cannot write {path}: {exc.strerror or exc}; removed {target} again") from None
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

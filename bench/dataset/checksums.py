@@ -9,7 +9,13 @@ the official ``cifar-10-binary.tar.gz``). Their SHA-1s agree with ``apache/mxnet
 (``python/mxnet/gluon/data/vision/datasets.py``, class ``CIFAR10``), and both were
 re-derived from the verified python-version batches (label byte + 3072 pixel bytes per
 record), which gave exactly these md5s and SHA-1s. No public md5 of ``batches.meta.txt``
-was found, so that file is checked structurally instead (ten non-empty class names).
+was found, so that file is checked structurally instead: exactly the ten official class names.
+
+Sizes: the python files' sizes are those of the verified copies (each md5 matches the official
+one); a ``.bin`` file is 10,000 records of 3073 bytes; the binary ``batches.meta.txt`` is 61
+bytes in the official archive (the loader allows a little more for whitespace). The archive
+sizes are the official archives' (``Content-Length`` of the official host, recorded by many
+public download logs). A file or download larger than its official size is refused unread.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ PY_META_FILE = "batches.meta"
 BIN_TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 BIN_TEST_FILE = "test_batch.bin"
 BIN_META_FILE = "batches.meta.txt"
+
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+"""The official class names, in label order (``batches.meta`` and ``batches.meta.txt``)."""
 
 PYTHON_MD5: Mapping[str, str] = MappingProxyType(
     {
@@ -58,6 +67,22 @@ BINARY_MD5: Mapping[str, str] = MappingProxyType(
 OFFICIAL_MD5: Mapping[str, str] = MappingProxyType({**PYTHON_MD5, **BINARY_MD5})
 """Every known file name (both versions) to its official md5; the loaders' default manifest."""
 
+_BIN_BYTES = 10_000 * 3073
+MAX_BYTES: Mapping[str, int] = MappingProxyType(
+    {
+        "data_batch_1": 31_035_704,
+        "data_batch_2": 31_035_320,
+        "data_batch_3": 31_035_999,
+        "data_batch_4": 31_035_696,
+        "data_batch_5": 31_035_623,
+        "test_batch": 31_035_526,
+        "batches.meta": 158,
+        **{name: _BIN_BYTES for name in BINARY_MD5},
+        BIN_META_FILE: 4096,  # 61 bytes officially; checked by its contents, not its md5
+    }
+)
+"""The most bytes a known file may have (its official size): larger files are refused unread."""
+
 
 @dataclass(frozen=True)
 class Archive:
@@ -67,6 +92,8 @@ class Archive:
     md5: str
     filename: str
     directory: str
+    size: int | None = None
+    """Bytes of the archive; a download that would be larger is refused (None: no cap)."""
 
 
 PYTHON_ARCHIVE = Archive(
@@ -74,6 +101,7 @@ PYTHON_ARCHIVE = Archive(
     md5="c58f30108f718f92721af3b95e74349a",
     filename="cifar-10-python.tar.gz",
     directory=PY_DIR,
+    size=170_498_071,
 )
 
 BINARY_ARCHIVE = Archive(
@@ -81,4 +109,5 @@ BINARY_ARCHIVE = Archive(
     md5="c32a1d4ab5d03f1284b67883e8d87530",
     filename="cifar-10-binary.tar.gz",
     directory=BIN_DIR,
+    size=170_052_171,
 )

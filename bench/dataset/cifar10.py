@@ -5,15 +5,20 @@ then are those same bytes parsed. Pickles go through :class:`RestrictedUnpickler
 resolves exactly the numpy globals that the official batches use and refuses everything else,
 so a tampered pickle cannot run code even if its checksum was (wrongly) accepted.
 
-Files that have no md5 in the manifest (``batches.meta.txt`` of the binary version has no
-published one) are checked structurally only: ``.bin`` files must be whole 3073-byte records
-with labels below the number of classes, the class list must be non-empty names.
+Before anything is read, each file must be a regular file (after following symlinks) no
+larger than its official size, so a FIFO, a device or a huge sparse file is refused at once
+instead of blocking or filling memory. Files that have no md5 in the manifest
+(``batches.meta.txt`` of the binary version has no published one) are checked structurally
+only: ``.bin`` files must be whole 3073-byte records with labels below ten, and the class list
+must be exactly the ten official names in their official order.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
+import stat
 import time
 from collections import deque
 from collections.abc import Generator, Mapping
@@ -21,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -144,12 +150,80 @@ def md5_hex(data: bytes | memoryview) -> str:
 
 
 def file_md5(path: Path, chunk: int = 1 << 22) -> str:
-    """md5 of a file, read in 4 MiB chunks."""
+    """md5 of a known CIFAR-10 file, read in 4 MiB chunks (refused unread, like
+    :func:`read_file`, if it is not a regular file of at most its official size)."""
     digest = hashlib.md5()
-    with open(path, "rb") as f:
+    limit = cs.MAX_BYTES.get(path.name)
+    read = 0
+    with open_data_file(path) as f:
         while block := f.read(chunk):
+            read += len(block)
+            if limit is not None and read > limit:
+                raise _too_large(path, read, limit)
             digest.update(block)
     return digest.hexdigest()
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a plain file")
+
+
+def _check_stat(path: Path, st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        target = os.path.realpath(path)
+        via = f", via a symlink to {target}" if target != os.path.abspath(path) else ""
+        raise DataError(f"{path} is not a regular file ({_kind(st.st_mode)}{via}); refusing to read it")
+    limit = cs.MAX_BYTES.get(path.name)
+    if limit is not None and st.st_size > limit:
+        raise _too_large(path, st.st_size, limit)
+
+
+def _too_large(path: Path, size: int, limit: int) -> DataError:
+    return DataError(f"{path} is {size} bytes, more than the official file's {limit}; refusing to read it")
+
+
+def open_data_file(path: Path) -> BinaryIO:
+    """Open a CIFAR-10 file for reading once it is known to be a regular file of at most its
+    official size (:data:`checksums.MAX_BYTES`); anything else is a DataError naming it.
+
+    The type is checked with ``stat`` before opening (a device is never opened) and again on
+    the open descriptor; the open is non-blocking, so a FIFO swapped in between cannot hang.
+    """
+    try:
+        _check_stat(path, os.stat(path))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise DataError(f"CIFAR-10 file missing: {path}") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        _check_stat(path, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def read_file(path: Path) -> bytes:
+    """The bytes of a CIFAR-10 file, read whole after the checks of :func:`open_data_file`."""
+    limit = cs.MAX_BYTES.get(path.name)
+    with open_data_file(path) as f:
+        try:
+            data = f.read() if limit is None else f.read(limit + 1)
+        except OSError as exc:
+            raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if limit is not None and len(data) > limit:  # it grew after the check
+        raise _too_large(path, len(data), limit)
+    return data
 
 
 def find_layout(directory: Path | str) -> Layout | None:
@@ -157,7 +231,8 @@ def find_layout(directory: Path | str) -> Layout | None:
     ``cifar-10-batches-py/`` / ``cifar-10-batches-bin/`` inside it), or None.
 
     The python version wins when both are present. A directory counts when it holds the
-    version's first training batch.
+    version's first training batch (whatever kind of file it is: the loader then says what is
+    wrong with it, rather than looking elsewhere).
     """
     directory = Path(directory)
     for fmt, sub, probe in (
@@ -165,7 +240,7 @@ def find_layout(directory: Path | str) -> Layout | None:
         ("binary", cs.BIN_DIR, cs.BIN_TRAIN_FILES[0]),
     ):
         for candidate in (directory, directory / sub):
-            if (candidate / probe).is_file():
+            if os.path.lexists(candidate / probe):
                 return Layout(fmt, candidate)
     return None
 
@@ -175,12 +250,7 @@ def read_verified(path: Path, checksums: Mapping[str, str]) -> tuple[bytes, str 
 
     Returns the bytes and the md5 (None when the manifest has no entry for the file).
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"CIFAR-10 file missing: {path}") from None
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = read_file(path)
     expected = checksums.get(path.name)
     if expected is None:
         return data, None
@@ -232,12 +302,20 @@ def parse_binary_meta(data: bytes, label: str) -> list[str]:
 
 
 def _class_names(names: object, label: str) -> list[str]:
+    """The class list, which must be exactly CIFAR-10's ten names in the official order."""
     if not isinstance(names, list) or not names or not all(isinstance(n, bytes) and n.strip() for n in names):
         raise DataError(f"{label}: no list of class names")
     try:
-        return [n.decode("ascii").strip() for n in names]
+        decoded = [n.decode("ascii").strip() for n in names]
     except UnicodeDecodeError:
         raise DataError(f"{label}: class names are not ASCII") from None
+    if decoded != list(cs.CLASS_NAMES):
+        shown = ", ".join(decoded[:12]) + (", ..." if len(decoded) > 12 else "")
+        raise DataError(
+            f"{label}: {len(decoded)} class names ({shown}); CIFAR-10 has exactly these ten, in this order: "
+            + ", ".join(cs.CLASS_NAMES)
+        )
+    return decoded
 
 
 def load_cifar10(

@@ -20,8 +20,9 @@ from bench.dataset.cifar10 import (
     parse_binary_meta,
     parse_python_batch,
     parse_python_meta,
+    read_file,
 )
-from bench.dataset.download import DEFAULT_TIMEOUT, ensure_cifar10
+from bench.dataset.download import DEFAULT_TIMEOUT, ENV_URL, check_url, ensure_cifar10
 from bench.dataset.preprocess import PREPROCESSINGS, fit
 from bench.dataset.synthetic import make_synthetic
 from bench.errors import DataError, UsageError
@@ -53,7 +54,8 @@ def missing_message(root: Path) -> str:
         online += f" and with {ENV_OFFLINE} unset"
     return (
         f"CIFAR-10 not found in {root} (looked for {cs.PY_DIR}/ or {cs.BIN_DIR}/); "
-        f"{online} to download it, or pass --data-dir"
+        f"{online} to download it (from ${ENV_URL} if set, else the official site), "
+        "pass --data-dir to a copy you have, or use --dataset synthetic"
     )
 
 
@@ -77,7 +79,8 @@ def load_dataset(
     anything is written). ``checksums`` (default: the official md5s) and ``archive`` (URL
     and md5 of the download) exist so tests can substitute small files of their own.
     ``$BENCH_CIFAR10_URL`` points the download at a mirror of the official archive (its md5
-    is still checked).
+    and size are still checked). Concurrent calls on one directory download it once: the
+    others wait for that download and use it (see :mod:`bench.dataset.download`).
     """
     if name not in DATASETS:
         raise UsageError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
@@ -87,14 +90,14 @@ def load_dataset(
         return _load_synthetic(preprocessing, seed, workers)
 
     root = resolve_data_dir(data_dir)
-    mirror = os.environ.get("BENCH_CIFAR10_URL")
-    if mirror and archive is cs.PYTHON_ARCHIVE:  # a mirror of the official archive: same md5
-        archive = replace(archive, url=mirror)
     details: dict[str, object] = {"downloaded": False}
     layout = find_layout(root)
     if layout is None:
         if is_offline(offline):
             raise DataError(missing_message(root))
+        mirror = os.environ.get(ENV_URL)
+        if mirror and archive is cs.PYTHON_ARCHIVE:  # a mirror of the official archive: same md5 and size
+            archive = replace(archive, url=check_url(mirror, f"${ENV_URL}"))
         start = time.perf_counter()
         ensure_cifar10(root, archive, timeout=timeout)
         details.update(downloaded=True, seconds_download=round(time.perf_counter() - start, 3))
@@ -182,7 +185,7 @@ def describe_data(
 
 def _file_status(layout: Layout, name: str, manifest: Mapping[str, str]) -> tuple[str, bool]:
     path = layout.path / name
-    if not path.is_file():
+    if not os.path.lexists(path):
         return "MISSING", False
     try:
         expected = manifest.get(name)
@@ -198,7 +201,7 @@ def _file_status(layout: Layout, name: str, manifest: Mapping[str, str]) -> tupl
 
 def _structure(layout: Layout, path: Path) -> str:
     """Parse a file that has no md5 and say what it holds (raises DataError if malformed)."""
-    data = path.read_bytes()
+    data = read_file(path)
     if path.name == layout.meta_file:
         parse = parse_binary_meta if layout.format == "binary" else parse_python_meta
         return f"{len(parse(data, str(path)))} class names"

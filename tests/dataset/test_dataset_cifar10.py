@@ -5,6 +5,8 @@ from __future__ import annotations
 import builtins
 import os
 import pickle
+import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +208,121 @@ def test_binary_meta_without_names_is_refused(binary_copy: FakeCifar) -> None:
 def test_no_data_at_all(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no CIFAR-10 in"):
         load_cifar10(tmp_path)
+
+
+# -- class lists other than CIFAR-10's ten ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "says"),
+    [
+        ([*CLASS_NAMES, "unicorn"], "11 class names"),
+        (CLASS_NAMES[:9], "9 class names"),
+        ([*CLASS_NAMES[1:], CLASS_NAMES[0]], "10 class names (automobile"),
+        ([n.upper() for n in CLASS_NAMES], "10 class names (AIRPLANE"),
+    ],
+    ids=["11", "9", "reordered", "upper case"],
+)
+def test_python_meta_other_than_the_official_ten_is_refused(
+    python_copy: FakeCifar, names: list[str], says: str
+) -> None:
+    data = py2_dumps({b"label_names": [n.encode() for n in names]})
+    python_copy.path("batches.meta").write_bytes(data)
+    with pytest.raises(DataError, match=rf"batches\.meta: {re.escape(says)}.*exactly these ten.*airplane, automobile"):
+        load_cifar10(python_copy.directory, {**python_copy.manifest, "batches.meta": md5(data)})
+
+
+def test_python_meta_with_1000_names_is_refused_for_its_size(python_copy: FakeCifar) -> None:
+    data = py2_dumps({b"label_names": [f"c{i}".encode() for i in range(1000)]})
+    python_copy.path("batches.meta").write_bytes(data)
+    with pytest.raises(DataError, match=rf"batches\.meta is {len(data)} bytes, more than the official file's 158"):
+        load_cifar10(python_copy.directory, {**python_copy.manifest, "batches.meta": md5(data)})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\nunicorn\n",
+     "\n".join(f"class{i}" for i in range(300)).encode(),
+     b"automobile\nairplane\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n"],
+    ids=["11", "300", "swapped"],
+)
+def test_binary_meta_other_than_the_official_ten_is_refused(binary_copy: FakeCifar, text: bytes) -> None:
+    binary_copy.path("batches.meta.txt").write_bytes(text)
+    with pytest.raises(DataError, match=r"batches\.meta\.txt: \d+ class names .*exactly these ten"):
+        load_cifar10(binary_copy.directory, binary_copy.manifest)
+
+
+def test_binary_meta_tolerates_surrounding_whitespace(binary_copy: FakeCifar) -> None:
+    binary_copy.path("batches.meta.txt").write_bytes(("\r\n".join(CLASS_NAMES) + "\r\n\r\n").encode())
+    assert load_cifar10(binary_copy.directory, binary_copy.manifest).class_names == CLASS_NAMES
+
+
+# -- files that are not regular, or larger than the official ones ---------------------------
+
+
+def _special(path: Path, kind: str) -> None:
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "sparse":
+        with open(path, "wb") as f:
+            f.truncate(40 * 10**9)
+    elif kind == "one byte too many":
+        path.write_bytes(b"x" * (cs.MAX_BYTES[path.name] + 1))
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("fifo", r"is not a regular file \(a FIFO\)"),
+        ("dev-zero", r"is not a regular file \(a character device, via a symlink to /dev/zero\)"),
+        ("directory", r"is not a regular file \(a directory\)"),
+        ("sparse", r"is 40000000000 bytes, more than the official file's 31035999"),
+        ("one byte too many", r"is 31036000 bytes, more than the official file's 31035999"),
+    ],
+)
+def test_special_or_oversized_file_is_refused_unread(python_copy: FakeCifar, kind: str, says: str) -> None:
+    """data_batch_3 is read while data_batch_1 and 2 are being parsed: no read may hang on it."""
+    path = python_copy.path("data_batch_3")
+    _special(path, kind)
+    start = time.monotonic()
+    with pytest.raises(DataError, match=re.escape(str(path)) + " " + says + "; refusing to read it"):
+        load_cifar10(python_copy.directory, python_copy.manifest, workers=2)
+    assert time.monotonic() - start < 5
+
+
+def test_a_special_first_batch_still_counts_as_the_layout(python_copy: FakeCifar) -> None:
+    _special(python_copy.path("data_batch_1"), "fifo")
+    assert find_layout(python_copy.directory.parent).path == python_copy.directory
+    with pytest.raises(DataError, match=r"data_batch_1 is not a regular file \(a FIFO\)"):
+        load_cifar10(python_copy.directory, python_copy.manifest)
+
+
+def test_a_dangling_symlink_is_a_missing_file(python_copy: FakeCifar) -> None:
+    path = python_copy.path("test_batch")
+    path.unlink()
+    path.symlink_to(python_copy.directory / "nowhere")
+    with pytest.raises(DataError, match=r"CIFAR-10 file missing: .*test_batch"):
+        load_cifar10(python_copy.directory, python_copy.manifest)
+
+
+def test_symlinks_to_regular_files_are_followed(python_copy: FakeCifar, tmp_path: Path) -> None:
+    linked = tmp_path / "linked" / "cifar-10-batches-py"
+    linked.mkdir(parents=True)
+    for path in python_copy.directory.iterdir():
+        (linked / path.name).symlink_to(path)
+    raw = load_cifar10(linked, python_copy.manifest)
+    np.testing.assert_array_equal(raw.train_images, python_copy.train_images)
+
+
+def test_official_sizes_and_archive_sizes() -> None:
+    assert cs.MAX_BYTES["data_batch_1"] == 31_035_704 and cs.MAX_BYTES["batches.meta"] == 158
+    assert all(cs.MAX_BYTES[name] == 10_000 * 3073 for name in cs.BINARY_MD5)
+    assert set(cs.MAX_BYTES) == {*cs.OFFICIAL_MD5, "batches.meta.txt"}
+    assert cs.PYTHON_ARCHIVE.size == 170_498_071
+    assert cs.BINARY_ARCHIVE.size == 170_052_171
+    assert cs.CLASS_NAMES == tuple(CLASS_NAMES)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import re
+import shutil
 import socket
 import tarfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,14 +23,17 @@ from cifar_files import FakeCifar, md5
 
 from bench.dataset import load_dataset
 from bench.dataset.checksums import Archive
-from bench.dataset.download import download, ensure_cifar10, extract_archive
-from bench.errors import DataError
+from bench.dataset.download import Limits, check_url, download, ensure_cifar10, extract_archive
+from bench.dataset.lock import LOCK_NAME, directory_lock
+from bench.errors import DataError, UsageError
 
 
 @dataclass
 class Server:
     """Serves ``files`` by path. ``mode``: "range" (honours Range), "norange", "truncate"
-    (sends half the body, then hangs up) or "hang" (never answers)."""
+    (sends half the body, then hangs up), "hang" (never answers), "slow" (the body in 10
+    pieces, 0.1 s apart), "trickle" (one byte every 0.1 s) or "nolength" (no Content-Length:
+    the body, then the connection closes)."""
 
     base: str = ""
     files: dict[str, bytes] = field(default_factory=dict)
@@ -68,8 +75,23 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         payload = body[start:]
+        if state.mode == "nolength":
+            self.end_headers()
+            self.wfile.write(payload)
+            self.close_connection = True
+            return
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
+        try:
+            if state.mode in ("slow", "trickle"):
+                step = 1 if state.mode == "trickle" else -(-len(payload) // 10)
+                for i in range(0, len(payload), step):
+                    self.wfile.write(payload[i : i + step])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
+        except (BrokenPipeError, ConnectionResetError):
+            return
         if state.mode == "truncate":
             self.wfile.write(payload[: len(payload) // 2])
             self.wfile.flush()
@@ -298,3 +320,264 @@ def test_progress_bar_only_on_a_terminal(server: Server, tmp_path: Path, monkeyp
     monkeypatch.setattr("sys.stderr", terminal)
     download(server.url("/blob"), tmp_path / "blob", md5=md5(b"x" * 300_000))
     assert "blob:" in terminal.getvalue() and "293k" in terminal.getvalue()  # name and size
+
+
+# -- one download at a time -------------------------------------------------------------------
+
+
+def test_concurrent_first_downloads_fetch_once_and_share_it(
+    server: Server, python_copy: FakeCifar, tmp_path: Path
+) -> None:
+    archive = _archive(server, _cifar_tarball(python_copy))
+    server.mode = "slow"  # about 1 s: the others arrive while it runs
+    cache = tmp_path / "cache"
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: ensure_cifar10(cache, archive), range(4)))
+    assert paths == [cache / "cifar-10-batches-py"] * 4
+    assert len(server.ranges) == 1
+    assert _leftovers(cache) == ["cifar-10-batches-py"]
+
+
+def test_ensure_uses_a_copy_that_appeared_while_it_waited(server: Server, python_copy: FakeCifar) -> None:
+    archive = _archive(server, b"never fetched")
+    assert ensure_cifar10(python_copy.directory.parent, archive) == python_copy.directory
+    assert server.ranges == []
+
+
+def test_the_lock_waits_for_its_holder_then_times_out(tmp_path: Path) -> None:
+    told: list[str] = []
+    with directory_lock(tmp_path, wait=1):
+        assert (tmp_path / LOCK_NAME).is_file()
+        start = time.monotonic()
+        with pytest.raises(DataError, match=rf"another bench process has held {re.escape(str(tmp_path))}.* for more"):
+            with directory_lock(tmp_path, wait=0.3, notice=told.append):
+                pass
+        assert 0.3 <= time.monotonic() - start < 2
+    assert told == [f"bench: waiting for another bench process downloading into {tmp_path}"]
+    assert not (tmp_path / LOCK_NAME).exists()  # removed by its holder
+
+
+def test_a_waiter_never_shares_the_lock_with_a_newcomer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race the inode check exists for, made to happen: a waiter has the lock file open; the
+    holder removes it and lets go; a newcomer creates and locks a new file at the same path; only
+    then does the waiter's lock on the old, removed file succeed. It must notice and wait."""
+    import contextlib
+
+    import bench.dataset.lock as lock
+
+    holder = contextlib.ExitStack()
+    holder.enter_context(directory_lock(tmp_path, wait=1))
+    newcomer_in, newcomer_out = threading.Event(), []
+    real_try_lock = lock._try_lock
+    staged: list[bool] = []
+
+    def newcomer() -> None:
+        with directory_lock(tmp_path, wait=5, notice=lambda _: None):
+            newcomer_in.set()
+            time.sleep(0.4)
+            newcomer_out.append(time.monotonic())
+
+    def try_lock(fd: int) -> bool:
+        if not staged:  # the waiter's first attempt, on the holder's file
+            staged.append(True)
+            holder.close()  # removes the file and lets go
+            threading.Thread(target=newcomer, daemon=True).start()
+            assert newcomer_in.wait(5)
+        return real_try_lock(fd)
+
+    monkeypatch.setattr(lock, "_try_lock", try_lock)
+    with directory_lock(tmp_path, wait=5, notice=lambda _: None):
+        entered = time.monotonic()
+    assert staged and newcomer_out, "the race was not staged"
+    assert entered >= newcomer_out[0], "the waiter held a removed lock file while the newcomer held the lock"
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_a_stale_lock_file_is_taken_over_and_removed(tmp_path: Path) -> None:
+    (tmp_path / LOCK_NAME).write_text("")  # left by a killed process: nobody holds it
+    with directory_lock(tmp_path, wait=0.5, notice=pytest.fail):
+        pass
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_an_unwritable_data_directory_is_named(server: Server, python_copy: FakeCifar, tmp_path: Path) -> None:
+    archive = _archive(server, _cifar_tarball(python_copy))
+    cache = tmp_path / "cache"
+    (cache / LOCK_NAME).mkdir(parents=True)  # the lock file cannot be created (as read-only would)
+    with pytest.raises(DataError, match=rf"cannot write in the data directory {re.escape(str(cache))}: .*--data-dir"):
+        ensure_cifar10(cache, archive)
+    assert server.ranges == []
+
+
+def test_a_part_file_that_cannot_be_opened_is_named(server: Server, tmp_path: Path) -> None:
+    server.files["/blob"] = b"abc"
+    (tmp_path / "blob.part").mkdir()
+    with pytest.raises(DataError, match=r"cannot write .*blob\.part"):
+        download(server.url("/blob"), tmp_path / "blob", md5=md5(b"abc"))
+
+
+# -- directories bench made are removed again after a failure ---------------------------------
+
+
+def test_a_failed_download_removes_the_directories_it_created(
+    server: Server, python_copy: FakeCifar, tmp_path: Path
+) -> None:
+    archive = _archive(server, _cifar_tarball(python_copy), md5sum="0" * 32)
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(DataError, match="checksum mismatch"):
+        ensure_cifar10(tmp_path / "mine" / "a" / "b", archive)
+    assert _leftovers(tmp_path / "mine") == []  # a/ and a/b/ are gone, mine/ (not bench's) stays
+
+
+def test_a_partial_download_keeps_its_directories_for_the_resume(
+    server: Server, python_copy: FakeCifar, tmp_path: Path
+) -> None:
+    archive = _archive(server, _cifar_tarball(python_copy))
+    server.mode = "truncate"
+    with pytest.raises(DataError, match="run again to resume"):
+        ensure_cifar10(tmp_path / "a" / "b", archive)
+    assert _leftovers(tmp_path / "a" / "b") == ["cifar-10-python.tar.gz.part"]
+
+
+# -- deadline, minimum rate, size cap -------------------------------------------------------
+
+
+def test_a_trickle_is_given_up_below_the_minimum_rate(server: Server, tmp_path: Path) -> None:
+    server.files["/blob"] = b"x" * 1000
+    server.mode = "trickle"
+    start = time.monotonic()
+    says = (r"too slow: \d+ bytes/s over the last [\d.]+ s, below the minimum of 100 bytes/s "
+            r"\(set BENCH_DOWNLOAD_MIN_RATE to change it\); run again to resume")
+    with pytest.raises(DataError, match=says):
+        download(server.url("/blob"), tmp_path / "blob", md5=md5(b"x" * 1000),
+                 limits=Limits(min_rate=100, rate_window=0.5))
+    assert time.monotonic() - start < 3
+    assert (tmp_path / "blob.part").stat().st_size > 0  # kept: the next run resumes it
+
+
+def test_a_download_past_its_deadline_is_stopped(server: Server, tmp_path: Path) -> None:
+    body = b"y" * 100_000
+    server.files["/blob"] = body
+    server.mode = "slow"  # 1 s in all, at a good rate
+    with pytest.raises(DataError, match=r"passed its deadline of 0.3 s after \d+ bytes \(set BENCH_DOWNLOAD_DEADLINE"):
+        download(server.url("/blob"), tmp_path / "blob", md5=md5(body), limits=Limits(deadline=0.3))
+
+
+def test_the_limits_come_from_the_environment() -> None:
+    assert Limits.from_env({}) == Limits(deadline=3600, min_rate=10240, rate_window=60)
+    env = {"BENCH_DOWNLOAD_DEADLINE": "2.5", "BENCH_DOWNLOAD_MIN_RATE": "0", "BENCH_DOWNLOAD_RATE_WINDOW": " 3 "}
+    assert Limits.from_env(env) == Limits(deadline=2.5, min_rate=0, rate_window=3)
+    for name, value in [("BENCH_DOWNLOAD_DEADLINE", "0"), ("BENCH_DOWNLOAD_DEADLINE", "soon"),
+                        ("BENCH_DOWNLOAD_MIN_RATE", "-1"), ("BENCH_DOWNLOAD_RATE_WINDOW", "inf"),
+                        ("BENCH_DOWNLOAD_RATE_WINDOW", "nan")]:
+        with pytest.raises(UsageError, match=rf"{name} must be .*got {re.escape(repr(value))}"):
+            Limits.from_env({name: value})
+
+
+def test_an_announced_size_above_the_cap_is_refused_before_reading(server: Server, tmp_path: Path) -> None:
+    server.files["/blob"] = b"z" * 1000
+    with pytest.raises(DataError, match=r"offers 1000 bytes, more than the official archive's 999; refusing"):
+        download(server.url("/blob"), tmp_path / "blob", md5="0" * 32, size=999)
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_unannounced_body_is_cut_off_at_the_cap(server: Server, tmp_path: Path) -> None:
+    server.files["/blob"] = b"z" * 300_000
+    server.mode = "nolength"
+    with pytest.raises(DataError, match=r"sent more than the 1000 bytes of the official archive; stopped and deleted"):
+        download(server.url("/blob"), tmp_path / "blob", md5="0" * 32, size=1000)
+    assert _leftovers(tmp_path) == []
+
+
+def test_exactly_the_capped_size_is_fine(server: Server, tmp_path: Path) -> None:
+    server.files["/blob"] = b"z" * 1000
+    server.mode = "nolength"
+    download(server.url("/blob"), tmp_path / "blob", md5=md5(b"z" * 1000), size=1000)
+    assert (tmp_path / "blob").read_bytes() == b"z" * 1000
+
+
+def test_an_oversized_part_file_is_discarded(server: Server, tmp_path: Path) -> None:
+    body = b"q" * 100
+    server.files["/blob"] = body
+    (tmp_path / "blob.part").write_bytes(b"q" * 101)
+    download(server.url("/blob"), tmp_path / "blob", md5=md5(body), size=100)
+    assert server.ranges == [None]  # no resume from a file that cannot be a prefix
+    assert (tmp_path / "blob").read_bytes() == body
+
+
+# -- local write failures are named as such -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [
+        (errno.ENOSPC, r"no space left on device for .*blob\.part \(0 of 1000 bytes written\); free some space in"),
+        (errno.EDQUOT, r"disk quota exceeded writing .*blob\.part"),
+        (errno.EFBIG, r"cannot write .*blob\.part past 0 bytes: File too large"),
+        (errno.EIO, r"cannot write .*blob\.part \(0 of 1000 bytes written\): Input/output error"),
+    ],
+)
+def test_a_write_failure_is_not_called_an_interrupted_download(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, says: str
+) -> None:
+    def fail(out: object, data: bytes) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr("bench.dataset.download._write_all", fail)
+    server.files["/blob"] = b"w" * 1000
+    with pytest.raises(DataError, match=says) as err:
+        download(server.url("/blob"), tmp_path / "blob", md5=md5(b"w" * 1000))
+    assert "interrupted" not in str(err.value)
+    assert _leftovers(tmp_path) == []  # an empty .part is not kept
+
+
+def test_no_space_while_extracting_keeps_the_verified_archive(
+    server: Server, python_copy: FakeCifar, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = _archive(server, _cifar_tarball(python_copy))
+    cache = tmp_path / "cache"
+    real_copy = shutil.copyfileobj
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfileobj", full)
+    with pytest.raises(DataError, match=r"no space left on device while extracting .*the verified archive was kept"):
+        ensure_cifar10(cache, archive)
+    assert _leftovers(cache) == ["cifar-10-python.tar.gz"]
+
+    monkeypatch.setattr(shutil, "copyfileobj", real_copy)
+    assert ensure_cifar10(cache, archive) == cache / "cifar-10-batches-py"
+    assert len(server.ranges) == 1  # the kept archive was used, not fetched again
+    assert _leftovers(cache) == ["cifar-10-batches-py"]
+
+
+# -- URLs -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url", ["garbage", "http://[::1", "ftp://example.org/x", "file:///etc/passwd", "http:///x",
+            "http://127.0.0.1:99999/x", "http://127.0.0.1:port/x", "https://", ""],
+)
+def test_unusable_urls_are_usage_errors(url: str, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=rf"\$BENCH_CIFAR10_URL {re.escape(repr(url))} is not a usable URL"):
+        check_url(url, "$BENCH_CIFAR10_URL")
+    with pytest.raises(UsageError, match="is not a usable URL"):
+        download(url, tmp_path / "x", md5="0" * 32)
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/a.tar.gz", "https://www.cs.toronto.edu/~kriz/x", "http://[::1]:80/"]
+)
+def test_usable_urls_pass(url: str) -> None:
+    assert check_url(url) == url
+
+
+def test_a_malformed_mirror_url_is_refused_before_anything_is_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BENCH_CIFAR10_URL", "http://[::1")
+    with pytest.raises(UsageError, match=r"\$BENCH_CIFAR10_URL 'http://\[::1' is not a usable URL"):
+        load_dataset(data_dir=str(tmp_path / "cache"))
+    assert not (tmp_path / "cache").exists()

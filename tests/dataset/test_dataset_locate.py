@@ -28,7 +28,8 @@ def test_offline_and_missing_is_one_clear_line(tmp_path: Path) -> None:
         load_dataset("cifar10", data_dir=str(empty), offline=True)
     assert str(err.value) == (
         f"CIFAR-10 not found in {empty} (looked for cifar-10-batches-py/ or cifar-10-batches-bin/); "
-        "run without --offline to download it, or pass --data-dir"
+        "run without --offline to download it (from $BENCH_CIFAR10_URL if set, else the official site), "
+        "pass --data-dir to a copy you have, or use --dataset synthetic"
     )
     assert not empty.exists()  # nothing created
 
@@ -110,3 +111,28 @@ def test_describe_data_missing(tmp_path: Path) -> None:
     location, rows, ok = describe_data(str(tmp_path), offline=True)
     assert (location, ok) == (str(tmp_path), False)
     assert len(rows) == 1 and "missing" in rows[0][1]
+
+
+def test_describe_data_names_special_files_without_reading_them(python_copy: FakeCifar) -> None:
+    import os
+
+    python_copy.path("data_batch_2").unlink()
+    os.mkfifo(python_copy.path("data_batch_2"))
+    python_copy.path("test_batch").unlink()
+    python_copy.path("test_batch").symlink_to("/dev/zero")
+    with open(python_copy.path("data_batch_4"), "r+b") as f:
+        f.truncate(40 * 10**9)
+    _, rows, ok = describe_data(str(python_copy.directory), checksums=python_copy.manifest)
+    status = dict(rows)
+    assert ok is False
+    assert status["data_batch_1"].startswith("ok (md5")
+    assert status["data_batch_2"].startswith("BAD: ") and "is not a regular file (a FIFO)" in status["data_batch_2"]
+    assert "a character device, via a symlink to /dev/zero" in status["test_batch"]
+    assert "is 40000000000 bytes, more than the official file's 31035696" in status["data_batch_4"]
+
+
+def test_describe_data_checks_the_binary_class_list(binary_copy: FakeCifar) -> None:
+    binary_copy.path("batches.meta.txt").write_text("\n".join(f"class{i}" for i in range(11)))
+    _, rows, ok = describe_data(str(binary_copy.directory), checksums=binary_copy.manifest)
+    assert ok is False
+    assert dict(rows)["batches.meta.txt"].startswith("BAD: ") and "11 class names" in dict(rows)["batches.meta.txt"]

@@ -52,3 +52,15 @@ def test_real_cifar10_dataset(data_dir: str) -> None:
     assert np.abs(dataset.train_images.astype(np.float64).mean(axis=0)).max() < 1e-4
     _, rows, ok = describe_data(data_dir)
     assert ok, rows
+
+
+def test_the_official_sizes_are_the_real_files_sizes(data_dir: str) -> None:
+    from pathlib import Path
+
+    from bench.dataset import checksums as cs
+    from bench.dataset.cifar10 import find_layout
+
+    layout = find_layout(Path(data_dir))
+    assert layout is not None and layout.format == "python"
+    for name in layout.files:
+        assert (layout.path / name).stat().st_size == cs.MAX_BYTES[name], name
