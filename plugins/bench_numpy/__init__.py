@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from bench.classifier import ClassifierSpec
 from bench.hookspecs import hookimpl
+from bench.roofline.work import linear_softmax_work
 
 
 @hookimpl
@@ -17,6 +18,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             name="numpy",
             description="Linear softmax classifier in plain numpy (float32), analytic gradient, SGD",
             factory=NumpySoftmax,
+            work=linear_softmax_work,
         )
     )
 

@@ -20,18 +20,29 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from bench.classifier import Classifier, ClassifierSpec
+from bench.classifier import Classifier, ClassifierSpec, SetupConfig, StepWork
+from bench.errors import UsageError
 from bench.hookspecs import hookimpl
+from bench.roofline.work import linear_softmax_work, mlp_work
 
 # Before anything imports TensorFlow: keep its C++ log lines off the terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-
-
 def mlp_defaults() -> dict[str, object]:
     """The settings of the original ``run_fc_model.py`` (its reg_constant is ``l2``); a new dict each call."""
     return {"steps": 2000, "batch_size": 400, "learning_rate": 0.001, "params": {"hidden": "120", "l2": "0.1"}}
+
+
+def mlp_step_work(config: SetupConfig) -> StepWork:
+    """A step of ``tf-mlp-*`` for ``config``: its ``hidden`` units, with L2 decay unless ``l2`` is 0."""
+    params = {**mlp_defaults()["params"], **config.params}  # type: ignore[dict-item]
+    try:
+        return mlp_work(config, int(params["hidden"]), weight_decay=float(params["l2"]) != 0)
+    except ValueError:
+        raise UsageError(
+            f"tf-mlp: --param hidden must be a positive integer and l2 a number, not {params['hidden']!r}, {params['l2']!r}"
+        ) from None
 
 
 def tf_devices() -> list[str]:
@@ -95,7 +106,8 @@ _CLASSIFIERS: tuple[tuple[str, str, Callable[[], Classifier], bool], ...] = (
 def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> None:
     for name, description, factory, mlp in _CLASSIFIERS:
         defaults = mlp_defaults() if mlp else {}
-        register(ClassifierSpec(name, description, factory, defaults=defaults, devices=tf_devices))
+        work = mlp_step_work if mlp else linear_softmax_work
+        register(ClassifierSpec(name, description, factory, defaults=defaults, devices=tf_devices, work=work))
 
 
 @hookimpl
