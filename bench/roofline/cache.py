@@ -7,7 +7,8 @@ digest of everything the figures depend on: the machine (host, CPU model, cores 
 process may use), the kernels' settings (threads, sizes, BLAS library, numpy version), the
 rounds and the method's version. A file is used only when its key matches and it is
 younger than ``max_age``; ``remeasure=True`` measures again and replaces it. A file that
-cannot be read is measured again; one that cannot be written is only a lost cache.
+cannot be read is measured again; one that cannot be written is only a lost cache. Figures
+measured while other processes held the cores in most rounds are returned but not kept.
 """
 
 from __future__ import annotations
@@ -130,8 +131,14 @@ def cached_ceilings(
         ceilings = measure(kernels, rounds=rounds, repeats=repeats)
     finally:
         kernels.close()
-    store(key, ceilings, cache_dir)
+    if not mostly_contended(ceilings):  # a crowded machine's figures are used once, not kept
+        store(key, ceilings, cache_dir)
     return ceilings
+
+
+def mostly_contended(ceilings: Ceilings) -> bool:
+    """Whether most rounds of either ceiling never had the device to itself."""
+    return any(2 * count > ceilings.rounds for count in ceilings.contended_rounds.values())
 
 
 def cpu_ceilings(

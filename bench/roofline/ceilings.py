@@ -5,7 +5,9 @@ float32 matrix product for the compute roof, a STREAM-style copy much larger tha
 last-level cache for the bandwidth slope. Each round times each kernel a few times and
 keeps the fastest (noise only ever adds time); rounds alternate the kernels' order, so a
 noisy neighbour affects both; the ceilings are the medians over rounds, with the spread
-kept beside them.
+kept beside them. On a shared machine another process may hold a core for a whole call;
+the CPU kernels notice (their CPU time falls short of threads x wall time), and such
+contended calls are left out while enough clean ones remain.
 
 A device is measured through :class:`Kernels`: two callables that each run their kernel
 once on the device and return the seconds it took, finished. :func:`cpu_kernels` builds
@@ -34,6 +36,10 @@ MATMUL_SIZE = 2048
 n 2048 reaches the rate of n 3072 on one and two threads, n 1024 falls 5% short)."""
 MIN_STREAM_BYTES = 256 * 2**20
 """Each copy array is at least this large, and at least the last-level cache."""
+CLEAN_CPU_SHARE = 0.9
+"""A CPU kernel had the cores to itself when its process used at least this share of
+``threads x wall`` CPU time (measured here under load: 1.00 for a clean call, 0.65-0.77
+for a copy that another process interrupted, 0.3 for two threads on a crowded machine)."""
 DEFAULT_ROUNDS = 9
 DEFAULT_REPEATS = 3
 
@@ -47,15 +53,16 @@ class Kernels:
     """Two timed kernels on one device: the hook through which any framework is measured.
 
     ``matmul()`` and ``stream()`` each run their kernel once and return its seconds, with
-    the device's work finished; ``matmul_flops`` and ``stream_bytes`` are the work of one
-    call. ``settings`` describe the kernels (sizes, library, threads) and are part of the
+    the device's work finished, or ``(seconds, clean)`` where ``clean`` says the kernel had
+    the device to itself (see :func:`measure`); ``matmul_flops`` and ``stream_bytes`` are
+    the work of one call. ``settings`` describe the kernels (sizes, library, threads) and are part of the
     cache key.
     """
 
     device: str
-    matmul: Callable[[], float]
+    matmul: Callable[[], float | tuple[float, bool]]
     matmul_flops: float
-    stream: Callable[[], float]
+    stream: Callable[[], float | tuple[float, bool]]
     stream_bytes: float
     settings: Mapping[str, Any] = field(default_factory=dict)
     close: Callable[[], None] = _nothing
@@ -91,12 +98,15 @@ class Ceilings:
     measured: str
     """When, in UTC (ISO 8601)."""
     measure_seconds: float
+    contended_rounds: Mapping[str, int] = field(default_factory=dict)
+    """Per ceiling, the rounds in which no call had the device to itself."""
     from_cache: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready; what a run document's ``roofline`` section holds per device."""
         data = asdict(self)
         data["settings"], data["spread"] = dict(self.settings), {k: list(v) for k, v in self.spread.items()}
+        data["contended_rounds"] = dict(self.contended_rounds)
         return data
 
     @classmethod
@@ -111,12 +121,16 @@ class Ceilings:
             rounds=int(data["rounds"]),
             measured=str(data["measured"]),
             measure_seconds=float(data["measure_seconds"]),
+            contended_rounds={str(k): int(v) for k, v in dict(data.get("contended_rounds") or {}).items()},
             from_cache=bool(data.get("from_cache", False)),
         )
         if not all(math.isfinite(v) and v > 0 for v in (ceilings.peak_flops_per_second, ceilings.memory_bytes_per_second)):
             raise ValueError("ceilings must be positive and finite")
         measured_at(ceilings)
         return ceilings
+
+    def _contention(self) -> str:
+        return _contention_text(self.contended_rounds, self.rounds)
 
     def describe(self) -> str:
         """``cpu: 312 GFLOP/s, 26.0 GB/s (2 threads; 9 rounds, spread ...)``."""
@@ -128,9 +142,17 @@ class Ceilings:
             spread = f", rounds {flops[0] / 1e9:.0f}-{flops[1] / 1e9:.0f} GFLOP/s, {memory[0] / 1e9:.1f}-{memory[1] / 1e9:.1f} GB/s"
         return (
             f"{self.device}: {self.peak_flops_per_second / 1e9:.0f} GFLOP/s, {self.memory_bytes_per_second / 1e9:.1f} GB/s"
-            f" ({where}median of {self.rounds} rounds{spread}; measured {self.measured}"
+            f" ({where}median of {self.rounds} rounds{spread}{self._contention()}; measured {self.measured}"
             f"{', cached' if self.from_cache else ''})"
         )
+
+
+def _contention_text(contended: Mapping[str, int], rounds: int) -> str:
+    busy = {k: v for k, v in contended.items() if v}
+    if not busy:
+        return ""
+    names = {"peak_flops_per_second": "compute", "memory_bytes_per_second": "memory"}
+    return "; contended rounds: " + ", ".join(f"{names.get(k, k)} {v}/{rounds}" for k, v in busy.items())
 
 
 def measured_at(ceilings: Ceilings) -> datetime:
@@ -141,31 +163,53 @@ def measured_at(ceilings: Ceilings) -> datetime:
 
 def measure(kernels: Kernels, rounds: int = DEFAULT_ROUNDS, repeats: int = DEFAULT_REPEATS) -> Ceilings:
     """Time both kernels ``rounds`` times, interleaved, the fastest of ``repeats`` calls per
-    round; return the medians as the device's ceilings."""
+    round; return the medians over rounds as the device's ceilings.
+
+    A kernel may return ``(seconds, clean)`` instead of seconds, ``clean`` saying whether it
+    had the device to itself (the CPU kernels check their CPU time). A round's value is its
+    fastest clean call; when at least half the rounds have one, the median is over those
+    rounds only, else over all, and ``contended_rounds`` says how many had none.
+    """
     if rounds < 1 or repeats < 1:
         raise ValueError("rounds and repeats must be at least 1")
     start = time.perf_counter()
     pairs = ((kernels.matmul, kernels.matmul_flops), (kernels.stream, kernels.stream_bytes))
     for kernel, _ in pairs:  # warm-up: first-touch pages, BLAS buffers, thread pools
         kernel()
-    rates: list[list[float]] = [[], []]
+    every: list[list[float]] = [[], []]
+    clean: list[list[float]] = [[], []]
     for round_index in range(rounds):
         order = (0, 1) if round_index % 2 == 0 else (1, 0)
         for which in order:
             kernel, work = pairs[which]
-            fastest = min(kernel() for _ in range(repeats))
-            rates[which].append(work / fastest if fastest > 0 else math.inf)
-    flops, memory = rates
+            samples = [_sample(kernel()) for _ in range(repeats)]
+            ours = [seconds for seconds, alone in samples if alone]
+            every[which].append(_rate(work, min(ours or [seconds for seconds, _ in samples])))
+            if ours:
+                clean[which].append(every[which][-1])
+    used = [clean[i] if 2 * len(clean[i]) >= rounds else every[i] for i in (0, 1)]
+    names = ("peak_flops_per_second", "memory_bytes_per_second")
     return Ceilings(
         device=kernels.device,
-        peak_flops_per_second=statistics.median(flops),
-        memory_bytes_per_second=statistics.median(memory),
+        peak_flops_per_second=statistics.median(used[0]),
+        memory_bytes_per_second=statistics.median(used[1]),
         settings=dict(kernels.settings),
-        spread={"peak_flops_per_second": [min(flops), max(flops)], "memory_bytes_per_second": [min(memory), max(memory)]},
+        spread={name: [min(values), max(values)] for name, values in zip(names, used)},
         rounds=rounds,
         measured=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         measure_seconds=time.perf_counter() - start,
+        contended_rounds={name: rounds - len(clean[i]) for i, name in enumerate(names)},
     )
+
+
+def _sample(result: float | tuple[float, bool]) -> tuple[float, bool]:
+    if isinstance(result, tuple):
+        return float(result[0]), bool(result[1])
+    return float(result), True
+
+
+def _rate(work: float, seconds: float) -> float:
+    return work / seconds if seconds > 0 else math.inf
 
 
 # -- the CPU, with numpy ----------------------------------------------------------------
@@ -254,6 +298,11 @@ def cpu_settings(threads: int | None = None, matmul_size: int = MATMUL_SIZE, str
     }
 
 
+def _cpu_sample(wall: float, cpu: float, threads: int) -> tuple[float, bool]:
+    """A CPU kernel's wall time, clean when its threads were on a core nearly all along."""
+    return wall, cpu >= CLEAN_CPU_SHARE * threads * wall
+
+
 def even_slices(length: int, parts: int) -> list[slice]:
     """``parts`` contiguous slices covering ``range(length)``, their sizes at most one apart."""
     bounds = [length * i // parts for i in range(parts + 1)]
@@ -290,18 +339,18 @@ def cpu_kernels(threads: int | None = None, matmul_size: int = MATMUL_SIZE, stre
     slices = even_slices(length, count)
     controller = ThreadpoolController()
     pool = ThreadPoolExecutor(count, thread_name_prefix="bench-stream") if count > 1 else None
-    clock = time.perf_counter
+    clock, cpu_clock = time.perf_counter, time.process_time
 
-    def matmul() -> float:
+    def matmul() -> tuple[float, bool]:
         with controller.limit(limits=count, user_api="blas"):
-            start = clock()
+            start, cpu = clock(), cpu_clock()
             np.matmul(a, b, out=c)
-            return clock() - start
+            return _cpu_sample(clock() - start, cpu_clock() - cpu, count)
 
-    def stream() -> float:
-        start = clock()
+    def stream() -> tuple[float, bool]:
+        start, cpu = clock(), cpu_clock()
         parallel_copy(source, target, slices, pool)
-        return clock() - start
+        return _cpu_sample(clock() - start, cpu_clock() - cpu, count)
 
     def close() -> None:
         if pool is not None:

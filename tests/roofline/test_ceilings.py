@@ -62,6 +62,24 @@ def test_measure_takes_the_median_of_round_bests_interleaved():
         measure(fake.kernels(), rounds=0)
 
 
+def test_contended_calls_are_left_out_while_enough_rounds_are_clean():
+    # product: rounds 1 and 3 clean (0.02, 0.01 s), round 2 only contended (a fast-looking 0.001 s);
+    # copy: every call contended, so all rounds count.
+    fake = FakeKernels([0.5, 0.02, 0.001, 0.01], [0.5, 0.1, 0.2, 0.3])
+    clean = {0.02, 0.01, 0.5}
+
+    def kernels() -> Kernels:
+        plain = fake.kernels()
+        return Kernels("fake:0", lambda: (s := plain.matmul(), s in clean), 1e9,
+                       lambda: (plain.stream(), False), 1e8, {})
+
+    ceilings = measure(kernels(), rounds=3, repeats=1)
+    assert ceilings.peak_flops_per_second == pytest.approx((1e9 / 0.02 + 1e9 / 0.01) / 2)  # the clean rounds only
+    assert ceilings.contended_rounds == {"peak_flops_per_second": 1, "memory_bytes_per_second": 3}
+    assert ceilings.memory_bytes_per_second == pytest.approx(1e8 / 0.2)
+    assert "contended rounds: compute 1/3, memory 3/3" in ceilings.describe()
+
+
 def test_ceilings_round_trip_through_json():
     ceilings = measure(FakeKernels([0.1] * 4, [0.1] * 4).kernels(), rounds=3, repeats=1)
     again = Ceilings.from_dict(json.loads(json.dumps(ceilings.as_dict())))
@@ -144,6 +162,19 @@ def test_old_corrupt_or_foreign_files_are_measured_again(tmp_path):
     assert load(key, tmp_path) is not None  # the bad file was replaced
 
 
+def test_figures_from_a_crowded_machine_are_not_kept(tmp_path):
+    made: list = []
+
+    def crowded() -> Kernels:
+        made.append(1)
+        return Kernels("fake:0", lambda: (0.1, False), 1e9, lambda: (0.1, True), 1e8, {})
+
+    first = cached_ceilings("fake:0", {}, crowded, cache_dir=tmp_path, rounds=3, repeats=1)
+    assert first.contended_rounds["peak_flops_per_second"] == 3 and first.peak_flops_per_second == pytest.approx(1e10)
+    cached_ceilings("fake:0", {}, crowded, cache_dir=tmp_path, rounds=3, repeats=1)
+    assert len(made) == 2 and not list(tmp_path.glob("*.json"))
+
+
 def test_an_unwritable_cache_only_costs_the_cache(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -172,7 +203,8 @@ def test_cpu_kernels_do_real_work(threads):
     try:
         assert kernels.matmul_flops == 2 * 64**3 and kernels.stream_bytes == 2 << 20
         assert kernels.settings["threads"] == threads and kernels.settings["stream_array_bytes"] == 1 << 20
-        assert kernels.matmul() > 0 and kernels.stream() > 0
+        for seconds, clean in (kernels.matmul(), kernels.stream()):
+            assert seconds > 0 and isinstance(clean, bool)
     finally:
         kernels.close()
 
