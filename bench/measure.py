@@ -105,6 +105,7 @@ def measure(
             row.test_accuracy = _accuracy(predictions, dataset.test_labels, dataset.num_classes)
             row.params_final = snapshot(clf.parameters())
             row.peak_device_memory_bytes = _device_memory(clf)
+            _compiled_work(clf, row)
         row.peak_host_memory_bytes = peak_rss_bytes()
         if row.status == OK and on_measured is not None:
             on_measured(row)
@@ -295,7 +296,18 @@ def snapshot(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 def peak_rss_bytes() -> int | None:
-    """Peak resident set of this process, from the OS."""
+    """Peak resident set of this process, from the OS.
+
+    On Linux the high-water mark of this process's own memory map (``VmHWM``): unlike
+    ``ru_maxrss``, it does not carry over the parent's resident set from before ``exec``.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     except (OSError, ValueError):  # pragma: no cover - getrusage exists on every POSIX system
@@ -315,6 +327,19 @@ def _device_memory(clf: Classifier) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         return None
     return int(value)
+
+
+def _compiled_work(clf: Classifier, row: Row) -> None:
+    """The compiler's own count of a step's work, if the classifier offers one."""
+    report = getattr(clf, "compiled_step_work", None)
+    if not callable(report):
+        return
+    try:
+        work = report()
+        if work is not None:
+            row.compiled_flops_per_step, row.compiled_bytes_per_step = float(work.flops), float(work.bytes)
+    except Exception:  # noqa: BLE001 - a best-effort figure must not fail the row
+        pass
 
 
 def _check_abilities(spec: ClassifierSpec, placement: str, steps_per_call: int) -> None:

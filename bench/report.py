@@ -182,22 +182,28 @@ def identity_lines(document: RunDocument) -> list[str]:
 
 
 def roofline_line(document: RunDocument) -> str | None:
-    """The CPU limit the ``% roof`` column refers to, and what it is made of."""
-    limit = document.roofline
-    if not isinstance(limit, dict) or not isinstance(limit.get("steps_per_second"), (int, float)):
+    """The ceilings the ``% roof`` column refers to (schema-1 files: the unfused numpy bound)."""
+    section = document.roofline
+    if not isinstance(section, dict):
         return None
-    parts = ", ".join(
-        f"{label} {_num(_scaled(limit.get(key), 1e6), 0)} us"
-        for label, key in (
-            ("gather", "gather_seconds"),
-            ("forward product", "forward_matmul_seconds"),
-            ("gradient product", "gradient_matmul_seconds"),
+    lines = []
+    for device, entry in sorted((section.get("ceilings") or {}).items()):
+        if not isinstance(entry, dict):
+            continue
+        peak, bandwidth = entry.get("peak_flops_per_second"), entry.get("memory_bytes_per_second")
+        if not isinstance(peak, (int, float)) or not isinstance(bandwidth, (int, float)):
+            continue
+        threads = (entry.get("settings") or {}).get("threads")
+        note = "cached" if entry.get("from_cache") else "measured"
+        lines.append(
+            f"roofline {safe_text(device)}: {peak / 1e9:.0f} GFLOP/s, {bandwidth / 1e9:.1f} GB/s "
+            f"({threads} thread(s), {note} {safe_text(entry.get('measured', ''))[:10]}); "
+            "% roof = steps/s over 1 / max(FLOPs / peak, bytes / bandwidth) of a step"
         )
-    )
-    threads = limit.get("blas_threads")
-    blas = "default BLAS threads" if threads is None else f"{threads} BLAS thread(s)"
-    return (f"roofline of the linear model (this CPU, numpy BLAS, {blas}): "
-            f"{_num(limit.get('steps_per_second'), 0)} steps/s = {parts}")
+    if not lines and isinstance(section.get("steps_per_second"), (int, float)):  # schema 1
+        lines.append(f"unfused numpy bound of the linear model (schema-1 file): {_num(section['steps_per_second'], 0)} "
+                     "steps/s")
+    return "\n".join(lines) or None
 
 
 def device_speedup_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str | None:

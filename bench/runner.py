@@ -115,8 +115,10 @@ def run(
         dataset, schedule, executor = _prepare(config, registry, document, executor_factory)
         if config.roofline:
             start = time.perf_counter()
-            document.roofline = roofline.probe(dataset.train_images, schedule, dataset.num_classes)
-            timeline.append(("roofline probe", time.perf_counter() - start))
+            document.roofline = _roofline_section(config)
+            cached = document.roofline["ceilings"]["cpu"].get("from_cache")
+            timeline.append(("roofline: CPU ceilings" + (" (cached)" if cached else " measured"),
+                             time.perf_counter() - start))
         for spec in specs:
             start = time.perf_counter()
             devices = devices_for(spec, config.devices, executor)
@@ -141,13 +143,20 @@ def run(
     return outcome
 
 
+def _roofline_section(config: RunConfig) -> dict[str, Any]:
+    """The machine's ceilings the rows are rated against: this CPU's, with the run's threads
+    (cached per machine and settings; measured when missing, old or asked for)."""
+    ceilings = roofline.cpu_ceilings(config.threads, remeasure=config.remeasure_roofline)
+    return {"ceilings": {"cpu": ceilings.as_dict()}}
+
+
 def add_row(document: RunDocument, row_outcome: RowOutcome) -> None:
     """Append a finished row: parity against the first ok row, roofline fraction, frameworks."""
     row = row_outcome.row
     document.results.append(row)
     document.machine.setdefault("frameworks", {}).update(row_outcome.environment)
     _add_parity(document.results)
-    _add_roofline_fraction(row, document.roofline)
+    rate_row(row, document.roofline)
 
 
 def _prepare(
@@ -196,7 +205,7 @@ def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bo
         if stats is not None:
             found = prep.find_prepared("cifar10", config.preprocessing, stats)
             if found is not None:
-                dataset = prep.open_prepared(found, populate=config.roofline)  # the probe gathers rows
+                dataset = prep.open_prepared(found, populate=False)  # this process trains nothing
                 dataset.details["prepared_copy"] = str(found)
                 return dataset, (found, 0.0), True
     dataset = load_dataset(
@@ -302,19 +311,22 @@ def _add_parity(rows: list[Row]) -> None:
     row.final_max_abs_diff = max_abs_diff(reference.params_final, row.params_final)
 
 
-def _add_roofline_fraction(row: Row, limit: dict[str, Any] | None) -> None:
-    """CPU rows of the linear model only: the roofline is that model's limit."""
-    if limit and row.device == "cpu" and row.steps_per_second and _is_linear(row.params_final, limit):
-        row.roofline_fraction = row.steps_per_second / limit["steps_per_second"]
+def rate_row(row: Row, section: dict[str, Any] | None) -> None:
+    """The row's fraction of what its device's ceilings allow a step of its work (or why not)."""
+    from bench.classifier import StepWork
+    from bench.roofline.ceilings import Ceilings
 
-
-def _is_linear(params: dict[str, Any] | None, limit: dict[str, Any]) -> bool:
-    """Whether the parameters are one weight matrix and one bias vector of the probed shape."""
-    shape = limit.get("shape") or {}
-    if not params or len(params) != 2:
-        return False
-    shapes = sorted(tuple(getattr(p, "shape", ())) for p in params.values())
-    return shapes == sorted([(shape.get("input_dim"), shape.get("num_classes")), (shape.get("num_classes"),)])
+    if not section:
+        return
+    entry = (section.get("ceilings") or {}).get(row.device)
+    ceilings = Ceilings.from_dict(entry) if entry else None
+    work = None if row.flops_per_step is None or row.bytes_per_step is None else StepWork(
+        row.flops_per_step, row.bytes_per_step)
+    rating = roofline.rate(row.steps_per_second if row.ok else None, work, ceilings)
+    row.roofline_fraction = rating.fraction
+    row.attainable_steps_per_second = rating.attainable_steps_per_second
+    row.roofline_bound = rating.limited_by
+    row.roofline_reason = rating.reason
 
 
 def _dataset_info(dataset: Dataset) -> dict[str, Any]:

@@ -64,7 +64,9 @@ class RunConfig:
     steps_per_call: int = 1
     """``resident`` only: steps a classifier may run in one call (a compiled loop)."""
     roofline: bool = True
-    """Probe this CPU's limit for a step (bench.roofline) and rate CPU rows against it."""
+    """Rate every row against the machine's measured ceilings (bench.roofline)."""
+    remeasure_roofline: bool = False
+    """Measure the ceilings again instead of using the cached ones."""
     isolation: Isolation = "process"
     """``process``: every row in a fresh worker process; ``none``: all in this process."""
     timeout: float | None = None

@@ -213,26 +213,20 @@ def test_resident_placement_matches_feed_and_refuses_plugins_without_it(tiny):
     assert refused.status == "unavailable" and "resident" in refused.error
 
 
-def test_roofline_rates_cpu_rows(tiny):
-    outcome = run(["numpy"], registry_with(numpy=NumpySoftmax))
-    limit = outcome.document.roofline
-    assert limit["steps_per_second"] > 0
-    assert limit["step_seconds"] == pytest.approx(
-        limit["gather_seconds"] + limit["forward_matmul_seconds"] + limit["gradient_matmul_seconds"]
-    )
-    row = outcome.rows[0]
-    assert row.roofline_fraction == pytest.approx(row.steps_per_second / limit["steps_per_second"])
+def test_roofline_rates_rows_that_state_their_work(tiny):
+    from bench.classifier import StepWork
 
-
-def test_roofline_fraction_only_for_the_linear_model(tiny):
-    class TwoLayer(NumpySoftmax):
-        def parameters(self):
-            params = super().parameters()
-            return {**params, "hidden": params["weights"].T.copy()}
-
-    rows = run(["linear", "deeper"], registry_with(linear=NumpySoftmax, deeper=TwoLayer)).rows
-    assert rows[0].roofline_fraction is not None
-    assert rows[1].roofline_fraction is None
+    registry = registry_with(numpy=NumpySoftmax, silent=NumpySoftmax)
+    registry.classifiers["numpy"] = ClassifierSpec("numpy", "numpy", NumpySoftmax,
+                                                   work=lambda config: StepWork(2e6, 1e5))
+    outcome = run(["numpy", "silent"], registry)
+    ceilings = outcome.document.roofline["ceilings"]["cpu"]
+    assert ceilings["peak_flops_per_second"] > 0 and ceilings["memory_bytes_per_second"] > 0
+    stated, silent = outcome.rows
+    attainable = 1 / max(2e6 / ceilings["peak_flops_per_second"], 1e5 / ceilings["memory_bytes_per_second"])
+    assert stated.attainable_steps_per_second == pytest.approx(attainable)
+    assert stated.roofline_fraction == pytest.approx(stated.steps_per_second / attainable)
+    assert silent.roofline_fraction is None and "states no work" in silent.roofline_reason.replace("states no work per step", "states no work")
 
 
 def test_steps_per_call_trains_the_same_steps_and_times_them_per_step(tiny):

@@ -97,12 +97,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from bench import plot
+    from bench.plot import output_path, plot_run
+    from bench.plot_roofline import plot_roofline
     from bench.results.storage import load_run
 
     document = load_run(args.file)
-    target = plot.output_path(args.file, args.output, "-roofline" if args.roofline else "")
-    path = (plot.plot_roofline if args.roofline else plot.plot_run)(document, target)
+    target = output_path(args.file, args.output, "-roofline" if args.roofline else "")
+    path = (plot_roofline if args.roofline else plot_run)(document, target)
     print(f"saved {path}")
     return 0
 

@@ -36,7 +36,10 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                           "resident: the training set placed on the device once, steps pass indices")
     run.add_argument("--steps-per-call", type=options.integer, default=1, metavar="K",
                      help="with --placement resident: let a classifier run K steps per call (a compiled loop)")
-    run.add_argument("--no-roofline", action="store_true", help="skip the CPU roofline probe")
+    run.add_argument("--no-roofline", action="store_true",
+                     help="do not rate rows against the machine's ceilings (no ceilings measured or read)")
+    run.add_argument("--remeasure-roofline", action="store_true",
+                     help="measure the CPU's ceilings (peak FLOP/s, memory bandwidth) again instead of using the cache")
     run.add_argument("--steps", type=options.integer, metavar="N",
                      help="training steps (default: 1000, or the model's own)")
     run.add_argument("--batch-size", type=options.integer, metavar="N",
@@ -102,6 +105,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
         placement=args.placement,
         steps_per_call=args.steps_per_call,
         roofline=not args.no_roofline,
+        remeasure_roofline=args.remeasure_roofline,
         isolation=args.isolation,
         timeout=args.timeout,
     )

@@ -223,6 +223,16 @@ class Row:
     (NaN when a parameter is NaN)."""
     final_max_abs_diff: float | None = None
     roofline_fraction: float | None = None
+    """Steps/s over the attainable steps/s of this row's work on its device's ceilings."""
+    attainable_steps_per_second: float | None = None
+    """1 / max(FLOPs / peak FLOP/s, bytes / bandwidth) for a step of this row."""
+    roofline_bound: str | None = None
+    """``compute`` or ``memory``: the ceiling that limits a step of this work."""
+    roofline_reason: str | None = None
+    """Why the row has no fraction, when it has none."""
+    compiled_flops_per_step: float | None = None
+    """The compiler's own count of a step's FLOPs (XLA's cost analysis), where offered."""
+    compiled_bytes_per_step: float | None = None
     peak_host_memory_bytes: int | None = None
     """Peak resident set of the row's process (with ``--isolation none``, bench's own so far)."""
     peak_device_memory_bytes: int | None = None
@@ -316,11 +326,13 @@ _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", 
 _NUMBERS = {
     "test_accuracy", "final_loss", "steps_per_second", "first_step_seconds", "train_seconds", "load_seconds",
     "setup_seconds", "placement_seconds", "eval_seconds", "close_seconds", "wall_seconds", "worker_start_seconds",
-    "roofline_fraction", "flops_per_step", "bytes_per_step",
+    "roofline_fraction", "flops_per_step", "bytes_per_step", "attainable_steps_per_second",
+    "compiled_flops_per_step", "compiled_bytes_per_step",
 }
 _INTEGERS = {"steps_completed", "steps_per_call", "diverged_at_step", "parity_step", "peak_host_memory_bytes",
              "peak_device_memory_bytes"}
-_TEXTS = {"device", "error", "placement", "isolation", "plugin_version", "distribution", "plugin"}
+_TEXTS = {"device", "error", "placement", "isolation", "plugin_version", "distribution", "plugin", "roofline_bound",
+          "roofline_reason"}
 _OBJECTS = {"settings", "params", "node"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench import ClassifierSpec, Param, hookimpl
+from bench.roofline.work import linear_softmax_work
 
 
 @hookimpl
@@ -20,6 +21,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             environment=numpy_environment,
             supports_resident=True,
             supports_steps_per_call=True,
+            work=linear_softmax_work,
         )
     )
 

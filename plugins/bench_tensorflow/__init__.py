@@ -20,12 +20,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from bench import Classifier, ClassifierSpec, Param, RecipeDefaults, hookimpl
+from bench import Classifier, ClassifierSpec, Param, RecipeDefaults, SetupConfig, StepWork, hookimpl
+from bench.roofline.work import linear_softmax_work, mlp_work
 
 # Before anything imports TensorFlow: keep its C++ log lines off the terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
 
 
 MLP_DEFAULTS = RecipeDefaults(steps=2000, batch_size=400, learning_rate=0.001)
@@ -34,6 +33,12 @@ MLP_PARAMS = (
     Param("hidden", int, 120, "units in the hidden ReLU layer", minimum=1),
     Param("l2", float, 0.1, "L2 weight decay (the original's reg_constant)", minimum=0),
 )
+
+
+def mlp_step_work(config: SetupConfig) -> StepWork:
+    """A step of ``tf-mlp-*`` for ``config``: its ``hidden`` units, with L2 decay unless ``l2`` is 0."""
+    params = {**{p.name: str(p.default) for p in MLP_PARAMS}, **config.params}
+    return mlp_work(config, int(params["hidden"]), weight_decay=float(params["l2"]) != 0)
 
 
 def tf_devices() -> list[str]:
@@ -109,6 +114,7 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
                 defaults=MLP_DEFAULTS if mlp else RecipeDefaults(),
                 params=MLP_PARAMS if mlp else (),
                 devices=tf_devices,
+                work=mlp_step_work if mlp else linear_softmax_work,
                 environment=tf_environment,
                 supports_resident=resident,
                 supports_steps_per_call=multi_step,

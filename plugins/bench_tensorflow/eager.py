@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.classifier import SetupConfig
+from bench.classifier import SetupConfig, StepWork
 from bench.errors import DeviceUnavailable
 from bench_tensorflow._runtime import (
     PREDICT_CHUNK,
@@ -63,7 +63,7 @@ class TFEagerSoftmax:
             predict = _compile(predict, device, [images_spec], self.jit_compile)
         self._device = device
         self._train_fn, self._predict_fn = train, predict
-        self._input_dim = config.input_dim
+        self._input_dim, self._batch_size = config.input_dim, config.batch_size
         self._make_train = lambda: _make_step_functions(self._weights, self._biases, learning_rate)[0]
 
     def place_dataset(self, images: np.ndarray, labels: np.ndarray) -> None:
@@ -157,6 +157,32 @@ class TFXlaSoftmax(TFEagerSoftmax):
 
     name = "tf-xla"
     jit_compile = True
+
+    def compiled_step_work(self) -> StepWork | None:
+        """One step as XLA compiled it, counted from its optimised HLO with
+        :mod:`bench_tensorflow.hlo_cost` (TensorFlow does not expose XLA's own cost analysis).
+
+        The resident step (its gather included) when the dataset was placed, else the fed
+        step, at the configured batch size; ``None`` when the HLO holds work the counter
+        cannot read (a GPU's cuBLAS product is a ``custom-call``).
+        """
+        from bench_tensorflow.hlo_cost import HloCostError, count
+
+        resident = getattr(self, "_train_indices_fn", None)
+        if self._train_fn is None:
+            return None
+        with tf.device(self._device):
+            if resident is not None:
+                function, args = resident, (tf.zeros([self._batch_size], tf.int64),)
+            else:
+                images = tf.zeros([self._batch_size, self._input_dim], tf.float32)
+                function, args = self._train_fn, (images, tf.zeros([self._batch_size], tf.int64))
+            hlo = function.experimental_get_compiler_ir(*args)(stage="optimized_hlo")
+        try:
+            cost = count(hlo)
+        except HloCostError:
+            return None
+        return StepWork(flops=cost.flops, bytes=cost.bytes)
 
 
 def _make_step_functions(weights: Any, biases: Any, learning_rate: Any) -> tuple[Any, Any]:

@@ -1,11 +1,13 @@
-"""A roofline for one training step of the linear softmax model on this machine's CPU.
+"""The unfused numpy bound: a step of the linear softmax model done as three numpy calls.
 
-A step of the reference model cannot be faster than its three unavoidable pieces of work:
-gathering the batch's rows from the training set, the forward product (batch x D by D x C)
-and the weight-gradient product (D x batch by batch x C). The probe times each with numpy's
-BLAS (the best of its thread settings), on the run's own data and schedule, and reports
-the steps per second that their sum allows. Each CPU row's steps/s is then shown as a
-fraction of that limit.
+Not the machine's limit (that is :mod:`bench.roofline.ceilings` with
+:mod:`bench.roofline.bound`), but a second, practical reference: the time of the three
+pieces of work a step of the linear model cannot avoid, each done by its own numpy call on
+the run's own data and schedule, one after the other: gathering the batch's rows from the
+training set, the forward product (batch x D by D x C) and the weight-gradient product
+(D x batch by batch x C), with numpy's BLAS at the best of its thread settings. What a
+step of this model costs when its pieces are not fused and its batch is gathered from
+float32 rows, without Python's per-op overhead for the rest of the step.
 """
 
 from __future__ import annotations

@@ -1,0 +1,49 @@
+"""``python -m bench.roofline``: the ceilings and each model's limit, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.roofline import __main__ as entry
+from bench.roofline import cache
+from bench.roofline.ceilings import Ceilings
+
+FAKE = Ceilings("cpu", 200e9, 25e9, {"threads": 2, "matmul": "float32 ...", "stream": "copy ..."},
+                {"peak_flops_per_second": [190e9, 210e9], "memory_bytes_per_second": [24e9, 26e9]},
+                9, "2026-01-01T00:00:00Z", 5.0)
+
+
+@pytest.fixture
+def fake_ceilings(monkeypatch):
+    calls = []
+
+    def fake(threads=None, **options):
+        calls.append((threads, options))
+        return FAKE
+
+    monkeypatch.setattr(cache, "cpu_ceilings", fake)
+    return calls
+
+
+def test_prints_ceilings_and_every_model(fake_ceilings, capsys):
+    assert entry.main(["--threads", "2", "--remeasure"]) == 0
+    out = capsys.readouterr().out
+    assert fake_ceilings[0][0] == 2 and fake_ceilings[0][1]["remeasure"] is True
+    assert "cpu: 200 GFLOP/s, 25.0 GB/s" in out and "ridge point: 8.0 FLOP/byte" in out
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("numpy", "tf-"))}
+    assert lines["numpy"][1:] == ["100", "12.36", "1.598", "7.7", "memory", "15641"]  # 25e9 / 1,598,360 B
+    assert lines["tf-mlp-graph"][1:] == ["400", "595.15", "9.358", "63.6", "compute", "336"]  # 200e9 / 595 MFLOP
+
+
+def test_json(fake_ceilings, capsys):
+    assert entry.main(["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["peak_flops_per_second"] == 200e9
+
+
+@pytest.mark.parametrize("argv", [["--threads", "0"], ["--rounds", "0"], ["--threads", "x"]])
+def test_bad_flags(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        entry.main(argv)
+    assert exit_.value.code == 2
