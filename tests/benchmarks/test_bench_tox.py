@@ -1,11 +1,17 @@
-"""tests/benchmarks/tox_bench.py, behind ``tox -e bench``: compare only when there is a saved run."""
+"""benchmarks/tox_bench.py, behind ``tox -e bench``: compare only when there is a saved run."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+from pathlib import Path
 
 import pytest
-import tox_bench
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tox_bench.py"
+_spec = importlib.util.spec_from_file_location("tox_bench", SCRIPT)
+tox_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tox_bench)
 
 pytest.importorskip("pytest_benchmark")
 from pytest_benchmark.utils import get_machine_id  # noqa: E402 - after the skip
