@@ -1,4 +1,4 @@
-"""``python -m bench.regression --bounds FILE``: the whole within-run check from a shell."""
+"""``python -m bench.regression [--bounds FILE]``: the whole within-run check from a shell."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench.errors import UsageError
-from bench.regression.bounds import Bounds, load_bounds
+from bench.regression.bounds import Bounds, default_bounds_path, load_bounds
 from bench.regression.checks import CheckReport
 from bench.regression.harness import check_harness_speed
 from bench.regression.relative import check_relative_speed, fixed_batches, setup_config
@@ -58,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Within-run speed check: each classifier's step time against the numpy "
         "reference's, and the harness against a bare loop, interleaved in one process.",
     )
-    parser.add_argument("--bounds", required=True, help="bounds file (JSON), e.g. tests/benchmarks/bounds.json")
+    parser.add_argument(
+        "--bounds", help=f"bounds file (JSON; default: the one bench ships, {default_bounds_path()})"
+    )
     parser.add_argument("--plugins", help="comma-separated classifiers (default: all with a bound)")
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds (default: 9)")
     parser.add_argument("--steps", type=int, default=15, help="timed steps per classifier per round (default: 15)")
@@ -67,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         bounds = load_bounds(args.bounds)
+        print(f"bounds: {args.bounds or default_bounds_path()}")
         names = [n.strip() for n in args.plugins.split(",") if n.strip()] if args.plugins else None
         report = run_check(
             bounds, names, attempts=args.attempts, harness=not args.no_harness, rounds=args.rounds, steps=args.steps

@@ -1,6 +1,6 @@
-"""The within-run speed check (bench/regression/) against tests/benchmarks/bounds.json,
-proof that it fails when something is made slower on purpose, and the across-run
-comparison behind ``bench compare --fail-below``.
+"""The within-run speed check (bench/regression/) against the bounds bench ships
+(bench/regression/bounds.json), proof that it fails when something is made slower on
+purpose, and the across-run comparison behind ``bench compare --fail-below``.
 
 The check compares classifiers with each other in one process, interleaved, so a busy
 machine slows both sides of every ratio; see bounds.json for the margins and why.
@@ -9,7 +9,11 @@ machine slows both sides of every ratio; see bounds.json for the margins and why
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import subprocess
+import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,7 @@ from bench.errors import UsageError
 from bench.plugins import installed_registry
 from bench.regression import (
     Bounds,
+    CheckReport,
     RatioBound,
     bounds_from_dict,
     check_harness,
@@ -29,13 +34,17 @@ from bench.regression import (
     check_step_ratios,
     comparability_notes,
     compare_runs,
+    default_bounds_path,
     fixed_batches,
     load_bounds,
     regression_lines,
     setup_config,
 )
 
-BOUNDS_FILE = Path(__file__).with_name("bounds.json")
+from bench.regression import cli as regression_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+BOUNDS_FILE = default_bounds_path()
 BUILTIN_PLUGINS = ("numpy", "tensorflow")
 REGISTRY = installed_registry()
 BUILTIN = [name for name, spec in REGISTRY.classifiers.items() if spec.plugin in BUILTIN_PLUGINS]
@@ -43,7 +52,7 @@ BUILTIN = [name for name, spec in REGISTRY.classifiers.items() if spec.plugin in
 
 @pytest.fixture(scope="module")
 def bounds() -> Bounds:
-    return load_bounds(BOUNDS_FILE)
+    return load_bounds()  # the shipped bounds
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +195,52 @@ def test_bounds_file_reads_back(bounds):
     assert bounds.ratio_bound("tf-graph") == RatioBound(max=4.5, min=0.7)
     assert bounds.ratio_bound("some-third-party-model") is None
     assert bounds.harness_min_ratio["numpy"] == 0.8
+
+
+def test_shipped_bounds_are_the_package_data(bounds):
+    assert BOUNDS_FILE == ROOT / "bench" / "regression" / "bounds.json"
+    assert load_bounds(BOUNDS_FILE) == bounds
+
+
+def test_the_wheel_ships_the_bounds(tmp_path):
+    """Under a second: build bench's wheel from a copy of the sources (no index, no isolation)."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("bench", "plugins"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         str(source), "-w", str(tmp_path / "dist")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    (wheel,) = (tmp_path / "dist").glob("bench-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("bench/regression/bounds.json") == BOUNDS_FILE.read_bytes()
+
+
+def test_module_command_uses_the_shipped_bounds_by_default(monkeypatch, capsys):
+    seen = {}
+
+    def fake_run_check(bounds, names, **options):
+        seen["bounds"], seen["names"] = bounds, names
+        return CheckReport([])
+
+    monkeypatch.setattr(regression_cli, "run_check", fake_run_check)
+    assert regression_cli.main([]) == 0
+    assert seen == {"bounds": load_bounds(BOUNDS_FILE), "names": None}
+    assert f"bounds: {BOUNDS_FILE}" in capsys.readouterr().out
+    assert regression_cli.main(["--plugins", "numpy, tf-graph"]) == 0
+    assert seen["names"] == ["numpy", "tf-graph"]
+
+
+def test_module_command_bad_bounds_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "b.json").write_text("{not json")
+    assert regression_cli.main(["--bounds", str(tmp_path / "b.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bench.regression: error: cannot read bounds file") and "\n" not in err
 
 
 def test_bounds_default_entry_and_plain_numbers():
