@@ -37,6 +37,7 @@ from bench.regression import (
     default_bounds_path,
     fixed_batches,
     load_bounds,
+    measure_relative,
     regression_lines,
     setup_config,
 )
@@ -124,7 +125,8 @@ class Repeated:
 
 
 def test_check_fails_when_a_classifier_does_five_times_the_work(bounds, dataset, batches):
-    """tf-graph and a copy doing 5x the work, measured together: the copy fails tf-graph's bound."""
+    """tf-graph and a copy doing 5x the work, measured together: the copy fails tf-graph's
+    bound in every attempt while tf-graph passes, and the copy is really about 5x slower."""
     graph = REGISTRY.get("tf-graph")
     slowed = "tf-graph (5x work)"
     factories = {
@@ -144,7 +146,22 @@ def test_check_fails_when_a_classifier_does_five_times_the_work(bounds, dataset,
     assert not verdicts[slowed].ok, report.describe()
     assert not report.ok
     assert report.attempts == 3 and slowed in report.retried  # failed every attempt, not once
-    assert verdicts[slowed].value > 3 * verdicts["tf-graph"].value
+
+    # What was caught is the five-fold work, not noise. The two values above come from
+    # different attempts (a retry measures only the reference and what failed) against
+    # a numpy step that moves between attempts, so they are not compared with each other:
+    # the copy is timed against tf-graph itself, interleaved in the same rounds (median
+    # over rounds of the per-round ratio), measured again like the check does.
+    seen = []
+    for _ in range(3):
+        timings = measure_relative(
+            {"tf-graph": graph.factory, slowed: factories[slowed]}, batches, configs, reference="tf-graph"
+        )
+        seen.append(timings[slowed].ratio)
+        if seen[-1] > 4:
+            break
+    print(f"{slowed} / tf-graph, same rounds: {', '.join(f'{r:.2f}' for r in seen)}")
+    assert seen[-1] > 4, f"5x the work measured as {seen} x tf-graph's step"
 
 
 def test_check_fails_when_the_reference_does_five_times_the_work(bounds, dataset, batches):
