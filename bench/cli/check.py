@@ -38,6 +38,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     for flag, value in (("--rounds", args.rounds), ("--steps", args.steps), ("--attempts", args.attempts)):
         if value < 1:
             raise UsageError(f"{flag} must be at least 1, not {value}")
+    from bench.regression.bounds import default_bounds_path
+
+    print(f"bounds: {args.bounds or default_bounds_path()}")
     report = run_check(load_bounds(args.bounds), args.plugins, attempts=args.attempts, harness=not args.no_harness,
                        rounds=args.rounds, steps=args.steps)
     return 0 if report.ok else 1

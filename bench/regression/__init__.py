@@ -10,15 +10,14 @@ by round (A B C, then B C A, ...), every classifier's step time with the numpy
 reference's, and the harness's measured step time with a bare loop over the same
 classifier. Whatever slows the machine down slows both sides of a ratio; a burst of
 noise spoils a round or two, and the median over rounds ignores those. The allowed
-ratios are recorded in a bounds file (``tests/benchmarks/bounds.json``), with margins
+ratios are recorded in a bounds file (bench ships ``bench/regression/bounds.json``), with margins
 wide enough for a noisy two-core machine and still well short of a real slowdown
 (a step doing several times its work).
 
 **Across runs** lives with the results (:mod:`bench.results.compare`): ``bench compare A B
 --fail-below RATIO``, for a machine quiet enough for that to mean something.
 
-``bench check`` (and its alias ``python -m bench.regression``) runs the within-run check
-from a shell.
+    "default_bounds_path",
 
 The parts: :mod:`~bench.regression.bounds` (the bounds file), :mod:`~bench.regression.relative`
 (classifiers against the reference), :mod:`~bench.regression.harness` (the harness against a
@@ -26,7 +25,14 @@ bare loop), :mod:`~bench.regression.checks` (checks and retries) and :mod:`~benc
 (the whole check, as ``bench check`` runs it).
 """
 
-from bench.regression.bounds import REFERENCE, Bounds, RatioBound, bounds_from_dict, load_bounds
+from bench.regression.bounds import (
+    REFERENCE,
+    Bounds,
+    RatioBound,
+    bounds_from_dict,
+    default_bounds_path,
+    load_bounds,
+)
 from bench.regression.checks import Check, CheckReport
 from bench.regression.cli import main, run_check
 from bench.regression.harness import HarnessTiming, check_harness, check_harness_speed, harness_vs_bare
@@ -55,6 +61,7 @@ __all__ = [
     "check_harness_speed",
     "check_relative_speed",
     "check_step_ratios",
+    "default_bounds_path",
     "fixed_batches",
     "harness_vs_bare",
     "load_bounds",

@@ -1,4 +1,4 @@
-"""``python -m bench.regression --bounds FILE``; see :mod:`bench.regression.cli`."""
+"""``python -m bench.regression [--bounds FILE]``; see :mod:`bench.regression.cli`."""
 
 from bench.regression.cli import main
 

@@ -1,9 +1,13 @@
-"""The bounds of the within-run check: allowed step-time ratios and harness floors, read from JSON."""
+"""The bounds of the within-run check: allowed step-time ratios and harness floors, read from JSON.
+
+bench ships its own (``bench/regression/bounds.json``, package data), used when no file is named.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from importlib import resources
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +28,7 @@ class RatioBound:
 
 @dataclass(frozen=True)
 class Bounds:
-    """What the within-run check allows; see ``tests/benchmarks/bounds.json``."""
+    """What the within-run check allows; see ``bench/regression/bounds.json``."""
 
     reference: str = REFERENCE
     step_time_ratio: Mapping[str, RatioBound] = field(default_factory=dict)
@@ -40,8 +44,13 @@ class Bounds:
         return self.step_time_ratio.get(name, self.default_step_time_ratio)
 
 
-def load_bounds(path: str | Path) -> Bounds:
-    """Read a bounds file (JSON). Keys starting with ``_`` are comments.
+def default_bounds_path() -> Path:
+    """The bounds bench ships for its built-in classifiers (package data)."""
+    return Path(str(resources.files("bench.regression").joinpath("bounds.json")))
+
+
+def load_bounds(path: str | Path | None = None) -> Bounds:
+    """Read a bounds file (JSON); ``None``: the shipped one. Keys starting with ``_`` are comments.
 
     ::
 
@@ -49,7 +58,7 @@ def load_bounds(path: str | Path) -> Bounds:
          "step_time_ratio": {"tf-graph": {"max": 8.0, "min": 0.4}, "*": {"max": 40.0}},
          "harness_min_ratio": {"numpy": 0.6}}
     """
-    path = Path(path)
+    path = default_bounds_path() if path is None else Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -1,4 +1,4 @@
-"""``python -m bench.regression --bounds FILE``: the whole within-run check from a shell."""
+"""``python -m bench.regression [--bounds FILE]``: the whole within-run check from a shell."""
 
 from __future__ import annotations
 

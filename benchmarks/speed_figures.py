@@ -1,9 +1,9 @@
 """Measure the figures README quotes, on this machine, in one session.
 
-    python tests/benchmarks/speed_figures.py --data-dir DIR [--repeats 3] [--save results/measured]
+    python benchmarks/speed_figures.py --data-dir DIR [--repeats 3] [--save results/measured]
 
 1. Whole process: `bench run --plugins tf-graph` against the reference script
-   (tests/benchmarks/seed_reference.py), alternated, median wall-clock of each.
+   (benchmarks/seed_reference.py), alternated, median wall-clock of each.
 2. Steps/s and % of the CPU roofline for every softmax variant, feed and resident
    placement, with the frameworks' default threads and with one thread; and the compiled
    loops (`--steps-per-call 50`).

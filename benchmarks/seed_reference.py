@@ -4,7 +4,7 @@ Wolfgang Beyer's softmax classifier, ported only as far as TensorFlow 2 requires
 (`tf.compat.v1` with eager execution disabled, as a TF1 script runs), loading the
 python-version pickles the way its data_helpers.py does (float64, per-pixel mean).
 
-    python tests/benchmarks/seed_reference.py CIFAR10_DIR [SEED]
+    python benchmarks/seed_reference.py CIFAR10_DIR [SEED]
 """
 
 from __future__ import annotations
