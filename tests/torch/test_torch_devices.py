@@ -35,8 +35,10 @@ def cpu_as_gpu(monkeypatch, tiny_dataset):
 
 @pytest.mark.parametrize("placement", ["feed", "resident"])
 def test_cpu_and_stand_in_gpu_rows_and_speedup_table(cpu_as_gpu, placement):
+    # One thread: with PyTorch's default (one per core) a busy 2-core machine can make one
+    # row's OpenMP threads spin-wait for a core, hundreds of times slower than the other's.
     config = RunConfig(plugins=["torch-eager"], devices=["all"], steps=30, batch_size=20,
-                       learning_rate=0.05, roofline=False, placement=placement)
+                       learning_rate=0.05, roofline=False, placement=placement, threads=1)
     outcome = runner.run(config, installed_registry())
     assert [(r.plugin, r.device, r.status) for r in outcome.rows] == [
         ("torch-eager", "cpu", "ok"), ("torch-eager", "gpu:0", "ok"),
