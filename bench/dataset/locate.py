@@ -38,9 +38,9 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
         return Path(data_dir).expanduser()
     if env := os.environ.get(ENV_DATA_DIR):
         return Path(env).expanduser()
-    import platformdirs
+    from bench.paths import user_cache_dir
 
-    return Path(platformdirs.user_cache_dir("bench")) / "cifar-10"
+    return user_cache_dir() / "cifar-10"
 
 
 def is_offline(offline: bool = False) -> bool:

@@ -32,16 +32,13 @@ FORMAT = 1
 KEEP = 6
 """Prepared copies kept in the cache; older ones are removed when a new one is written."""
 _ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
-ENV_CACHE_DIR = "BENCH_CACHE_DIR"
 
 
 def cache_root() -> Path:
-    """``$BENCH_CACHE_DIR``, else the user cache directory's ``bench/prepared``."""
-    if env := os.environ.get(ENV_CACHE_DIR):
-        return Path(env).expanduser() / "prepared"
-    import platformdirs
+    """``prepared/`` in bench's user cache directory (``$BENCH_CACHE_DIR`` sets it)."""
+    from bench.paths import user_cache_dir
 
-    return Path(platformdirs.user_cache_dir("bench")) / "prepared"
+    return user_cache_dir() / "prepared"
 
 
 def dataset_key(dataset: Dataset) -> str:

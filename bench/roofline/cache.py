@@ -45,10 +45,10 @@ CONTENDED_MAX_AGE = timedelta(hours=1)
 
 
 def default_cache_dir() -> Path:
-    """``<user cache dir>/bench/roofline`` (platformdirs)."""
-    import platformdirs
+    """``<user cache dir>/bench/roofline`` (:func:`bench.paths.user_cache_dir`)."""
+    from bench.paths import user_cache_dir
 
-    return Path(platformdirs.user_cache_dir("bench")) / "roofline"
+    return user_cache_dir() / "roofline"
 
 
 def machine_key() -> dict[str, Any]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-BUILTIN = ["numpy", "tf-eager", "tf-function", "tf-graph", "tf-mlp-eager", "tf-mlp-graph", "tf-xla"]
+BUILTIN = ["jax-eager", "jax-jit", "numpy", "tf-eager", "tf-function", "tf-graph", "tf-mlp-eager", "tf-mlp-graph",
+           "tf-xla", "torch-compile", "torch-eager"]
+"""Every built-in classifier, sorted (registered whether or not its framework is installed)."""
 
 
 def test_unknown_plugin_names_it_and_lists_the_available_ones(bench, clean_error) -> None:
