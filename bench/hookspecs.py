@@ -28,7 +28,10 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
     ``tf-graph``) and must be unique across all installed plugins. ``factory`` is called
     with no arguments when the classifier is selected and returns a fresh object that
     follows :class:`bench.classifier.Classifier`. Import heavy frameworks inside the
-    factory, not at module level, so that listing plugins stays fast.
+    factory, not at module level, so that listing plugins stays fast. The spec also
+    declares the classifier's ``--param`` settings, abilities, devices, environment facts
+    and work per step (see :class:`bench.classifier.ClassifierSpec`). A name that bench's
+    built-in plugins already use is refused: the plugin is reported broken.
     """
 
 
@@ -36,8 +39,9 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
 def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
     """Return framework facts worth recording with a run, or ``None``.
 
-    ``classifiers`` are the names of the classifiers that have run so far in this run (it
-    is called after each row); a plugin reports only when one of its own classifiers is
-    among them, so that a framework is never imported just to be described. Typical keys: ``tensorflow``, ``cuda``, ``cudnn``, ``gpu``. The values are
-    stored under ``machine.frameworks`` in the result file.
+    Prefer ``ClassifierSpec(environment=...)``, which names its own classifier; this hook
+    is called only for a spec without one. It runs in the row's own process after the row,
+    with ``classifiers`` holding that row's classifier; a plugin reports only when one of
+    its own classifiers is among them. Typical keys: ``tensorflow``, ``cuda``, ``cudnn``,
+    ``gpu``. The values are stored under ``machine.frameworks`` in the result file.
     """

@@ -9,6 +9,7 @@ two clock reads.
 
 from __future__ import annotations
 
+import itertools
 import math
 import resource
 import sys
@@ -223,7 +224,7 @@ def _train_in_calls(
     train_steps = clf.train_steps_indices
     done = 0
     try:
-        for begin, end in zip(cuts, cuts[1:]):
+        for begin, end in itertools.pairwise(cuts):
             start = clock()
             value = train_steps(indices[begin:end])
             try:

@@ -135,7 +135,8 @@ def _draw_roofs(axes: Any, ceilings: dict[str, tuple[float, float]], low_x: floa
         ridge = peak / bandwidth
         xs = [low_x, ridge, max(high_x, ridge)]
         ys = [bandwidth * low_x, peak, peak]
-        style = {"color": "black" if index == 0 else f"C{7 + index % 3}", "linewidth": 2.0, "linestyle": ("-", "--", ":")[index % 3]}
+        style = {"color": "black" if index == 0 else f"C{7 + index % 3}", "linewidth": 2.0,
+                 "linestyle": ("-", "--", ":")[index % 3]}
         axes.plot(xs, ys, **style, label=f"{device} ceilings: {_si(peak, 'FLOP/s')}, {_si(bandwidth, 'B/s')}")
         axes.annotate(f"{device} peak {_si(peak, 'FLOP/s')}", (max(high_x, ridge), peak), xytext=(-4, 4),
                       textcoords="offset points", ha="right", va="bottom", fontsize=8)

@@ -112,7 +112,7 @@ def run(
             on_update(document)
 
     try:
-        dataset, schedule, executor = _prepare(config, registry, document, executor_factory)
+        dataset, _, executor = _prepare(config, registry, document, executor_factory)
         if config.roofline:
             start = time.perf_counter()
             document.roofline = _roofline_section(config)

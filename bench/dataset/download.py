@@ -37,8 +37,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -241,7 +241,7 @@ def _fetch(url: str, part: Path, timeout: float, size: int | None, limits: Limit
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(url, headers=headers)
     try:
-        response = urllib.request.urlopen(request, timeout=min(timeout, limits.deadline))  # noqa: S310 - http(s)
+        response = urllib.request.urlopen(request, timeout=min(timeout, limits.deadline))
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:
             raise _RangeNotSatisfiable from None

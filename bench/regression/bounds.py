@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import math
-from importlib import resources
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 

@@ -139,7 +139,8 @@ class Ceilings:
         where = f"{threads} thread{'s' if threads != 1 else ''}; " if threads else ""
         spread = ""
         if len(flops) == 2 and len(memory) == 2:
-            spread = f", rounds {flops[0] / 1e9:.0f}-{flops[1] / 1e9:.0f} GFLOP/s, {memory[0] / 1e9:.1f}-{memory[1] / 1e9:.1f} GB/s"
+            spread = (f", rounds {flops[0] / 1e9:.0f}-{flops[1] / 1e9:.0f} GFLOP/s, "
+                      f"{memory[0] / 1e9:.1f}-{memory[1] / 1e9:.1f} GB/s")
         return (
             f"{self.device}: {self.peak_flops_per_second / 1e9:.0f} GFLOP/s, {self.memory_bytes_per_second / 1e9:.1f} GB/s"
             f" ({where}median of {self.rounds} rounds{spread}{self._contention()}; measured {self.measured}"
@@ -194,7 +195,7 @@ def measure(kernels: Kernels, rounds: int = DEFAULT_ROUNDS, repeats: int = DEFAU
         peak_flops_per_second=statistics.median(used[0]),
         memory_bytes_per_second=statistics.median(used[1]),
         settings=dict(kernels.settings),
-        spread={name: [min(values), max(values)] for name, values in zip(names, used)},
+        spread={name: [min(values), max(values)] for name, values in zip(names, used, strict=True)},
         rounds=rounds,
         measured=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         measure_seconds=time.perf_counter() - start,
@@ -291,7 +292,8 @@ def cpu_settings(threads: int | None = None, matmul_size: int = MATMUL_SIZE, str
         "matmul": f"float32 {matmul_size}x{matmul_size} @ {matmul_size}x{matmul_size}, numpy.matmul",
         "matmul_size": matmul_size,
         "blas": blas_description(),
-        "stream": f"copy of {array / 2**20:.0f} MiB float32 into another array, numpy.copyto on {count} thread{'s' * (count != 1)}",
+        "stream": f"copy of {array / 2**20:.0f} MiB float32 into another array, "
+                  f"numpy.copyto on {count} thread{'s' * (count != 1)}",
         "stream_array_bytes": array,
         "last_level_cache_bytes": last_level_cache_bytes(),
         "numpy": np.__version__,

@@ -64,7 +64,7 @@ def make_step(layout: str, learning_rate: float) -> Any:
 
     def step(params: tuple[Any, Any], images: Any, labels: Any) -> tuple[tuple[Any, Any], Any]:
         loss, grads = loss_and_grad(params, images, labels)
-        return tuple(p - learning_rate * g for p, g in zip(params, grads)), loss
+        return tuple(p - learning_rate * g for p, g in zip(params, grads, strict=True)), loss
 
     return step
 

@@ -42,7 +42,9 @@ TRANSCENDENTAL = frozenset({
     "atan2", "cbrt", "cosine", "erf", "exponential", "exponential-minus-one", "log", "log-plus-one",
     "logistic", "power", "rsqrt", "sine", "sqrt", "tan", "tanh",
 })
-NO_TRAFFIC = frozenset({"parameter", "constant", "tuple", "get-tuple-element", "bitcast", "after-all", "partition-id", "replica-id"})
+NO_TRAFFIC = frozenset(
+    {"parameter", "constant", "tuple", "get-tuple-element", "bitcast", "after-all", "partition-id", "replica-id"}
+)
 SLICING = frozenset({"gather", "dynamic-slice", "slice"})
 UNCOUNTABLE = frozenset({"while", "custom-call", "convolution", "conditional", "fft", "triangular-solve", "cholesky"})
 

@@ -178,7 +178,7 @@ class TFGraphMLP:
         return _predict_chunks(self._predict, images)
 
     def parameters(self) -> dict[str, np.ndarray]:
-        return {key: np.array(value, copy=True) for key, value in zip(PARAMETER_NAMES, self._params())}
+        return {key: np.array(value, copy=True) for key, value in zip(PARAMETER_NAMES, self._params(), strict=True)}
 
     def peak_device_memory_bytes(self) -> int | None:
         return peak_device_memory(tf, getattr(self, "_memory_device", None))
@@ -222,7 +222,7 @@ class TFEagerMLP:
             x, y = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
             with tf.GradientTape() as tape:
                 loss = _loss(_logits(x, p), y, p, self._l2)
-            for variable, grad in zip(trainable, tape.gradient(loss, trainable)):
+            for variable, grad in zip(trainable, tape.gradient(loss, trainable), strict=True):
                 variable.assign_sub(self._learning_rate * grad)
         return float(loss)  # fetched: the step has finished on the device
 

@@ -85,7 +85,7 @@ def make_functional_step(weights: Any, biases: Any, layout: str, learning_rate: 
 
     def step(images: Any, labels: Any) -> Any:
         grads, loss = loss_and_grads(weights, biases, images, labels)
-        for param, grad in zip((weights, biases), grads):
+        for param, grad in zip((weights, biases), grads, strict=True):
             param.sub_(grad * learning_rate)
         return loss
 
@@ -215,5 +215,5 @@ class TorchCompileSoftmax(_TorchSoftmax):
         super().__init__()
         # The compiler's own modules (about 3 s to import here) load with the classifier,
         # timed as its load, so that setup builds the model and the first step compiles.
-        import torch._dynamo  # noqa: F401
+        import torch._dynamo
         import torch._inductor.compile_fx  # noqa: F401
