@@ -1,13 +1,15 @@
 """``bench new-plugin``: write a new, installable plugin package from the templates.
 
-The templates live in ``bench/templates/plugin/`` as ordinary files with ``$name``-style
-placeholders (:class:`string.Template`); the result is a complete package::
+The templates live in ``bench/templates/plugin/`` as ordinary files with placeholders
+(:class:`string.Template`) for every field of :class:`PluginNames`: ``$name`` (the plugin:
+entry point), ``$dist``, ``$module``, ``$class_name`` and ``$classifier`` (what
+``--plugins`` takes; ``--classifier CLF``, else NAME). The result is a complete package::
 
     bench-NAME/
         pyproject.toml          entry point  [project.entry-points.bench] NAME = "bench_NAME"
         README.md
-        bench_NAME/__init__.py  the hooks: registers the classifier NAME
-        bench_NAME/model.py     a working numpy softmax classifier to start from
+        bench_NAME/__init__.py  the hook: registers the classifier CLF
+        bench_NAME/model.py     a working numpy softmax classifier (the reference's arithmetic)
         tests/test_bench_NAME.py  runs it through the harness on the synthetic dataset
 
 (dashes in NAME become underscores in the module name).
@@ -50,7 +52,7 @@ class PluginNames:
     module: str
     """Importable package: ``bench_NAME`` with dashes as underscores."""
     class_name: str
-    """The classifier class: ``NameClassifier`` in CamelCase."""
+    """The classifier class: the classifier name in CamelCase, plus ``Classifier``."""
 
 
 def plugin_names(name: str, classifier: str | None = None) -> PluginNames:
@@ -66,7 +68,7 @@ def plugin_names(name: str, classifier: str | None = None) -> PluginNames:
         classifier=classifier or name,
         dist=f"bench-{name}",
         module=f"bench_{name.replace('-', '_')}",
-        class_name="".join(part.capitalize() for part in name.split("-")) + "Classifier",
+        class_name="".join(part.capitalize() for part in (classifier or name).split("-")) + "Classifier",
     )
 
 
