@@ -91,11 +91,11 @@ def measure(
         if placement == "resident":
             enter("placement")
             start = time.perf_counter()
-            clf.place_dataset(dataset.train_images, dataset.train_labels)  # type: ignore[attr-defined]
+            clf.place_dataset(dataset.train_images, dataset.train_labels)  # type: ignore[attr-defined]  # declared by supports_resident
             row.placement_seconds = time.perf_counter() - start
         enter("training")
         if steps_per_call > 1:
-            _train_in_calls(clf, schedule, row, loss_every, progress, steps_per_call)  # type: ignore[arg-type]
+            _train_in_calls(clf, schedule, row, loss_every, progress, steps_per_call)  # type: ignore[arg-type]  # declared by supports_steps_per_call
         else:
             _train(clf, dataset, schedule, row, loss_every, progress, resident=placement == "resident")
         if row.status == OK:
@@ -130,7 +130,7 @@ def measure(
             start = time.perf_counter()
             try:
                 clf.close()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - a failing close fails an ok row, whatever it raised
                 if row.status == OK:
                     row.status, row.error = FAILED, f"close: {describe_exception(exc)}"
             row.close_seconds = time.perf_counter() - start
@@ -165,7 +165,7 @@ def _train(
     step_times = np.empty(steps)
     losses = np.empty(steps)
     train_step, take, clock, to_float = clf.train_step, np.take, time.perf_counter, float
-    step_on_indices = clf.train_step_indices if resident else None  # type: ignore[attr-defined]
+    step_on_indices = clf.train_step_indices if resident else None  # type: ignore[attr-defined]  # declared by supports_resident
     report_every = max(1, min(50, steps // 100 or 1))
     done = 0
     try:

@@ -103,7 +103,7 @@ def collect_classifiers(pm: pluggy.PluginManager, broken: list[BrokenPlugin] | N
         found: list[ClassifierSpec] = []
         try:
             impl.function(register=found.append)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any registration failure makes the plugin broken
             registry.broken.append(BrokenPlugin(plugin_name, describe_exception(exc)))
             continue
         for spec in found:

@@ -136,7 +136,7 @@ def with_plugin_defaults(config: RunConfig, spec: ClassifierSpec, given: set[str
         for key in RECIPE_KEYS
         if getattr(spec.defaults, key) is not None and key not in given
     }
-    return replace(config, **updates) if updates else config  # type: ignore[arg-type]
+    return replace(config, **updates) if updates else config
 
 
 def resolve_params(specs: Sequence[ClassifierSpec], given: Mapping[str, str]) -> dict[str, dict[str, str]]:

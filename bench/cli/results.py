@@ -56,9 +56,9 @@ def print_run(document: RunDocument, args: argparse.Namespace) -> None:
     print(results_table(document, args.format, **options.table_options(args)))
     for line in problems(document):
         print(f"  {line}")
-    line = roofline_line(document)
-    if line:
-        print(line)
+    roof = roofline_line(document)
+    if roof:
+        print(roof)
     speedups = device_speedup_table(document, args.format)
     if speedups:
         print()

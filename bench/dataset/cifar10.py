@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from bench.errors import DataError
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]  # numpy < 2 names it here
 
 IMAGE_BYTES = 3072
 RECORD_BYTES = 1 + IMAGE_BYTES
@@ -94,7 +94,7 @@ class RawCifar10:
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that resolves only the numpy globals a CIFAR-10 batch needs."""
 
-    def __init__(self, file: object, *, label: str = "pickle") -> None:
+    def __init__(self, file: Any, *, label: str = "pickle") -> None:
         super().__init__(file, encoding="bytes")
         self._label = label
 

@@ -348,7 +348,7 @@ def _write_all(out: object, data: bytes) -> None:
     """Write all of ``data`` to an unbuffered file (whose writes may be partial)."""
     view = memoryview(data)
     while view:
-        written = out.write(view)  # type: ignore[attr-defined]
+        written = out.write(view)  # type: ignore[attr-defined]  # a raw binary file
         if not written:
             raise OSError(errno.EIO, "write returned nothing")
         view = view[written:]

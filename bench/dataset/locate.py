@@ -109,7 +109,7 @@ def load_dataset(
     start = time.perf_counter()
     transform = fit(raw.train_images, preprocessing, workers=workers)
     train = transform.apply(raw.train_images, workers=workers)
-    raw.train_images = None  # type: ignore[assignment] - free it before the test output is allocated
+    raw.train_images = None  # type: ignore[assignment]  # free the uint8 rows before the test output is allocated
     test = transform.apply(raw.test_images, workers=workers)
     seconds_preprocess = time.perf_counter() - start
     details.update(

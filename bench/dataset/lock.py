@@ -23,7 +23,7 @@ from bench.errors import DataError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl on this platform: no lock
 
 LOCK_NAME = ".bench-download.lock"
 _POLL = 0.1

@@ -126,12 +126,13 @@ def die_with_parent(parent_pid: int) -> None:
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _raise_terminated)
+    channel: Channel
     if len(argv) == 4 and argv[2] == "--list-devices":
         name = argv[3]
-        task = lambda: list_devices(name, channel)  # noqa: E731
+        task = lambda: list_devices(name, channel)  # noqa: E731 - bound once the channel is open
     elif len(argv) == 3:
         directory = Path(argv[2])
-        task = lambda: measure_job(directory, channel)  # noqa: E731
+        task = lambda: measure_job(directory, channel)  # noqa: E731 - bound once the channel is open
     else:
         print("usage: python -m bench.execute.child FD PARENT_PID (JOB_DIR | --list-devices NAME)", file=sys.stderr)
         return 2

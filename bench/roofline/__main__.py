@@ -37,7 +37,7 @@ def model_rows(ceilings: Any, specs: list[ClassifierSpec]) -> list[list[Any]]:
     """One table row per classifier: batch, MFLOP, MB, FLOP/byte, bound, attainable steps/s."""
     from bench.roofline.bound import arithmetic_intensity, attainable, limited_by
 
-    rows = []
+    rows: list[list[Any]] = []
     for spec in specs:
         if spec.work is None:
             rows.append([spec.name, "", "", "", "", "", "states no work"])

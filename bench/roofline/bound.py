@@ -33,7 +33,7 @@ def ceiling_values(ceilings: Any) -> tuple[float, float]:
         values = (getattr(ceilings, "peak_flops_per_second", None), getattr(ceilings, "memory_bytes_per_second", None))
     if not all(_positive(v) for v in values):
         raise ValueError(f"ceilings need positive, finite peak_flops_per_second and memory_bytes_per_second, not {values}")
-    return float(values[0]), float(values[1])  # type: ignore[arg-type]
+    return float(values[0]), float(values[1])  # type: ignore[arg-type]  # checked numbers above
 
 
 def check_work(work: StepWork) -> StepWork:
@@ -104,9 +104,9 @@ def rate(steps_per_second: float | None, work: StepWork | None, ceilings: Any | 
         bound = limited_by(work, ceilings)
     except (ValueError, TypeError, ZeroDivisionError) as exc:
         return Rating(reason=str(exc))
-    if not _number(steps_per_second) or steps_per_second <= 0:  # type: ignore[operator]
+    if not _number(steps_per_second) or steps_per_second <= 0:  # type: ignore[operator]  # None ruled out by _number
         return Rating(attainable_steps_per_second=limit, limited_by=bound, reason=NO_SPEED_REASON)
-    return Rating(limit, steps_per_second / limit, bound)  # type: ignore[operator]
+    return Rating(limit, steps_per_second / limit, bound)  # type: ignore[operator]  # a positive number here
 
 
 def _number(value: Any) -> bool:

@@ -148,7 +148,7 @@ def _describe_gpu(tf: object, gpu: object) -> str:
     """``"GPU:0 NVIDIA H200 (compute capability 9.0)"``, from what TensorFlow reports."""
     label = getattr(gpu, "name", str(gpu)).replace("/physical_device:", "")
     try:
-        details = tf.config.experimental.get_device_details(gpu)  # type: ignore[attr-defined]
+        details = tf.config.experimental.get_device_details(gpu)  # type: ignore[attr-defined]  # tf is untyped here
     except Exception:  # noqa: BLE001 - details are best effort
         details = {}
     text = f"{label} {details.get('device_name', 'unknown GPU')}"

@@ -194,14 +194,14 @@ class _Counter:
         fused = self.computations.get(instruction.called("calls") or "") if instruction.opcode == "fusion" else None
         total = 0.0
         for position, operand in enumerate(instruction.operands):
-            size = computation.instructions[operand].bytes if operand in computation.instructions else 0
+            size: float = computation.instructions[operand].bytes if operand in computation.instructions else 0
             if fused is not None:
                 size = min(size, self._read_inside(fused, position, size))
             total += size
         return total
 
     @staticmethod
-    def _read_inside(fused: Computation, position: int, whole: int) -> float:
+    def _read_inside(fused: Computation, position: int, whole: float) -> float:
         """Bytes a fusion reads of its parameter ``position``: less than all of it only when
         every use is the sliced operand of a gather or slice."""
         parameter = next((i for i in fused.instructions.values() if i.opcode == "parameter" and i.number == position), None)

@@ -216,4 +216,4 @@ class TorchCompileSoftmax(_TorchSoftmax):
         # The compiler's own modules (about 3 s to import here) load with the classifier,
         # timed as its load, so that setup builds the model and the first step compiles.
         import torch._dynamo
-        import torch._inductor.compile_fx  # noqa: F401
+        import torch._inductor.compile_fx  # noqa: F401 - imported for its side effect
