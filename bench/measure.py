@@ -96,6 +96,10 @@ class RowResult:
     it was ready to load the classifier."""
     params: dict[str, str] = field(default_factory=dict)
     """The ``--param`` settings this classifier ran with (its defaults included)."""
+    node: dict[str, Any] | None = None
+    """Where the row ran when not on this machine (``--executor ray``): the node's hostname,
+    Ray node id and address, the GPU Ray gave it, its ``machine`` facts
+    (:func:`bench.machine.machine_info`) and how it got the data; ``None`` for local rows."""
     plugin_version: str = ""
     distribution: str = ""
     # Parameter snapshots, kept in memory for the parity columns; not saved.
