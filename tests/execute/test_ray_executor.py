@@ -114,6 +114,11 @@ def _descendants_running(pattern: str) -> list[Any]:
     return found
 
 
+def _sockets(proc: Any) -> list[Any]:
+    """The process's inet sockets (psutil < 6 calls it ``connections``)."""
+    return (getattr(proc, "net_connections", None) or proc.connections)(kind="inet")
+
+
 def _wait_until(condition, seconds: float) -> bool:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -169,7 +174,8 @@ def test_ray_listens_on_loopback_only(cluster, synthetic):
     bound = []
     for proc in processes:
         try:
-            bound += [(proc.name(), c.laddr.ip, c.laddr.port) for c in proc.net_connections(kind="inet") if c.laddr]
+            sockets = _sockets(proc)
+            bound += [(proc.name(), c.laddr.ip, c.laddr.port) for c in sockets if c.laddr]
         except psutil.Error:
             continue
     assert bound and all(ip in LOOPBACK for _, ip, _ in bound), [b for b in bound if b[1] not in LOOPBACK]
@@ -263,3 +269,48 @@ def test_a_row_that_never_gets_a_free_slot_fails_after_the_wait(cluster, synthet
 def test_a_cluster_without_bench_slots_is_refused(cluster, synthetic):
     with pytest.raises(BenchError, match=r"no node of the Ray cluster at .* has the no_such_slot resource"):
         _executor(cluster, synthetic, slot="no_such_slot")
+
+
+LOCAL_RUN = '''
+import json, psutil
+from bench.classifier import SetupConfig
+from bench.dataset import load_dataset
+from bench.execute import RowJob
+from bench.execute.node import DataSettings
+from bench.execute.ray import RayExecutor
+from bench.plugins import installed_registry
+from bench.schedule import build_schedule
+
+dataset = load_dataset("synthetic", seed=0)
+schedule = build_schedule(len(dataset.train_labels), 20, 100, 0)
+with RayExecutor(dataset, schedule, DataSettings(dataset="synthetic")) as executor:
+    job = RowJob("numpy", "cpu", SetupConfig(0.005, 100, dataset.input_dim, dataset.num_classes))
+    row = executor.run_row(installed_registry().get("numpy"), job).row
+    ray_processes = [p for p in psutil.Process().children(recursive=True) if "raylet" in " ".join(p.cmdline())
+                     or "gcs_server" in " ".join(p.cmdline())]
+    bound = [c.laddr.ip for p in [psutil.Process(), *psutil.Process().children(recursive=True)]
+             for c in (getattr(p, "net_connections", None) or p.connections)(kind="inet") if c.laddr]
+    print(json.dumps({"started_local": executor.started_local, "status": row.status, "error": row.error,
+                      "node_ip": row.node["ray_node_ip"], "bound": bound, "pids": [p.pid for p in ray_processes],
+                      "slots": [n["Resources"].get("bench_slot") for n in executor.nodes()]}))
+'''
+
+
+def test_without_an_address_a_local_instance_on_loopback_runs_the_rows_and_stops(tmp_path):
+    """The default: no --ray-address and no $RAY_ADDRESS start a local instance with one slot."""
+    import json
+    import subprocess
+    import sys
+
+    import psutil
+
+    env = {key: value for key, value in os.environ.items() if key not in ("RAY_ADDRESS", *ENVIRONMENT)}
+    env.update({key: value for key, value in ENVIRONMENT.items() if key != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"})
+    env.update(HOME=str(tmp_path), BENCH_CACHE_DIR=str(tmp_path / "cache"))  # Ray writes ~/.ray/auth_token
+    done = subprocess.run([sys.executable, "-c", LOCAL_RUN], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["started_local"] and result["status"] == OK, result
+    assert result["node_ip"] == "127.0.0.1" and result["slots"] == [1.0]
+    assert result["bound"] and set(result["bound"]) <= set(LOOPBACK), result["bound"]
+    assert result["pids"] and _wait_until(lambda: not any(psutil.pid_exists(p) for p in result["pids"]), 10)
