@@ -222,12 +222,15 @@ class RayExecutor:
             if ray.is_initialized():
                 pass  # the caller's own connection: use it, leave it open
             elif address is not None:
+                _reachable(address)  # Ray itself retries an unreachable address for minutes
                 ray.init(address=address, **quiet)
                 self._owns_connection = True
             else:
                 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
                 ray.init(address="local", resources={self.slot: 1}, include_dashboard=False, **quiet)
                 self._owns_connection = self.started_local = True
+        except BenchError:
+            raise
         except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError from Ray
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"
             raise BenchError(f"could not connect to {where}: {_first_line(exc)}") from None
@@ -485,6 +488,23 @@ def data_settings(config: Any, data_dir: str | None = None) -> DataSettings:
 def _is_loopback(address: str) -> bool:
     host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
     return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+CONNECT_SECONDS = 10.0
+
+
+def _reachable(address: str, seconds: float = CONNECT_SECONDS) -> None:
+    """Raise a clear error unless something accepts connections at ``host:port``."""
+    import socket
+
+    host, _, port = address.split("://")[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray-address must be HOST:PORT (the cluster's GCS address), not {address!r}")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            pass
+    except OSError as exc:
+        raise BenchError(f"could not connect to the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 def _import_ray(local: bool) -> Any:
