@@ -108,7 +108,7 @@ file_bytes = (
 
 def shown_numbers(out: str) -> list[str]:
     """The cells of the numeric columns of every table in ``out`` (printed with --format tsv)."""
-    first_numeric = {("plugin", 14): 3, ("plugin", 8): 2, ("phase", 3): 1}
+    first_numeric = {("plugin", 16): 3, ("plugin", 8): 2, ("phase", 3): 1}
     cells: list[str] = []
     columns, start = 0, None
     for line in out.splitlines():
