@@ -20,124 +20,46 @@ for free resources while none of the run's rows was running. Ctrl-C or SIGTERM c
 every outstanding task (``ray.cancel(force=True)``, which also ends the row's worker
 process) and keeps the rows already finished.
 
-Ray is imported only here, and only when an executor connects.
+Ray is imported only when an executor connects (and, on the nodes, by the tasks of
+:mod:`bench.execute.ray_task`); :mod:`bench.execute.ray_resources` needs no Ray at all.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
-import queue
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bench.classifier import ClassifierSpec
 from bench.dataset import Dataset
-from bench.errors import BenchError, Terminated, UsageError, describe_exception
-from bench.execute import Progress, RowJob, RowOutcome
+from bench.errors import BenchError, Terminated, describe_exception
+from bench.execute import Progress, RowJob, RowOutcome, ray_task
 from bench.execute.node import DataSettings, content_digest, job_to_dict, schedule_plan
+from bench.execute.ray_resources import (
+    SLOT,
+    check_slots,
+    describe_nodes,
+    describe_request,
+    fits,
+    is_loopback,
+    parse_resources,
+    reachable,
+    task_resources,
+)
 from bench.execute.worker import _catch_signals, _restore_signals, _row_from_dict
 from bench.measure import FAILED, INTERRUPTED, RowResult
 from bench.schedule import BatchSchedule
 
-SLOT = "bench_slot"
-"""The custom resource every row asks one unit of; give each node one (a node with more
-would time several rows at once)."""
+__all__ = ["SLOT", "RayExecutor", "RowHandle", "data_settings", "parse_resources"]
+
 WAIT_SECONDS = 600.0
 POLL_SECONDS = 0.1
-PROGRESS_SECONDS = 0.25
-"""How often a task sends the row's progress."""
-RESERVED = ("CPU", "GPU", "memory", "object_store_memory", SLOT)
 _INSTALL = "pip install 'bench[ray]'"
-
-
-def parse_resources(text: str | None) -> dict[str, float]:
-    """``--ray-resources``: a JSON object (``'{"A100": 1}'``) or ``key=value[,key=value]``."""
-    if text is None or not text.strip():
-        return {}
-    text = text.strip()
-    if text.startswith(("{", "[", "\"")):
-        try:
-            raw = json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"--ray-resources is not valid JSON: {exc}") from None
-        if not isinstance(raw, dict):
-            raise UsageError("--ray-resources must be a JSON object of resource names and amounts")
-        items = list(raw.items())
-    else:
-        items = []
-        for part in text.split(","):
-            key, sep, value = part.partition("=")
-            if not sep or not key.strip():
-                raise UsageError(f"--ray-resources: {part.strip()!r} is not key=value")
-            items.append((key.strip(), value.strip()))
-    resources: dict[str, float] = {}
-    for key, value in items:
-        if key in RESERVED or key.startswith("node:"):
-            raise UsageError(
-                f"--ray-resources: {key!r} is set by bench itself (CPUs from --threads, a GPU for gpu:N rows, "
-                f"one {SLOT} per row)"
-            )
-        try:
-            amount = float(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"--ray-resources: {key}={value!r} is not a number") from None
-        if isinstance(value, bool) or not math.isfinite(amount) or amount <= 0:
-            raise UsageError(f"--ray-resources: {key} must be a positive number, not {value!r}")
-        resources[str(key)] = amount
-    return resources
-
-
-def task_resources(job: RowJob, custom: Mapping[str, float] | None = None, slot: str = SLOT) -> dict[str, Any]:
-    """The Ray task options of a row: its CPUs, a GPU for a GPU row, one slot, the custom ones."""
-    return {
-        "num_cpus": job.setup.threads or 1,
-        "num_gpus": 1 if job.device.startswith("gpu") else 0,
-        "resources": {slot: 1.0, **dict(custom or {})},
-    }
-
-
-def fits(node_resources: Mapping[str, float], options: Mapping[str, Any]) -> bool:
-    """Whether a node's total resources can ever hold a task with ``options``."""
-    wanted = {"CPU": options.get("num_cpus", 0), "GPU": options.get("num_gpus", 0), **options.get("resources", {})}
-    return all(node_resources.get(name, 0.0) >= amount for name, amount in wanted.items() if amount)
-
-
-def describe_request(options: Mapping[str, Any]) -> str:
-    parts = [f"CPU {options['num_cpus']:g}"]
-    if options.get("num_gpus"):
-        parts.append(f"GPU {options['num_gpus']:g}")
-    parts += [f"{name} {amount:g}" for name, amount in options.get("resources", {}).items()]
-    return ", ".join(parts)
-
-
-def describe_nodes(nodes: list[dict[str, Any]]) -> str:
-    """``host (CPU 2, GPU 1, bench_slot 1); ...`` for error messages."""
-    shown = []
-    for node in nodes:
-        resources = node.get("Resources", {})
-        names = ("CPU", "GPU", SLOT) + tuple(sorted(k for k in resources if k not in RESERVED and ":" not in k
-                                                    and k not in ("memory", "object_store_memory")))
-        text = ", ".join(f"{name} {resources[name]:g}" for name in names if name in resources)
-        shown.append(f"{node.get('NodeManagerHostname') or node.get('NodeManagerAddress')} ({text})")
-    return "; ".join(shown) or "no nodes"
-
-
-def check_slots(nodes: list[dict[str, Any]], slot: str = SLOT, where: str = "the Ray cluster") -> None:
-    """Raise a clear error when no live node offers ``slot``."""
-    if not any(node.get("Resources", {}).get(slot, 0) >= 1 for node in nodes):
-        raise BenchError(
-            f"no node of {where} has the {slot} resource, so no row could run; start every node that may "
-            f"measure rows with: ray start ... --resources '{{\"{slot}\": 1}}' (nodes: {describe_nodes(nodes)})"
-        )
 
 
 @dataclass
@@ -216,13 +138,13 @@ class RayExecutor:
         if self._ray is not None:
             return
         address = self.address or os.environ.get("RAY_ADDRESS") or None
-        ray = _import_ray(local=address is None or _is_loopback(address))
+        ray = _import_ray(local=address is None or is_loopback(address))
         quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
         try:
             if ray.is_initialized():
                 pass  # the caller's own connection: use it, leave it open
             elif address is not None:
-                _reachable(address)  # Ray itself retries an unreachable address for minutes
+                reachable(address)  # Ray itself retries an unreachable address for minutes
                 ray.init(address=address, **quiet)
                 self._owns_connection = True
             else:
@@ -485,28 +407,6 @@ def data_settings(config: Any, data_dir: str | None = None) -> DataSettings:
 # Ray itself -------------------------------------------------------------------------------
 
 
-def _is_loopback(address: str) -> bool:
-    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
-    return host == "localhost" or host == "::1" or host.startswith("127.")
-
-
-CONNECT_SECONDS = 10.0
-
-
-def _reachable(address: str, seconds: float = CONNECT_SECONDS) -> None:
-    """Raise a clear error unless something accepts connections at ``host:port``."""
-    import socket
-
-    host, _, port = address.split("://")[-1].rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--ray-address must be HOST:PORT (the cluster's GCS address), not {address!r}")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
-            pass
-    except OSError as exc:
-        raise BenchError(f"could not connect to the Ray cluster at {address}: {exc.strerror or exc}") from None
-
-
 def _import_ray(local: bool) -> Any:
     """Import Ray; for a cluster on this machine's loopback, keep Ray on 127.0.0.1.
 
@@ -533,7 +433,7 @@ _REMOTES: dict[str, Any] = {}
 
 def _remote(ray: Any, kind: str) -> Any:
     if kind not in _REMOTES:
-        function = _row_task if kind == "row" else _devices_task
+        function = ray_task.row_task if kind == "row" else ray_task.devices_task
         _REMOTES[kind] = ray.remote(max_retries=0)(function)
     return _REMOTES[kind]
 
@@ -563,84 +463,3 @@ def _describe_ray_error(exc: BaseException) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0][:300] if lines else type(exc).__name__
-
-
-# On the node --------------------------------------------------------------------------
-
-
-def _node_facts() -> dict[str, Any]:
-    import platform
-
-    import ray
-
-    context = ray.get_runtime_context()
-    return {
-        "hostname": platform.node(),
-        "ray_node_id": context.get_node_id(),
-        "ray_node_ip": ray.util.get_node_ip_address(),
-        "ray_worker_pid": os.getpid(),
-        "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "started_at": time.time(),
-    }
-
-
-def _injected_by_ray(name: str) -> bool:
-    """Whether ``name`` was set in this process after it started (Ray sets OMP_NUM_THREADS
-    per task); the environment it started with is in /proc/self/environ."""
-    try:
-        initial = Path("/proc/self/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return name in os.environ and not any(item.startswith(name.encode() + b"=") for item in initial)
-
-
-def _row_task(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The Ray task of one row (a streaming generator; runs on the node)."""
-    from bench.execute.node import run_request
-    from bench.machine import machine_info
-
-    facts = _node_facts()
-    yield {"event": "started", "node": facts}
-    # Ray sets OMP_NUM_THREADS to the task's CPUs; a local row runs with the machine's own
-    # thread settings, so the row (and the machine facts) do not inherit Ray's.
-    saved = os.environ.pop("OMP_NUM_THREADS") if _injected_by_ray("OMP_NUM_THREADS") else None
-    try:
-        events: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-        def work() -> None:
-            try:
-                events.put(("done", run_request(request, progress=lambda n: events.put(("progress", n)))))
-            except BaseException as exc:  # noqa: BLE001 - reported as the row's error
-                events.put(("error", exc))
-
-        threading.Thread(target=work, name="bench-row", daemon=True).start()
-        steps, last = 0, time.monotonic()
-        while True:
-            try:
-                kind, value = events.get(timeout=PROGRESS_SECONDS)
-            except queue.Empty:
-                kind, value = "", None
-            if kind == "progress":
-                steps += int(value)
-            if steps and (kind in ("done", "error") or time.monotonic() - last >= PROGRESS_SECONDS):
-                yield {"event": "progress", "steps": steps}
-                steps, last = 0, time.monotonic()
-            if kind == "done":
-                yield {"event": "done", **value, "node": {**facts, "finished_at": time.time(), "machine": machine_info()}}
-                return
-            if kind == "error":
-                yield {"event": "error", "message": describe_exception(value), "node": facts}
-                return
-    finally:
-        if saved is not None:
-            os.environ["OMP_NUM_THREADS"] = saved
-
-
-def _devices_task(name: str) -> list[str]:
-    """The Ray task behind :meth:`RayExecutor.list_devices` (a worker process asks the plugin)."""
-    from bench.execute.worker import WorkerExecutor
-    from bench.plugins import installed_registry
-
-    spec = installed_registry().get(name)
-    return WorkerExecutor(Path(), None).list_devices(spec)  # type: ignore[arg-type] - listing needs no data

@@ -10,10 +10,10 @@ import pytest
 from bench.classifier import SetupConfig
 from bench.errors import BenchError, UsageError
 from bench.execute import RowJob
-from bench.execute.ray import (
+from bench.execute.ray_resources import (
     SLOT,
-    _is_loopback,
-    _reachable,
+    is_loopback,
+    reachable,
     check_slots,
     describe_request,
     fits,
@@ -87,8 +87,8 @@ def test_a_cluster_without_slots_is_a_clear_error():
 
 
 def test_loopback_addresses():
-    assert _is_loopback("127.0.0.1:6379") and _is_loopback("localhost:1") and _is_loopback("[::1]:6379")
-    assert not _is_loopback("10.0.0.5:6379") and not _is_loopback("head.example:6379")
+    assert is_loopback("127.0.0.1:6379") and is_loopback("localhost:1") and is_loopback("[::1]:6379")
+    assert not is_loopback("10.0.0.5:6379") and not is_loopback("head.example:6379")
 
 
 def test_an_address_where_nothing_listens_fails_at_once_not_after_ray_retries():
@@ -100,14 +100,14 @@ def test_an_address_where_nothing_listens_fails_at_once_not_after_ray_retries():
         port = probe.getsockname()[1]
     start = time.monotonic()
     with pytest.raises(BenchError, match=rf"could not connect to the Ray cluster at 127.0.0.1:{port}: .*refused"):
-        _reachable(f"127.0.0.1:{port}")
+        reachable(f"127.0.0.1:{port}")
     assert time.monotonic() - start < 5
     with pytest.raises(UsageError, match="HOST:PORT"):
-        _reachable("just-a-host")
+        reachable("just-a-host")
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
-        _reachable(f"127.0.0.1:{server.getsockname()[1]}")
+        reachable(f"127.0.0.1:{server.getsockname()[1]}")
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
