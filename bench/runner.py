@@ -111,6 +111,7 @@ def run(
         if on_update is not None:
             on_update(document)
 
+    executor: Executor | None = None
     try:
         dataset, _, executor = _prepare(config, registry, document, executor_factory)
         if config.roofline:
@@ -137,6 +138,10 @@ def run(
         outcome.interrupted = "SIGINT"
     except Terminated:
         outcome.interrupted = "SIGTERM"
+    finally:
+        close = getattr(executor, "close", None)
+        if callable(close):
+            close()
     if outcome.interrupted:
         document.interrupted = outcome.interrupted
         publish()
@@ -184,12 +189,27 @@ def _prepare(
     executor: Executor
     if executor_factory is not None:
         executor = executor_factory(dataset, schedule, prepared[0] if prepared else None)
+    elif config.executor == "ray":
+        executor = _ray_executor(config, dataset, schedule, document)
     elif config.isolation == "process":
         assert prepared is not None
         executor = WorkerExecutor(prepared[0], schedule)
     else:
         executor = InProcessExecutor(registry, dataset, schedule)
     return dataset, schedule, executor
+
+
+def _ray_executor(config: RunConfig, dataset: Dataset, schedule: BatchSchedule, document: RunDocument) -> Executor:
+    """Rows as Ray tasks; each node reads or downloads CIFAR-10 itself, through the same verified path."""
+    from bench.execute.ray import RayExecutor, data_settings, parse_resources
+
+    executor = RayExecutor(dataset, schedule, data_settings(config), address=config.ray_address,
+                           resources=parse_resources(config.ray_resources))
+    document.timeline.append(("data: digest for the nodes' check", executor.digest_seconds))
+    start = time.perf_counter()
+    executor.connect()
+    document.timeline.append(("ray: connect", time.perf_counter() - start))
+    return executor
 
 
 def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bool]:
@@ -200,7 +220,7 @@ def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bo
     """
     from bench.dataset import prepared as prep
 
-    if config.isolation == "process" and config.dataset == "cifar10":
+    if config.isolation == "process" and config.executor == "local" and config.dataset == "cifar10":
         stats = _source_stats(config)
         if stats is not None:
             found = prep.find_prepared("cifar10", config.preprocessing, stats)
@@ -215,7 +235,7 @@ def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bo
         preprocessing=config.preprocessing,
         seed=config.seed,
     )
-    if config.isolation != "process":
+    if config.isolation != "process" or config.executor == "ray":  # nodes prepare their own copies
         return dataset, None, False
     start = time.perf_counter()
     stats = _source_stats(config) if config.dataset == "cifar10" else None
@@ -317,6 +337,9 @@ def rate_row(row: Row, section: dict[str, Any] | None) -> None:
     from bench.roofline.ceilings import Ceilings
 
     if not section:
+        return
+    if row.node is not None:  # measured on another machine than these ceilings
+        row.roofline_reason = "ran on another node than the ceilings were measured on"
         return
     entry = (section.get("ceilings") or {}).get(row.device)
     ceilings = Ceilings.from_dict(entry) if entry else None

@@ -23,11 +23,13 @@ Sampling = Literal["replacement", "epoch"]
 DatasetName = Literal["cifar10", "synthetic"]
 Preprocessing = Literal["reference", "standardize"]
 Isolation = Literal["process", "none"]
+ExecutorName = Literal["local", "ray"]
 PLACEMENTS: tuple[str, ...] = get_args(Placement)
 SAMPLINGS: tuple[str, ...] = get_args(Sampling)
 DATASETS: tuple[str, ...] = get_args(DatasetName)
 PREPROCESSINGS: tuple[str, ...] = get_args(Preprocessing)
 ISOLATIONS: tuple[str, ...] = get_args(Isolation)
+EXECUTORS: tuple[str, ...] = get_args(ExecutorName)
 RECIPE_KEYS = ("steps", "batch_size", "learning_rate")
 
 
@@ -71,6 +73,12 @@ class RunConfig:
     """``process``: every row in a fresh worker process; ``none``: all in this process."""
     timeout: float | None = None
     """Seconds a row may take (``process`` isolation); past it the row is killed."""
+    executor: ExecutorName = "local"
+    """``local``: rows one at a time on this machine; ``ray``: as Ray tasks on a cluster's nodes."""
+    ray_address: str | None = None
+    """``--executor ray``: the cluster's address (default: ``$RAY_ADDRESS``, else a local instance)."""
+    ray_resources: str | None = None
+    """``--executor ray``: custom resources every row asks for (JSON or ``key=value,...``)."""
 
     def check(self) -> None:
         """Raise UsageError for values no run can use."""
@@ -96,11 +104,20 @@ class RunConfig:
             ("--preprocessing", self.preprocessing, PREPROCESSINGS),
             ("--placement", self.placement, PLACEMENTS),
             ("--isolation", self.isolation, ISOLATIONS),
+            ("--executor", self.executor, EXECUTORS),
         ):
             if value not in choices:
                 raise UsageError(f"unknown {flag} {value!r}; choose one of: {', '.join(choices)}")
         if self.timeout is not None and self.isolation != "process":
             raise UsageError("--timeout needs --isolation process (a row in bench's own process cannot be stopped)")
+        if self.executor == "ray" and self.isolation != "process":
+            raise UsageError("--executor ray runs every row in a worker process on its node; drop --isolation none")
+        if self.executor != "ray" and (self.ray_address or self.ray_resources):
+            raise UsageError("--ray-address and --ray-resources need --executor ray")
+        if self.ray_resources:
+            from bench.execute.ray_resources import parse_resources
+
+            parse_resources(self.ray_resources)  # a UsageError names what is wrong
         if self.steps_per_call > 1 and self.placement != "resident":
             raise UsageError("--steps-per-call needs --placement resident (a call gets indices, not batches)")
         for device in self.devices:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.cli import options
 from bench.errors import ResultFileError, UsageError
-from bench.settings import DATASETS, ISOLATIONS, PLACEMENTS, PREPROCESSINGS, RECIPE_KEYS, SAMPLINGS
+from bench.settings import DATASETS, EXECUTORS, ISOLATIONS, PLACEMENTS, PREPROCESSINGS, RECIPE_KEYS, SAMPLINGS
 
 if TYPE_CHECKING:
     from bench.classifier import ClassifierSpec
@@ -62,6 +62,12 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                           "none: all rows in this process (debugging, profilers)")
     run.add_argument("--timeout", type=options.number, metavar="SECONDS",
                      help="stop a row that takes longer (status timeout) and go on with the next")
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="local: rows one at a time here (default); ray: each row a Ray task on a cluster node")
+    run.add_argument("--ray-address", metavar="ADDR",
+                     help="with --executor ray: the cluster (host:port; default: $RAY_ADDRESS, else a local instance)")
+    run.add_argument("--ray-resources", metavar="RES",
+                     help='with --executor ray: custom resources every row asks for, e.g. \'{"A100": 1}\' or A100=1')
     run.add_argument("--param", type=options.key_value, action="append", default=[], metavar="[CLF:]KEY=VALUE",
                      help="a setting a classifier declares (bench plugins --params lists them); "
                           "CLF: limits it to one classifier (repeatable)")
@@ -108,6 +114,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
         remeasure_roofline=args.remeasure_roofline,
         isolation=args.isolation,
         timeout=args.timeout,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        ray_resources=args.ray_resources,
     )
     return config, set(given)
 

@@ -11,6 +11,10 @@ framework facts its process reported, and whether the user interrupted it.
   or imports.
 - :class:`~bench.execute.inprocess.InProcessExecutor` (``--isolation none``): rows one
   after another in this process, for debugging and profilers.
+- :class:`~bench.execute.ray.RayExecutor` (``--executor ray``): each row a Ray task on a
+  node of a cluster, which gets its own copy of the data (checked against the run's) and
+  measures the row in a fresh worker process there (:mod:`bench.execute.node`); rows can
+  be submitted together and come back as they finish. Needs ``pip install 'bench[ray]'``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,223 @@
+"""One row on a machine of its own (a Ray node): its own data, the same schedule, a local worker.
+
+:mod:`bench.execute.ray` sends each row as a *request*, a plain dict: the job, the run's
+dataset settings, the schedule's recipe (steps, batch size, seed, sampling) and sha256,
+and the sha256 of the run's preprocessed arrays. :func:`run_request` then, on the node:
+
+1. reads CIFAR-10 through the verified path (:func:`bench.dataset.load_dataset`, with the
+   node's own ``--data-dir``/``$BENCH_DATA_DIR``/cache default, downloading it when it is
+   missing and the node is not offline), or generates the synthetic set, and writes its
+   own prepared copy (:func:`bench.dataset.prepared.prepare`); a copy of unchanged, already
+   verified files is reused as the runner does;
+2. checks that its arrays hash to the run's (:func:`content_digest`), so every node
+   trains on exactly the parent's data, whatever format or bench version it read them with;
+3. rebuilds the schedule and checks its sha256 against the parent's;
+4. measures the row in a fresh worker process through
+   :class:`~bench.execute.worker.WorkerExecutor`, exactly as a local row.
+
+Nothing here imports Ray: the node's side can be tested, and reused, on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.classifier import SetupConfig
+from bench.dataset import Dataset
+from bench.errors import BenchError
+from bench.execute import Progress, RowJob
+from bench.schedule import BatchSchedule, build_schedule
+
+_ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+_CHUNK = 32 << 20
+"""Bytes hashed per piece (pieces are hashed on all cores, then hashed together)."""
+
+
+class NodeError(BenchError):
+    """The node cannot run the row as the run describes it (data, schedule, plugin)."""
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """How a node gets the run's dataset: the settings of ``bench run`` that choose it."""
+
+    dataset: str = "cifar10"
+    preprocessing: str = "reference"
+    seed: int = 0
+    """The synthetic set's seed (the run's ``--seed``)."""
+    data_dir: str | None = None
+    """Where the node looks for CIFAR-10; ``None``: the node's ``$BENCH_DATA_DIR`` or cache."""
+    offline: bool = False
+
+
+def schedule_plan(schedule: BatchSchedule) -> dict[str, Any]:
+    """What a node needs to rebuild ``schedule``, and the digest to check it against."""
+    return {
+        "steps": schedule.steps,
+        "batch_size": schedule.batch_size,
+        "seed": schedule.seed,
+        "sampling": schedule.sampling,
+        "sha256": schedule.sha256(),
+    }
+
+
+def job_to_dict(job: RowJob) -> dict[str, Any]:
+    return {**asdict(job), "setup": {**asdict(job.setup), "params": dict(job.setup.params)}}
+
+
+def job_from_dict(data: Mapping[str, Any]) -> RowJob:
+    return RowJob(**{**data, "setup": SetupConfig(**data["setup"])})
+
+
+def content_digest(dataset: Dataset) -> str:
+    """sha256 of the preprocessed arrays (dtype, shape and bytes of each) and the class names."""
+    pieces: list[tuple[str, memoryview]] = []
+    for name in _ARRAYS:
+        array = np.ascontiguousarray(getattr(dataset, name))
+        data = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(b"")  # type: ignore[arg-type]  # numpy arrays are buffers
+        pieces.append((f"{name}|{array.dtype.str}|{array.shape}", data))
+    chunks = [data[i : i + _CHUNK] for _, data in pieces for i in range(0, len(data), _CHUNK)]
+    with ThreadPoolExecutor() as pool:  # hashlib releases the GIL on large buffers
+        hashed = list(pool.map(lambda chunk: hashlib.sha256(chunk).digest(), chunks))
+    total = hashlib.sha256()
+    total.update("|".join(dataset.class_names).encode())
+    for header, _ in pieces:
+        total.update(header.encode())
+    for digest in hashed:
+        total.update(digest)
+    return total.hexdigest()
+
+
+_DIGESTS: dict[str, str] = {}
+"""Digests of prepared copies this process has checked (a copy never changes once written)."""
+
+
+def prepared_copy(settings: DataSettings) -> tuple[Path, dict[str, Any]]:
+    """This machine's prepared copy of the run's dataset, and how it was obtained.
+
+    The same steps as the runner's: reuse a copy made from the same unchanged CIFAR-10
+    files (verified when it was made), else load through :func:`bench.dataset.load_dataset`
+    (verify, download if missing, preprocess) and :func:`bench.dataset.prepared.prepare`.
+    """
+    from bench.dataset import load_dataset, resolve_data_dir
+    from bench.dataset import prepared as prep
+    from bench.dataset.cifar10 import find_layout
+
+    start = time.perf_counter()
+    stats = None
+    if settings.dataset == "cifar10":
+        layout = find_layout(resolve_data_dir(settings.data_dir))
+        if layout is not None:
+            try:
+                stats = prep.source_stats(layout.path, layout.files)
+            except OSError:
+                stats = None
+        found = prep.find_prepared("cifar10", settings.preprocessing, stats) if stats else None
+        if found is not None:
+            return found, {"reused_prepared_copy": True, "seconds": time.perf_counter() - start}
+    dataset = load_dataset(
+        settings.dataset,
+        data_dir=settings.data_dir,
+        offline=settings.offline,
+        preprocessing=settings.preprocessing,
+        seed=settings.seed,
+    )
+    if stats is None and settings.dataset == "cifar10":  # downloaded just now
+        layout = find_layout(resolve_data_dir(settings.data_dir))
+        stats = prep.source_stats(layout.path, layout.files) if layout is not None else None
+    copy = prep.prepare(dataset, source_stats=stats)
+    _DIGESTS[str(copy)] = content_digest(dataset)
+    facts = {
+        "reused_prepared_copy": False,
+        "downloaded": bool(dataset.details.get("downloaded")),
+        "source": dataset.source,
+        "seconds": time.perf_counter() - start,
+    }
+    return copy, facts
+
+
+def check_copy(copy: Path, expected: str) -> Dataset:
+    """Open the prepared copy and check that its arrays are the run's; return it."""
+    from bench.dataset.prepared import open_prepared
+
+    dataset = open_prepared(copy, populate=False)
+    digest = _DIGESTS.get(str(copy))
+    if digest is None:
+        digest = _DIGESTS[str(copy)] = content_digest(dataset)
+    if digest != expected:
+        raise NodeError(
+            f"this node's {dataset.name} ({dataset.source}) differs from the run's after preprocessing "
+            f"(sha256 {digest[:12]} here, {expected[:12]} in the run): another bench version or other data?"
+        )
+    return dataset
+
+
+def check_schedule(dataset: Dataset, plan: Mapping[str, Any]) -> BatchSchedule:
+    """Rebuild the run's schedule here and check that it is the same."""
+    schedule = build_schedule(
+        len(dataset.train_labels), plan["steps"], plan["batch_size"], plan["seed"], plan["sampling"]
+    )
+    if schedule.sha256() != plan["sha256"]:
+        raise NodeError("the batch schedule rebuilt on this node differs from the run's (sha256 mismatch)")
+    return schedule
+
+
+def node_device(device: str) -> str:
+    """The device name on the node: a GPU row sees only the one GPU it was given, as ``gpu:0``."""
+    return "gpu:0" if device.startswith("gpu") else device
+
+
+def run_request(
+    request: Mapping[str, Any], progress: Progress | None = None, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Measure one requested row here; return the row, its parameter snapshots and facts.
+
+    Raises :class:`NodeError` (or another :class:`BenchError`) when the node cannot run it
+    as the run describes it; a plugin's failure is a row, as locally.
+    """
+    from bench.execute.worker import WorkerExecutor
+    from bench.plugins import installed_registry
+
+    started = time.perf_counter()
+    settings = DataSettings(**request["data"])
+    copy, data_facts = prepared_copy(settings)
+    dataset = check_copy(copy, request["data_sha256"])
+    schedule = check_schedule(dataset, request["schedule"])
+    data_facts["seconds_check"] = time.perf_counter() - started - data_facts["seconds"]
+    registry = installed_registry()
+    try:
+        spec = registry.get(request["classifier"])
+    except BenchError as exc:
+        raise NodeError(f"not installed on this node: {exc}") from None
+    job = job_from_dict(request["job"])
+    device = node_device(job.device)
+    local_job = RowJob(**{**asdict(job), "device": device, "setup": _with_device(job.setup, device)})
+    outcome = WorkerExecutor(copy, schedule, env=env).run_row(spec, local_job, progress)
+    row = outcome.row
+    row.device = job.device
+    return {
+        "row": row.to_dict(),
+        "params_at_parity": row.params_at_parity,
+        "params_final": row.params_final,
+        "environment": outcome.environment,
+        "interrupted": outcome.interrupted,
+        "data": {
+            **data_facts,
+            "prepared_copy": str(copy),
+            "dataset_sha256": request["data_sha256"],
+            "batch_schedule_sha256": schedule.sha256(),
+            "device_on_node": device,
+        },
+    }
+
+
+def _with_device(setup: SetupConfig, device: str) -> SetupConfig:
+    return SetupConfig(**{**asdict(setup), "device": device, "params": dict(setup.params)})

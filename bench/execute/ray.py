@@ -1,0 +1,465 @@
+"""``--executor ray``: rows measured on the machines of a Ray cluster (the parent's side).
+
+Each row is one Ray task that asks for what the row uses: the CPUs of its threads
+(``--threads``, else 1), one GPU for a ``gpu:N`` row, the custom resources of
+``--ray-resources`` (a GPU model, a machine type), and one unit of :data:`SLOT`. Every node
+that may run rows is started with ``--resources '{"bench_slot": 1}'``, so a node times at
+most one row at a time. On its node the task gets the data itself, checks data and
+schedule against the run's and measures the row in a fresh worker process
+(:mod:`bench.execute.node`), then sends back the row, its parameter snapshots, and the
+node's machine facts, recorded as the row's ``node`` field.
+
+The task is a Ray streaming generator: it reports ``started`` (with its node) as soon as
+it holds its resources, the row's progress, then ``done`` or ``error``. So the parent can
+:meth:`RayExecutor.submit` every row at once and take them as they finish
+(:meth:`RayExecutor.as_completed`); :meth:`RayExecutor.run_row` runs one row alone.
+
+Failures are rows, and the run goes on: a Ray worker or node that dies, a cancelled task,
+a request no node can satisfy (at once), or one that waited :attr:`RayExecutor.wait_seconds`
+for free resources while none of the run's rows was running. Ctrl-C or SIGTERM cancels
+every outstanding task (``ray.cancel(force=True)``, which also ends the row's worker
+process) and keeps the rows already finished.
+
+Ray is imported only when an executor connects (and, on the nodes, by the tasks of
+:mod:`bench.execute.ray_task`); :mod:`bench.execute.ray_resources` needs no Ray at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.classifier import ClassifierSpec
+from bench.dataset import Dataset
+from bench.errors import BenchError, Terminated, describe_exception
+from bench.execute import Progress, RowJob, RowOutcome, ray_task
+from bench.execute.node import DataSettings, content_digest, job_to_dict, schedule_plan
+from bench.execute.ray_resources import (
+    SLOT,
+    check_slots,
+    describe_nodes,
+    describe_request,
+    fits,
+    is_loopback,
+    parse_resources,
+    reachable,
+    task_resources,
+)
+from bench.execute.worker import _catch_signals, _restore_signals
+from bench.results.model import Row, Status
+from bench.schedule import BatchSchedule
+
+FAILED, INTERRUPTED = Status.FAILED, Status.INTERRUPTED
+
+__all__ = ["SLOT", "RayExecutor", "RowHandle", "data_settings", "parse_resources"]
+
+WAIT_SECONDS = 600.0
+POLL_SECONDS = 0.1
+_INSTALL = "pip install 'bench[ray]'"
+
+
+@dataclass
+class RowHandle:
+    """One submitted row: its Ray task and what it has reported so far."""
+
+    spec: ClassifierSpec
+    job: RowJob
+    index: int
+    options: dict[str, Any]
+    progress: Progress | None = None
+    ref: Any = None
+    """The task's ``ObjectRefGenerator`` (``None`` when it was never submitted)."""
+    submitted: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    """``time.monotonic()`` when the task reported it holds its resources on a node."""
+    node: dict[str, Any] | None = None
+    steps: int = 0
+    waited: float = 0.0
+    """Seconds it waited unstarted while none of the run's rows was running."""
+    outcome: RowOutcome | None = None
+    cancelled: bool = False
+    _yielded: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.started is not None and self.outcome is None
+
+    @property
+    def where(self) -> str:
+        if not self.node:
+            return ""
+        return f" on node {self.node.get('hostname') or self.node.get('ray_node_ip')}"
+
+
+class RayExecutor:
+    """Rows as Ray tasks on the nodes of a cluster (``--executor ray``)."""
+
+    isolation = "process"
+    """Every row still runs in a fresh worker process, on its node."""
+    name = "ray"
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        schedule: BatchSchedule,
+        data: DataSettings,
+        *,
+        address: str | None = None,
+        resources: Mapping[str, float] | None = None,
+        wait_seconds: float = WAIT_SECONDS,
+        slot: str = SLOT,
+    ) -> None:
+        """``dataset`` is the run's own copy: nodes must hash to it. ``address`` is a Ray
+        cluster's GCS address (``host:6379``); ``None`` attaches to ``$RAY_ADDRESS`` or
+        starts a local Ray instance on 127.0.0.1 with one :data:`SLOT`."""
+        self.schedule = schedule
+        self.data = data
+        self.address = address
+        self.resources = dict(resources or {})
+        self.wait_seconds = wait_seconds
+        self.slot = slot
+        start = time.perf_counter()
+        self.data_sha256 = content_digest(dataset)
+        self.digest_seconds = time.perf_counter() - start
+        self.started_local = False
+        self._ray: Any = None
+        self._owns_connection = False
+        self._handles: list[RowHandle] = []
+        self._plan = schedule_plan(schedule)
+
+    # connection ---------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Attach to the cluster (or start the local instance); check that rows can run."""
+        if self._ray is not None:
+            return
+        address = self.address or os.environ.get("RAY_ADDRESS") or None
+        ray = _import_ray(local=address is None or is_loopback(address))
+        quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+        try:
+            if ray.is_initialized():
+                pass  # the caller's own connection: use it, leave it open
+            elif address is not None:
+                reachable(address)  # Ray itself retries an unreachable address for minutes
+                ray.init(address=address, **quiet)
+                self._owns_connection = True
+            else:
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                ray.init(address="local", resources={self.slot: 1}, include_dashboard=False, **quiet)
+                self._owns_connection = self.started_local = True
+        except BenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError from Ray
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise BenchError(f"could not connect to {where}: {_first_line(exc)}") from None
+        self._ray = ray
+        try:
+            check_slots(self.nodes(), self.slot, f"the Ray cluster at {address}" if address else "the Ray cluster")
+        except BenchError:
+            self.close()
+            raise
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """The cluster's live nodes (``ray.nodes()``)."""
+        assert self._ray is not None
+        return [node for node in self._ray.nodes() if node.get("Alive")]
+
+    def close(self) -> None:
+        """Cancel every outstanding row and disconnect (stopping a local instance started here)."""
+        if self._ray is None:
+            return
+        self.cancel()
+        if self._owns_connection:
+            self._ray.shutdown()
+        self._ray = None
+        self._owns_connection = False
+
+    def __enter__(self) -> RayExecutor:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # rows ---------------------------------------------------------------------------
+
+    def submit(self, spec: ClassifierSpec, job: RowJob, progress: Progress | None = None) -> RowHandle:
+        """Start a row's task now; it runs when a node has its resources free."""
+        self.connect()
+        options = task_resources(job, self.resources, self.slot)
+        handle = RowHandle(spec, job, len(self._handles), options, progress)
+        self._handles.append(handle)
+        nodes = self.nodes()
+        if not any(fits(node.get("Resources", {}), options) for node in nodes):
+            handle.outcome = self._failed(
+                handle, FAILED,
+                f"no node of the Ray cluster has what this row asks for ({describe_request(options)}); "
+                f"nodes: {describe_nodes(nodes)}",
+            )
+            return handle
+        request = {
+            "classifier": spec.name,
+            "job": job_to_dict(job),
+            "data": vars(self.data).copy(),
+            "schedule": self._plan,
+            "data_sha256": self.data_sha256,
+        }
+        handle.ref = _remote(self._ray, "row").options(**options).remote(request)
+        handle.submitted = time.monotonic()
+        return handle
+
+    def as_completed(self, handles: Iterable[RowHandle] | None = None) -> Iterator[RowHandle]:
+        """Yield each handle (``handles``, default: every one submitted) as its row finishes,
+        with ``handle.outcome`` set.
+
+        On Ctrl-C or SIGTERM it cancels every outstanding task, yields the rows that were
+        running as ``interrupted``, and raises KeyboardInterrupt (or
+        :class:`bench.errors.Terminated`); rows that never started are dropped
+        (``handle.cancelled``).
+        """
+        chosen = list(self._handles if handles is None else handles)
+        for handle in chosen:
+            if handle.outcome is not None and not handle._yielded:
+                handle._yielded = True
+                yield handle
+        live = [h for h in chosen if h.outcome is None and h.ref is not None]
+        received: list[int] = []
+        previous = _catch_signals(lambda signum, frame: received.append(signum))
+        handled = False
+        try:
+            last = time.monotonic()
+            while live:
+                if received:
+                    handled = True
+                    yield from self._interrupt(live, received[0])
+                    raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+                ready, _ = self._ray.wait([h.ref for h in live], num_returns=1, timeout=POLL_SECONDS)
+                for handle in [h for h in live if any(h.ref is r for r in ready)]:
+                    self._drain(handle)
+                now = time.monotonic()
+                self._count_waits(live, now - last)
+                last = now
+                for handle in [h for h in live if h.outcome is not None]:
+                    live.remove(handle)
+                    handle._yielded = True
+                    yield handle
+        finally:
+            _restore_signals(previous)
+            if received and not handled:  # the consumer stopped early: deliver the signal now
+                os.kill(os.getpid(), received[0])
+
+    def cancel(self, handles: Iterable[RowHandle] | None = None) -> None:
+        """Cancel the outstanding tasks (force: their Ray workers, and so rows, are killed)."""
+        for handle in list(self._handles if handles is None else handles):
+            if handle.outcome is None and handle.ref is not None and not handle.cancelled:
+                handle.cancelled = True
+                try:
+                    self._ray.cancel(handle.ref, force=True)
+                except Exception:  # noqa: BLE001 - already finished, or the cluster is gone
+                    pass
+
+    def run_row(self, spec: ClassifierSpec, job: RowJob, progress: Progress | None = None) -> RowOutcome:
+        """One row alone: submit it and wait for it (an interrupt gives an interrupted row)."""
+        handle = self.submit(spec, job, progress)
+        try:
+            for done in self.as_completed([handle]):
+                assert done.outcome is not None
+                return done.outcome
+        except (KeyboardInterrupt, Terminated) as exc:
+            if handle.outcome is not None:
+                return handle.outcome
+            name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
+            outcome = self._failed(handle, INTERRUPTED, f"interrupted ({name}) before it started on a node")
+            outcome.interrupted = name
+            return outcome
+        raise AssertionError("as_completed ended without the row")  # pragma: no cover
+
+    def list_devices(self, spec: ClassifierSpec) -> list[str]:
+        """The devices ``spec`` reports on a node (one with a GPU, if the cluster has one).
+
+        The task takes a slot too: importing a framework never disturbs a timed row. A GPU
+        row on Ray gets one GPU, so a GPU-capable plugin reports ``gpu:0`` there.
+        """
+        if spec.devices is None:
+            return ["cpu"]
+        self.connect()
+        gpu = any(n.get("Resources", {}).get("GPU", 0) >= 1 and n.get("Resources", {}).get(self.slot, 0) >= 1
+                  for n in self.nodes())
+        options = {"num_cpus": 1, "num_gpus": 1 if gpu else 0, "resources": {self.slot: 1.0, **self.resources}}
+        ref = _remote(self._ray, "devices").options(**options).remote(spec.name)
+        try:
+            return list(self._ray.get(ref, timeout=self.wait_seconds))
+        except Exception as exc:  # noqa: BLE001 - GetTimeoutError, RayTaskError, worker or node death
+            self._ray.cancel(ref, force=True)
+            raise BenchError(f"{spec.name}: listing its devices on the Ray cluster failed: {_describe_ray_error(exc)}"
+                             ) from None
+
+    # internals ----------------------------------------------------------------------
+
+    def _drain(self, handle: RowHandle) -> None:
+        """Read every message the task has sent so far."""
+        while handle.outcome is None:
+            try:
+                ref = next(handle.ref)
+                message = self._ray.get(ref)
+            except StopIteration:
+                handle.outcome = self._failed(handle, FAILED, f"the Ray task ended without a result{handle.where}")
+                return
+            except Exception as exc:  # noqa: BLE001 - every Ray failure becomes the row's error
+                handle.outcome = self._failed(handle, FAILED, f"{_describe_ray_error(exc)}{handle.where}")
+                return
+            self._receive(handle, message)
+            if handle.outcome is not None:
+                return
+            ready, _ = self._ray.wait([handle.ref], timeout=0)
+            if not ready:
+                return
+
+    def _receive(self, handle: RowHandle, message: Mapping[str, Any]) -> None:
+        event = message.get("event")
+        if event == "started":
+            handle.started = time.monotonic()
+            handle.node = dict(message.get("node") or {})
+        elif event == "progress":
+            steps = int(message.get("steps", 0))
+            handle.steps += steps
+            if handle.progress is not None:
+                handle.progress(steps)
+        elif event == "done":
+            handle.node = {**(handle.node or {}), **(message.get("node") or {}), "data": message.get("data")}
+            handle.outcome = self._finished(handle, message)
+        elif event == "error":
+            handle.node = {**(handle.node or {}), **(message.get("node") or {})}
+            handle.outcome = self._failed(handle, FAILED, f"{message.get('message')}{handle.where}")
+
+    def _finished(self, handle: RowHandle, message: Mapping[str, Any]) -> RowOutcome:
+        row = Row.from_dict(message["row"], "the node's row")
+        row.params_at_parity = message.get("params_at_parity")
+        row.params_final = message.get("params_final")
+        row.params = dict(handle.job.setup.params)
+        row.node = handle.node
+        return RowOutcome(row, dict(message.get("environment") or {}), message.get("interrupted"))
+
+    def _failed(self, handle: RowHandle, status: Status, error: str) -> RowOutcome:
+        spec, job = handle.spec, handle.job
+        row = Row(
+            plugin=spec.name,
+            device=job.device,
+            status=status,
+            error=error,
+            steps_completed=handle.steps,
+            placement=job.placement,
+            steps_per_call=job.steps_per_call,
+            params=dict(job.setup.params),
+        )
+        row.node = handle.node
+        return RowOutcome(row)
+
+    def _count_waits(self, live: list[RowHandle], seconds: float) -> None:
+        """Charge waiting time to unstarted rows while none of this run's rows is running."""
+        if any(h.running for h in self._handles):
+            return
+        for handle in live:
+            if handle.started is None and handle.outcome is None:
+                handle.waited += seconds
+                if handle.waited > self.wait_seconds:
+                    self.cancel([handle])
+                    handle.outcome = self._failed(
+                        handle, FAILED,
+                        f"no node had the resources free ({describe_request(handle.options)}) for "
+                        f"{self.wait_seconds:g} s while none of this run's rows was running "
+                        f"(held by other work on the cluster, or its node left)",
+                    )
+
+    def _interrupt(self, live: list[RowHandle], signum: int) -> Iterator[RowHandle]:
+        name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+        self.cancel(live)
+        for handle in live:
+            if handle.running:
+                note = f" (step {handle.steps} of {self.schedule.steps})" if handle.steps else ""
+                handle.outcome = self._failed(handle, INTERRUPTED, f"interrupted ({name}){handle.where}{note}")
+                handle.outcome.interrupted = name
+                handle._yielded = True
+                yield handle
+
+
+def data_settings(config: Any, data_dir: str | None = None) -> DataSettings:
+    """The run's dataset settings for the nodes, from a :class:`bench.runner.RunConfig`.
+
+    ``data_dir`` is where the *nodes* look (``--ray-data-dir``); the parent's ``--data-dir``
+    is a path on this machine and is not passed on.
+    """
+    return DataSettings(
+        dataset=config.dataset,
+        preprocessing=config.preprocessing,
+        seed=config.seed,
+        data_dir=data_dir,
+        offline=config.offline,
+    )
+
+
+# Ray itself -------------------------------------------------------------------------------
+
+
+def _import_ray(local: bool) -> Any:
+    """Import Ray; for a cluster on this machine's loopback, keep Ray on 127.0.0.1.
+
+    Ray rewrites 127.0.0.1 to the machine's network address (and then cannot reach a
+    cluster bound to loopback, or binds a new one to every interface) unless it treats
+    the machine as single-node, which ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` asks for.
+    """
+    imported = "ray" in sys.modules
+    if local:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray
+    except ImportError:
+        raise BenchError(f"--executor ray needs Ray, which is not installed: {_INSTALL}") from None
+    if local and imported:
+        constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+        if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+            constants.ENABLE_RAY_CLUSTER = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] not in ("0", "false", "False")
+    return ray
+
+
+_REMOTES: dict[str, Any] = {}
+
+
+def _remote(ray: Any, kind: str) -> Any:
+    if kind not in _REMOTES:
+        function = ray_task.row_task if kind == "row" else ray_task.devices_task
+        _REMOTES[kind] = ray.remote(max_retries=0)(function)
+    return _REMOTES[kind]
+
+
+def _describe_ray_error(exc: BaseException) -> str:
+    """One line for a Ray failure: the task's own exception, or what happened to it."""
+    import ray.exceptions as rex
+
+    if isinstance(exc, rex.RayTaskError) and getattr(exc, "cause", None) is not None:
+        return describe_exception(exc.cause)
+    known = (
+        (rex.TaskCancelledError, "the Ray task was cancelled"),
+        (rex.WorkerCrashedError, "the Ray worker running the row died"),
+        (rex.NodeDiedError, "the node running the row died"),
+        (rex.OutOfMemoryError, "Ray killed the row's worker: its node ran out of memory"),
+        (rex.LocalRayletDiedError, "this machine's Ray raylet died"),
+        (rex.OwnerDiedError, "the Ray task's owner died"),
+        (rex.ObjectLostError, "the row's result was lost (its node left the cluster)"),
+        (rex.GetTimeoutError, "no node answered in time"),
+    )
+    for kind, text in known:
+        if isinstance(exc, kind):
+            return f"ray: {text} ({type(exc).__name__})"
+    return f"ray: {type(exc).__name__}: {_first_line(exc)}"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(exc).__name__

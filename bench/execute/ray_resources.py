@@ -1,0 +1,125 @@
+"""What a row asks a Ray cluster for, and whether the cluster can give it (no Ray needed).
+
+Every row asks for one unit of :data:`SLOT`, the CPUs of its threads, a GPU for a GPU row,
+and the custom resources of ``--ray-resources``. Each node that may measure rows is
+started with one slot (``ray start ... --resources '{"bench_slot": 1}'``), so a node
+times at most one row at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from bench.errors import BenchError, UsageError
+from bench.execute import RowJob
+
+SLOT = "bench_slot"
+"""The custom resource every row asks one unit of; give each node one (a node with more
+would time several rows at once)."""
+RESERVED = ("CPU", "GPU", "memory", "object_store_memory", SLOT)
+CONNECT_SECONDS = 10.0
+
+
+def parse_resources(text: str | None) -> dict[str, float]:
+    """``--ray-resources``: a JSON object (``'{"A100": 1}'``) or ``key=value[,key=value]``."""
+    if text is None or not text.strip():
+        return {}
+    text = text.strip()
+    if text.startswith(("{", "[", "\"")):
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"--ray-resources is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise UsageError("--ray-resources must be a JSON object of resource names and amounts")
+        items = list(raw.items())
+    else:
+        items = []
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(f"--ray-resources: {part.strip()!r} is not key=value")
+            items.append((key.strip(), value.strip()))
+    resources: dict[str, float] = {}
+    for key, value in items:
+        if key in RESERVED or key.startswith("node:"):
+            raise UsageError(
+                f"--ray-resources: {key!r} is set by bench itself (CPUs from --threads, a GPU for gpu:N rows, "
+                f"one {SLOT} per row)"
+            )
+        try:
+            amount = float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"--ray-resources: {key}={value!r} is not a number") from None
+        if isinstance(value, bool) or not math.isfinite(amount) or amount <= 0:
+            raise UsageError(f"--ray-resources: {key} must be a positive number, not {value!r}")
+        resources[str(key)] = amount
+    return resources
+
+
+def task_resources(job: RowJob, custom: Mapping[str, float] | None = None, slot: str = SLOT) -> dict[str, Any]:
+    """The Ray task options of a row: its CPUs, a GPU for a GPU row, one slot, the custom ones."""
+    return {
+        "num_cpus": job.setup.threads or 1,
+        "num_gpus": 1 if job.device.startswith("gpu") else 0,
+        "resources": {slot: 1.0, **dict(custom or {})},
+    }
+
+
+def fits(node_resources: Mapping[str, float], options: Mapping[str, Any]) -> bool:
+    """Whether a node's total resources can ever hold a task with ``options``."""
+    wanted = {"CPU": options.get("num_cpus", 0), "GPU": options.get("num_gpus", 0), **options.get("resources", {})}
+    return all(node_resources.get(name, 0.0) >= amount for name, amount in wanted.items() if amount)
+
+
+def describe_request(options: Mapping[str, Any]) -> str:
+    parts = [f"CPU {options['num_cpus']:g}"]
+    if options.get("num_gpus"):
+        parts.append(f"GPU {options['num_gpus']:g}")
+    parts += [f"{name} {amount:g}" for name, amount in options.get("resources", {}).items()]
+    return ", ".join(parts)
+
+
+def describe_nodes(nodes: list[dict[str, Any]]) -> str:
+    """``host (CPU 2, GPU 1, bench_slot 1); ...`` for error messages."""
+    shown = []
+    for node in nodes:
+        resources = node.get("Resources", {})
+        names = ("CPU", "GPU", SLOT, *sorted(k for k in resources if k not in RESERVED and ":" not in k
+                                             and k not in ("memory", "object_store_memory")))
+        text = ", ".join(f"{name} {resources[name]:g}" for name in names if name in resources)
+        shown.append(f"{node.get('NodeManagerHostname') or node.get('NodeManagerAddress')} ({text})")
+    return "; ".join(shown) or "no nodes"
+
+
+def check_slots(nodes: list[dict[str, Any]], slot: str = SLOT, where: str = "the Ray cluster") -> None:
+    """Raise a clear error when no live node offers ``slot``."""
+    if not any(node.get("Resources", {}).get(slot, 0) >= 1 for node in nodes):
+        raise BenchError(
+            f"no node of {where} has the {slot} resource, so no row could run; start every node that may "
+            f"measure rows with: ray start ... --resources '{{\"{slot}\": 1}}' (nodes: {describe_nodes(nodes)})"
+        )
+
+
+def is_loopback(address: str) -> bool:
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+CONNECT_SECONDS = 10.0
+
+
+def reachable(address: str, seconds: float = CONNECT_SECONDS) -> None:
+    """Raise a clear error unless something accepts connections at ``host:port``."""
+    host, _, port = address.split("://")[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--ray-address must be HOST:PORT (the cluster's GCS address), not {address!r}")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+            pass
+    except OSError as exc:
+        raise BenchError(f"could not connect to the Ray cluster at {address}: {exc.strerror or exc}") from None

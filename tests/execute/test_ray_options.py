@@ -1,0 +1,132 @@
+"""--executor ray without a cluster: resource options, feasibility, messages, lazy import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.classifier import SetupConfig
+from bench.errors import BenchError, UsageError
+from bench.execute import RowJob
+from bench.execute.ray_resources import (
+    SLOT,
+    is_loopback,
+    reachable,
+    check_slots,
+    describe_request,
+    fits,
+    parse_resources,
+    task_resources,
+)
+
+
+def _job(device: str = "cpu", threads: int | None = None) -> RowJob:
+    return RowJob("numpy", device, SetupConfig(0.005, 100, 12, 3, device=device, threads=threads))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, {}),
+        ("", {}),
+        ('{"A100": 1}', {"A100": 1.0}),
+        ("A100=1, fast_disk=0.5", {"A100": 1.0, "fast_disk": 0.5}),
+    ],
+)
+def test_ray_resources_as_json_or_key_value(text, expected):
+    assert parse_resources(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{nope", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ("A100", "not key=value"),
+        ("A100=lots", "not a number"),
+        ("A100=0", "positive"),
+        ("A100=-1", "positive"),
+        ('{"A100": NaN}', "positive"),
+        ('{"A100": true}', "positive"),
+        ("CPU=4", "set by bench itself"),
+        ("GPU=1", "set by bench itself"),
+        (f"{SLOT}=2", "set by bench itself"),
+        ("node:10.0.0.1=1", "set by bench itself"),
+    ],
+)
+def test_nonsense_ray_resources_are_usage_errors(text, message):
+    with pytest.raises(UsageError, match=message):
+        parse_resources(text)
+
+
+def test_a_row_asks_for_its_threads_a_gpu_for_a_gpu_row_and_one_slot():
+    assert task_resources(_job()) == {"num_cpus": 1, "num_gpus": 0, "resources": {SLOT: 1.0}}
+    assert task_resources(_job("gpu:3", threads=4), {"A100": 1.0}) == {
+        "num_cpus": 4, "num_gpus": 1, "resources": {SLOT: 1.0, "A100": 1.0}
+    }
+    assert describe_request(task_resources(_job("gpu:0"), {"A100": 1.0})) == "CPU 1, GPU 1, bench_slot 1, A100 1"
+
+
+def test_a_request_fits_a_node_only_with_every_resource():
+    gpu_row = task_resources(_job("gpu:0"), {"A100": 1.0})
+    assert fits({"CPU": 8, "GPU": 2, SLOT: 1, "A100": 2}, gpu_row)
+    assert not fits({"CPU": 8, SLOT: 1, "A100": 2}, gpu_row)
+    assert not fits({"CPU": 8, "GPU": 2, "A100": 2}, gpu_row)
+    assert not fits({"CPU": 8, "GPU": 2, SLOT: 1}, gpu_row)
+    assert not fits({"CPU": 1, SLOT: 1}, task_resources(_job(threads=2)))
+
+
+def test_a_cluster_without_slots_is_a_clear_error():
+    nodes = [{"NodeManagerHostname": "box", "Resources": {"CPU": 4.0, "GPU": 1.0}}]
+    with pytest.raises(BenchError, match=r"""no node of the Ray cluster has the bench_slot resource.*"""
+                                         r"""--resources '\{"bench_slot": 1\}' \(nodes: box \(CPU 4, GPU 1\)\)"""):
+        check_slots(nodes)
+    check_slots(nodes + [{"NodeManagerHostname": "other", "Resources": {"CPU": 2.0, SLOT: 1.0}}])
+
+
+def test_loopback_addresses():
+    assert is_loopback("127.0.0.1:6379") and is_loopback("localhost:1") and is_loopback("[::1]:6379")
+    assert not is_loopback("10.0.0.5:6379") and not is_loopback("head.example:6379")
+
+
+def test_an_address_where_nothing_listens_fails_at_once_not_after_ray_retries():
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a free port on loopback, closed again
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = time.monotonic()
+    with pytest.raises(BenchError, match=rf"could not connect to the Ray cluster at 127.0.0.1:{port}: .*refused"):
+        reachable(f"127.0.0.1:{port}")
+    assert time.monotonic() - start < 5
+    with pytest.raises(UsageError, match="HOST:PORT"):
+        reachable("just-a-host")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        reachable(f"127.0.0.1:{server.getsockname()[1]}")
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+def test_ray_is_imported_only_when_an_executor_connects():
+    done = _python("import sys, bench.execute.ray, bench.runner, bench.cli; print('ray' in sys.modules)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_without_ray_connecting_says_how_to_install_it():
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from bench.execute.ray import _import_ray\n"
+        "from bench.errors import BenchError\n"
+        "try:\n    _import_ray(local=True)\nexcept BenchError as exc:\n    print(exc)\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert "--executor ray needs Ray, which is not installed: pip install 'bench[ray]'" in done.stdout
