@@ -2,7 +2,7 @@
 interleaved in one process on the harness's own kind of batches.
 
     python tools/step_anatomy.py [--data-dir DIR] [--rounds 9] [--reps 40] [--threads N]
-                                 [--output results/measured/step-anatomy.json]
+                                 [--frameworks jax,torch] [--output FILE.json]
 
 Every entry is a callable timed ``reps`` times per round; the rounds rotate the order of
 the entries, each round's figure is its lower quartile, and the entry's figure is the
@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--reps", type=int, default=40)
     parser.add_argument("--threads", type=int, default=None, help="framework threads (default: theirs)")
+    parser.add_argument("--frameworks", default="jax,torch", help="besides numpy (default: jax,torch)")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
 
@@ -230,7 +231,10 @@ def main(argv: list[str] | None = None) -> int:
                          num_classes=dataset.num_classes, threads=args.threads)
     notes: dict[str, Any] = {}
     entries = numpy_entries(feed, config, notes)
+    wanted = {name.strip() for name in args.frameworks.split(",") if name.strip()}
     for name, build in (("jax", jax_entries), ("torch", torch_entries)):
+        if name not in wanted:
+            continue
         try:
             __import__(name)
         except ImportError:

@@ -30,10 +30,17 @@ _jax: Any = None
 
 
 def import_jax() -> Any:
-    """Import and return ``jax`` (once)."""
+    """Import and return ``jax`` (once); if it is missing, say which extra installs it."""
     global _jax
     if _jax is None:
-        import jax
+        try:
+            import jax
+        except ModuleNotFoundError as exc:
+            if exc.name != "jax":
+                raise
+            raise ModuleNotFoundError(
+                "JAX is not installed: pip install 'bench[jax]'", name="jax"
+            ) from None
 
         _jax = jax
     return _jax

@@ -17,10 +17,17 @@ _torch: Any = None
 
 
 def import_torch() -> Any:
-    """Import and return ``torch`` (once)."""
+    """Import and return ``torch`` (once); if it is missing, say which extra installs it."""
     global _torch
     if _torch is None:
-        import torch
+        try:
+            import torch
+        except ModuleNotFoundError as exc:
+            if exc.name != "torch":
+                raise
+            raise ModuleNotFoundError(
+                "PyTorch is not installed: pip install 'bench[torch]'", name="torch"
+            ) from None
 
         _torch = torch
     return _torch

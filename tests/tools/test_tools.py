@@ -1,4 +1,4 @@
-"""tools/gpu_run.sh and tools/offline_site.py, here on the CPU (no GPU machine is lent).
+"""tools/: gpu_run.sh, offline_site.py and step_anatomy.py, here on the CPU (no GPU machine is lent).
 
 The GPU image has no network, no TensorFlow and no platformdirs; the script installs
 nothing. The test runs it as it would run there: with a sitecustomize that hides those
@@ -69,7 +69,7 @@ def test_gpu_run_without_network_tensorflow_or_platformdirs(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(hide), "PYTHON": sys.executable}
     env.pop("BENCH_DATA_DIR", None)
     result = subprocess.run(
-        ["bash", str(REPO / "tools" / "gpu_run.sh"), str(out), "--steps", "5", "--plugins", "numpy,jax-jit,torch-eager"],
+        ["bash", str(REPO / "tools" / "gpu_run.sh"), str(out), "--steps", "5", "--no-roofline", "--plugins", "numpy,jax-jit,torch-eager"],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -90,3 +90,20 @@ def test_gpu_run_without_network_tensorflow_or_platformdirs(tmp_path):
             elif plugin != "numpy":
                 assert row["status"] in ("ok", "unavailable"), (name, plugin, row["error"])
         assert document["machine"]["frameworks"]["jax"]
+
+
+@pytest.mark.slow
+def test_step_anatomy_times_every_piece(tmp_path):
+    if not importlib.util.find_spec("jax"):
+        pytest.skip("needs JAX")
+    import step_anatomy
+
+    output = tmp_path / "anatomy.json"
+    assert step_anatomy.main(["--rounds", "2", "--reps", "2", "--threads", "1", "--frameworks", "jax",
+                              "--output", str(output)]) == 0
+    document = json.loads(output.read_text())
+    figures = {f["what"]: f for f in document["figures"]}
+    assert figures["numpy step, feed (gather + step)"]["ratio_to_numpy_step"] == 1.0
+    assert "jax-jit step, feed, layout cd (default)" in figures and "jax-eager step, feed, layout cd" in figures
+    assert all(f["microseconds"] > 0 for f in figures.values())
+    assert document["notes"]["jax-jit first step s (compile)"] > 0
