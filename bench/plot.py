@@ -101,10 +101,10 @@ def _figure(width: float, height: float, panels: int = 1, **kwargs: Any) -> tupl
     return figure, figure.subplots(1, panels, squeeze=False, **kwargs)[0]
 
 
-def _save(figure: Any, output: Path) -> Path:
+def _save(figure: Any, output: Path, dpi: int = 100) -> Path:
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(output, dpi=120)
+        figure.savefig(output, dpi=dpi)
     except ValueError as exc:  # an image format matplotlib does not know
         raise UsageError(f"cannot plot to {output}: {exc}") from None
     except OSError as exc:
@@ -227,7 +227,7 @@ def seed_groups(document: RunDocument) -> dict[tuple[str, ...], list[tuple[int, 
 def plot_seeds(document: RunDocument, output: Path) -> Path:
     """The test accuracy over seeds: each seed a point, the mean and +-1 standard deviation."""
     groups = seed_groups(document)
-    figure, (ax,) = _figure(max(5.0, 1.1 * len(groups) + 2.5), 4.8)
+    figure, (ax,) = _figure(min(16.0, max(5.0, 0.9 * len(groups) + 2.5)), 4.8)
     seeds = sorted({seed for points in groups.values() for seed, _ in points})
     figure.suptitle(_title(document) + f"\ntest accuracy over {len(seeds)} seeds", fontsize=10)
     for index, points in enumerate(groups.values()):

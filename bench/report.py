@@ -94,7 +94,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("train", "train s", 7, lambda r, _: _num(r.train_seconds, 2)),
     Column("eval", "eval s", 7, lambda r, _: _num(r.eval_seconds, 3)),
 )
-COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+TO_TARGET = "to_target"
+"""The column key of the two time-to-accuracy columns (``--target-accuracy``)."""
+COLUMN_KEYS = (*(column.key for column in COLUMNS), TO_TARGET)
 
 
 def check_columns(text: str) -> list[str]:
@@ -126,13 +128,17 @@ def results_table(
     ``not reached``.
     """
     refs = {id(row) for row in references(document)}
-    chosen = [c for key in columns for c in COLUMNS if c.key == key] if columns else list(COLUMNS)
-    settings = [_setting_column(key) for key in varying_settings(document)]
-    at = next((i + 1 for i, c in enumerate(chosen) if c.key == "status"), 0)
-    chosen[at:at] = settings  # a sweep's axes beside each row's identity
-    if not columns and any(row.target_accuracy is not None for row in document.results):
+    targets = _target_columns(document) if any(r.target_accuracy is not None for r in document.results) else []
+    if columns:
+        chosen = [c for key in columns for c in (targets if key == TO_TARGET else COLUMNS)
+                  if key == TO_TARGET or c.key == key]
+    else:
+        chosen = list(COLUMNS)
         at = next((i + 1 for i, c in enumerate(chosen) if c.key == "steps_per_second"), len(chosen))
-        chosen[at:at] = _target_columns(document)
+        chosen[at:at] = targets
+    settings = [_setting_column(key) for key in varying_settings(document)]
+    at = max((i + 1 for i, c in enumerate(chosen) if c.key in ("plugin", "device", "status")), default=0)
+    chosen[at:at] = settings  # a sweep's axes beside each row's identity
     rows = ordered_rows(document)
 
     def render(cols: Sequence[Column]) -> str:

@@ -58,7 +58,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def axes_from_args(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, list[Any]]]:
-    """The arguments with each swept option at its first value, and the swept values."""
+    """The arguments with each list option at its first value, and the swept values (the
+    options given more than one value; one value is just that setting)."""
     from bench.settings import SWEEP_AXES
 
     first = copy.copy(args)
@@ -66,7 +67,8 @@ def axes_from_args(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[s
     for key in SWEEP_AXES:
         value = getattr(args, key)
         if isinstance(value, list):
-            axes[key] = value
+            if len(value) > 1:
+                axes[key] = value
             setattr(first, key, value[0])
     return first, axes
 
