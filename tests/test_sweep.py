@@ -4,6 +4,7 @@ size), parity within a schedule, per-row settings, the grouped table and the tim
 from __future__ import annotations
 
 import pytest
+from bench_numpy.softmax import NumpySoftmax
 
 from bench import runner
 from bench.classifier import ClassifierSpec
@@ -13,7 +14,6 @@ from bench.plugins import Registry
 from bench.report import NOT_REACHED, ordered_rows, parity_note, references, results_table, timeline
 from bench.results.model import Row, RunDocument
 from bench.settings import RunConfig, row_settings, sweep_combinations
-from bench_numpy.softmax import NumpySoftmax
 
 NUMPY = ClassifierSpec("numpy", "numpy", NumpySoftmax, supports_resident=True, supports_steps_per_call=True)
 OTHER = ClassifierSpec("other", "numpy again", NumpySoftmax)
@@ -189,3 +189,19 @@ def test_a_sweeps_timeline_sums_each_phase_over_the_rows():
     assert phases["2 rows: other steps"] == pytest.approx(0.8)
     assert phases["2 rows: evaluations during training"] == pytest.approx(0.1)
     assert phases["2 rows: harness bookkeeping, parameter snapshots"] == pytest.approx(2 * (1.0 - 0.75))
+
+
+def test_a_sweep_exports_one_pytest_benchmark_per_row_named_by_its_settings(tiny):
+    from bench.results.export import to_pytest_benchmark
+
+    document = runner.run(base(plugins=["numpy"], roofline=False), Registry({"numpy": NUMPY}),
+                          axes={"seed": [0, 1], "batch_size": [20, 40]}).document
+    benchmarks = to_pytest_benchmark(document)["benchmarks"]
+    assert sorted((b["group"], b["name"]) for b in benchmarks) == [
+        ("bench_train_step_tiny_batch20", "train_step[numpy-cpu-seed0]"),
+        ("bench_train_step_tiny_batch20", "train_step[numpy-cpu-seed1]"),
+        ("bench_train_step_tiny_batch40", "train_step[numpy-cpu-seed0]"),
+        ("bench_train_step_tiny_batch40", "train_step[numpy-cpu-seed1]"),
+    ]
+    assert {b["extra_info"]["batch_schedule_sha256"] for b in benchmarks} == {r.schedule_sha256 for r in
+                                                                             document.results}

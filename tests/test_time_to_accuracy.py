@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from bench_numpy.softmax import NumpySoftmax
 
 from bench.classifier import ClassifierSpec, SetupConfig
 from bench.measure import measure
 from bench.schedule import build_schedule
-from bench_numpy.softmax import NumpySoftmax
 
 PREDICT_SECONDS = 0.05
 

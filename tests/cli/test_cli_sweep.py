@@ -141,7 +141,7 @@ def test_ctrl_c_keeps_the_rows_of_the_sweep(bench) -> None:
             assert time.monotonic() < deadline, "the sleepy row never started"
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=30)
+        _, stderr = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
