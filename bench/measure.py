@@ -5,6 +5,10 @@ from the schedule included, as in the reference loop), so the steady-state rate 
 median of the per-step times after the first, and the first step (tracing, compilation,
 lazy allocation) is reported apart. Nothing but the step and the gather runs between the
 two clock reads.
+
+With ``eval_every`` the loop also evaluates on the test set after every N-th step, between
+steps (never inside a step's timing), and records the accuracy curve and the time to a
+target accuracy (:class:`Evaluations`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +53,8 @@ def measure(
     parity_step: int = 10,
     placement: str = "feed",
     steps_per_call: int = 1,
+    eval_every: int | None = None,
+    target_accuracy: float | None = None,
     progress: Progress | None = None,
     on_phase: Callable[[str], None] | None = None,
     on_measured: Callable[[Row], None] | None = None,
@@ -60,6 +67,7 @@ def measure(
     ``interrupted``, after the classifier is closed. ``on_phase`` hears each phase as it
     starts; ``on_measured`` gets the row once training and evaluation are done, before
     ``close`` (a worker reports it then, so a row is kept even if ``close`` never returns).
+    ``eval_every`` and ``target_accuracy``: see :class:`Evaluations`.
     """
     row = Row(
         plugin=spec.name,
@@ -68,6 +76,8 @@ def measure(
         steps_per_call=steps_per_call,
     )
     row.parity_step = min(parity_step, schedule.steps)
+    row.eval_every, row.target_accuracy = eval_every, target_accuracy
+    evaluations: Evaluations | None = None
     wall_start = time.perf_counter()
     clf: Classifier | None = None
     phase = "load"
@@ -94,16 +104,23 @@ def measure(
             clf.place_dataset(dataset.train_images, dataset.train_labels)  # type: ignore[attr-defined]  # declared by supports_resident
             row.placement_seconds = time.perf_counter() - start
         enter("training")
+        if eval_every is not None:
+            evaluations = Evaluations(clf, dataset, eval_every, target_accuracy, schedule.steps)
         if steps_per_call > 1:
-            _train_in_calls(clf, schedule, row, loss_every, progress, steps_per_call)  # type: ignore[arg-type]  # declared by supports_steps_per_call
+            _train_in_calls(clf, schedule, row, loss_every, progress, steps_per_call,  # type: ignore[arg-type]  # declared by supports_steps_per_call
+                            evaluations)
         else:
-            _train(clf, dataset, schedule, row, loss_every, progress, resident=placement == "resident")
+            _train(clf, dataset, schedule, row, loss_every, progress, resident=placement == "resident",
+                   evaluations=evaluations)
         if row.status == OK:
             enter("evaluation")
             start = time.perf_counter()
             predictions = np.asarray(clf.predict(dataset.test_images))  # finished work: a host array
-            row.eval_seconds = time.perf_counter() - start
+            end = time.perf_counter()
+            row.eval_seconds = end - start
             row.test_accuracy = _accuracy(predictions, dataset.test_labels, dataset.num_classes)
+            if evaluations is not None:
+                evaluations.record(row.steps_completed, row.test_accuracy, end)
             row.params_final = snapshot(clf.parameters())
             row.peak_device_memory_bytes = _device_memory(clf)
             _compiled_work(clf, row)
@@ -135,7 +152,60 @@ def measure(
                     row.status, row.error = FAILED, f"close: {describe_exception(exc)}"
             row.close_seconds = time.perf_counter() - start
         row.wall_seconds = time.perf_counter() - wall_start
+        if evaluations is not None:
+            evaluations.fill(row)
     return row
+
+
+@dataclass
+class Evaluations:
+    """Test-set evaluations during training (``--eval-every N``) and the time to a target.
+
+    The loop calls :meth:`due` after every step (or call) and, when due, :meth:`evaluate`:
+    after steps N, 2N, ... before the last; the row's final evaluation, after the last
+    step, counts as the last one. Each happens between steps, after the previous step's
+    clock has stopped and before the next one's starts, so no step's time includes it;
+    the row's wall clock and the time to the target do.
+
+    *Time to target* is the wall-clock time from the start of training (the clock read as
+    the training phase begins, after load, setup and placement) to the end of the first
+    evaluation whose accuracy is at least ``target`` (a fraction in (0, 1]): every training
+    step, the harness's bookkeeping between steps and every earlier evaluation included.
+    *Steps to target* is the number of steps trained at that evaluation, so it is a
+    multiple of N (or the last step): a resolution of N steps.
+    """
+
+    clf: Classifier
+    dataset: Dataset
+    every: int
+    target: float | None
+    steps: int
+    started: float = field(default_factory=time.perf_counter)
+    curve: list[list[float]] = field(default_factory=list)
+    seconds: float = 0.0
+    reached: tuple[int, float] | None = None
+
+    def due(self, done: int) -> bool:
+        return done % self.every == 0 and done < self.steps
+
+    def evaluate(self, done: int) -> None:
+        start = time.perf_counter()
+        predictions = np.asarray(self.clf.predict(self.dataset.test_images))
+        end = time.perf_counter()
+        self.seconds += end - start
+        self.record(done, _accuracy(predictions, self.dataset.test_labels, self.dataset.num_classes), end)
+
+    def record(self, done: int, accuracy: float, end: float) -> None:
+        """An evaluation after ``done`` steps that ended at ``end`` (a perf_counter reading)."""
+        self.curve.append([done, accuracy, end - self.started])
+        if self.reached is None and self.target is not None and accuracy >= self.target:
+            self.reached = (done, end - self.started)
+
+    def fill(self, row: Row) -> None:
+        row.accuracy_curve = self.curve
+        row.eval_during_training_seconds = self.seconds
+        if self.reached is not None:
+            row.steps_to_target, row.time_to_target_seconds = self.reached
 
 
 LOSS_RULE = "train_step must return the batch's mean loss as a real number (a float, or a one-element array or tensor)"
@@ -149,6 +219,7 @@ def _train(
     loss_every: int,
     progress: Progress | None,
     resident: bool = False,
+    evaluations: Evaluations | None = None,
 ) -> None:
     """The timed loop. Fills the row's step times, losses and parity snapshot.
 
@@ -196,6 +267,8 @@ def _train(
                 break
             if done == row.parity_step:
                 row.params_at_parity = snapshot(clf.parameters())
+            if evaluations is not None and evaluations.due(done):
+                evaluations.evaluate(done)
             if progress is not None and done % report_every == 0:
                 progress(report_every)
     finally:
@@ -209,16 +282,20 @@ def _train_in_calls(
     loss_every: int,
     progress: Progress | None,
     steps_per_call: int,
+    evaluations: Evaluations | None = None,
 ) -> None:
     """The timed loop for ``--steps-per-call K``: each call runs up to K steps.
 
     The first call is one step (tracing, compilation), so it is reported apart as usual;
-    a call also ends at the parity step, so every row is compared after the same step.
+    a call also ends at the parity step, so every row is compared after the same step,
+    and at every evaluation step (``--eval-every``), so evaluations happen at call
+    boundaries after the same steps as in a row of single steps.
     Each step of a call is credited with the call's time divided by its steps. All the
     call's losses become float64 numbers inside the timing, as for single steps.
     """
     steps, indices, clock = schedule.steps, schedule.indices, time.perf_counter
-    cuts = sorted({0, 1, min(row.parity_step or 1, steps), steps, *range(1, steps, steps_per_call)})
+    evaluation_steps = range(evaluations.every, steps, evaluations.every) if evaluations is not None else ()
+    cuts = sorted({0, 1, min(row.parity_step or 1, steps), steps, *range(1, steps, steps_per_call), *evaluation_steps})
     step_times = np.empty(steps)
     losses = np.empty(steps)
     train_steps = clf.train_steps_indices
@@ -249,6 +326,8 @@ def _train_in_calls(
                 break
             if done == row.parity_step:
                 row.params_at_parity = snapshot(clf.parameters())
+            if evaluations is not None and evaluations.due(done):
+                evaluations.evaluate(done)
             if progress is not None:
                 progress(end - begin)
     finally:

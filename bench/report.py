@@ -94,7 +94,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("train", "train s", 7, lambda r, _: _num(r.train_seconds, 2)),
     Column("eval", "eval s", 7, lambda r, _: _num(r.eval_seconds, 3)),
 )
-COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+TO_TARGET = "to_target"
+"""The column key of the two time-to-accuracy columns (``--target-accuracy``)."""
+COLUMN_KEYS = (*(column.key for column in COLUMNS), TO_TARGET)
 
 
 def check_columns(text: str) -> list[str]:
@@ -117,17 +119,31 @@ def results_table(
     columns: Sequence[str] | None = None,
     width: int | None = None,
 ) -> str:
-    """One row per plugin and device; ``columns`` picks them, else as many as fit ``width``
-    (``0``: no limit, every column)."""
-    reference = next((i for i, row in enumerate(document.results) if row.ok), None)
-    chosen = [c for key in columns for c in COLUMNS if c.key == key] if columns else list(COLUMNS)
-    settings = [_setting_column(key) for key in _varying_settings(document)]
-    at = next((i + 1 for i, c in enumerate(chosen) if c.key == "status"), 0)
+    """One row per plugin and device (and, in a sweep, combination of settings, grouped by
+    plugin, device and then the settings that vary: :func:`ordered_rows`); ``columns``
+    picks the columns, else as many as fit ``width`` (``0``: no limit, every column).
+
+    The parity columns show ``ref`` on each schedule's reference row (:func:`references`).
+    With ``--target-accuracy`` two columns show the steps and seconds to the target, or
+    ``not reached``.
+    """
+    refs = {id(row) for row in references(document)}
+    targets = _target_columns(document) if any(r.target_accuracy is not None for r in document.results) else []
+    if columns:
+        chosen = [c for key in columns for c in (targets if key == TO_TARGET else COLUMNS)
+                  if key == TO_TARGET or c.key == key]
+    else:
+        chosen = list(COLUMNS)
+        at = next((i + 1 for i, c in enumerate(chosen) if c.key == "steps_per_second"), len(chosen))
+        chosen[at:at] = targets
+    settings = [_setting_column(key) for key in varying_settings(document)]
+    at = max((i + 1 for i, c in enumerate(chosen) if c.key in ("plugin", "device", "status")), default=0)
     chosen[at:at] = settings  # a sweep's axes beside each row's identity
+    rows = ordered_rows(document)
 
     def render(cols: Sequence[Column]) -> str:
         headers = [c.header.format(parity=document.parity_step) for c in cols]
-        body = [[c.cell(row, i == reference) for c in cols] for i, row in enumerate(document.results)]
+        body = [[c.cell(row, id(row) in refs) for c in cols] for row in rows]
         return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 
     limit = terminal_width() if width is None else width
@@ -142,18 +158,86 @@ def results_table(
     return text
 
 
+SETTING_HEADERS = {"batch_size": "batch", "steps_per_call": "k/call", "learning_rate": "lr"}
+"""Short headers for a sweep's setting columns (the others: the setting's name)."""
+SETTING_ORDER = ("steps", "batch_size", "learning_rate", "seed", "threads", "placement", "steps_per_call")
+NOT_REACHED = "not reached"
+
+
 def _setting_column(key: str) -> Column:
-    return Column(key, key.replace("_", " "), 0, lambda row, _: safe_text(row.settings.get(key, "-")))
+    header = SETTING_HEADERS.get(key, key.replace("_", " "))
+    return Column(key, header, 0, lambda row, _: safe_text(_setting_text(row.settings.get(key, "-"))))
+
+
+def _setting_text(value: Any) -> str:
+    return "default" if value is None else str(value)
+
+
+def _target_columns(document: RunDocument) -> list[Column]:
+    targets = {row.target_accuracy for row in document.results if row.target_accuracy is not None}
+    name = f"{100 * next(iter(targets)):g}%" if len(targets) == 1 else "target"
+
+    def cell(row: Row, value: str) -> str:
+        if row.target_accuracy is None or not row.ok:
+            return "-"
+        return value if row.target_reached else NOT_REACHED
+
+    return [
+        Column("steps_to_target", f"steps to {name}", 1, lambda r, _: cell(r, str(r.steps_to_target))),
+        Column("time_to_target", f"s to {name}", 1, lambda r, _: cell(r, _num(r.time_to_target_seconds, 3))),
+    ]
 
 
 def _width(text: str) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-def _varying_settings(document: RunDocument) -> list[str]:
+def varying_settings(document: RunDocument) -> list[str]:
     """Row settings that differ between rows (a sweep's axes), shown as columns."""
-    keys = sorted({key for row in document.results for key in row.settings})
-    return [k for k in keys if len({repr(row.settings.get(k)) for row in document.results}) > 1]
+    keys = {key for row in document.results for key in row.settings}
+    ordered = [k for k in SETTING_ORDER if k in keys] + sorted(keys - set(SETTING_ORDER))
+    return [k for k in ordered if len({repr(row.settings.get(k)) for row in document.results}) > 1]
+
+
+def ordered_rows(document: RunDocument) -> list[Row]:
+    """The rows grouped by plugin and device (in the order they first appear), then by the
+    varying settings' values (ascending; the framework's default threads first). A plain
+    run keeps its order; a sweep's rows read as one block per classifier."""
+    rows = document.results
+    plugins = list(dict.fromkeys(row.plugin for row in rows))
+    devices = list(dict.fromkeys(row.device for row in rows))
+    axes = varying_settings(document)
+
+    def key(row: Row) -> tuple[Any, ...]:
+        values = [row.settings.get(axis) for axis in axes]
+        return (plugins.index(row.plugin), devices.index(row.device),
+                *((value is not None, str(type(value)), value if value is not None else 0) for value in values))
+
+    return sorted(rows, key=key)
+
+
+def references(document: RunDocument) -> list[Row]:
+    """The parity reference of each batch schedule: its first ok row (in the order rows
+    ran), against which every row on the same schedule is compared."""
+    found: dict[str | None, Row] = {}
+    for row in document.results:
+        if row.ok:
+            found.setdefault(row.schedule_sha256, row)
+    return list(found.values())
+
+
+def row_name(row: Row, axes: Sequence[str] = ()) -> str:
+    """``numpy (cpu)``, and in a sweep its varying settings: ``numpy (cpu) batch_size=50 seed=1``."""
+    return " ".join([row.label, *(f"{axis}={_setting_text(row.settings.get(axis))}" for axis in axes)])
+
+
+def parity_note(document: RunDocument) -> str | None:
+    """What the parity columns compare, when a run has more than one batch schedule."""
+    if len({row.schedule_sha256 for row in document.results if row.ok}) < 2:
+        return None
+    step = document.parity_step
+    return (f"@{step}, @end: max |dparams| against the first ok row of the same batch schedule (same seed and "
+            f"batch size, parameters after the same batches), marked ref")
 
 
 def identity_lines(document: RunDocument) -> list[str]:
@@ -176,6 +260,11 @@ def identity_lines(document: RunDocument) -> list[str]:
                                            "isolation") if config.get(key) is not None
     )
     lines.append(f"config:  {dataset}, {settings}")
+    sweep = config.get("sweep")
+    if isinstance(sweep, dict) and sweep:
+        swept = "; ".join(f"{key} {', '.join(map(_setting_text, values))}" for key, values in sweep.items()
+                          if isinstance(values, list))
+        lines.append(f"sweep:   {safe_text(swept)}")
     if document.interrupted:
         lines.append(f"interrupted: {document.interrupted}")
     return lines
@@ -236,37 +325,54 @@ def device_speedup_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> st
 
 def problems(document: RunDocument) -> list[str]:
     """One line per row that is not ok, with its error (control characters escaped)."""
-    return [f"{safe_text(row.label)}: {row.status}: {safe_text(row.error)}"
-            for row in document.results if row.status != Status.OK]
+    axes = varying_settings(document)
+    return [f"{safe_text(row_name(row, axes))}: {row.status}: {safe_text(row.error)}"
+            for row in ordered_rows(document) if row.status != Status.OK]
 
 
-def row_phases(row: Row) -> list[tuple[str, float]]:
-    """Where one row's time went, phase by phase."""
+ROW_PHASES = (
+    "worker start, bench import, data mapping", "load", "setup", "place dataset on device", "first step",
+    "other steps", "evaluations during training", "evaluation", "close", "harness bookkeeping, parameter snapshots",
+)
+
+
+def row_phases(row: Row, label: str | None = None) -> list[tuple[str, float]]:
+    """Where one row's time went, phase by phase (each phase named ``label: phase``)."""
     steady = None
     if row.train_seconds is not None and row.first_step_seconds is not None:
         steady = row.train_seconds - row.first_step_seconds
-    parts = [
-        ("worker start, bench import, data mapping", row.worker_start_seconds),
-        ("load", row.load_seconds),
-        ("setup", row.setup_seconds),
-        ("place dataset on device", row.placement_seconds),
-        ("first step", row.first_step_seconds),
-        ("other steps", steady),
-        ("evaluation", row.eval_seconds),
-        ("close", row.close_seconds),
-    ]
-    phases = [(f"{row.label}: {name}", seconds) for name, seconds in parts if seconds is not None]
+    parts = list(zip(ROW_PHASES, [
+        row.worker_start_seconds, row.load_seconds, row.setup_seconds, row.placement_seconds,
+        row.first_step_seconds, steady, row.eval_during_training_seconds, row.eval_seconds, row.close_seconds,
+    ], strict=False))  # the last phase, bookkeeping, is derived below
+    label = row.label if label is None else label
+    phases = [(f"{label}: {name}", seconds) for name, seconds in parts if seconds is not None]
     if row.wall_seconds is not None:
         inside = sum(s for name, s in parts[1:] if s is not None)
-        phases.append((f"{row.label}: harness bookkeeping, parameter snapshots", max(0.0, row.wall_seconds - inside)))
+        phases.append((f"{label}: {ROW_PHASES[-1]}", max(0.0, row.wall_seconds - inside)))
     return phases
 
 
 def timeline(document: RunDocument) -> list[tuple[str, float]]:
-    """The run's phases, then every row's (schema-1 files stored the rows' phases too)."""
+    """The run's phases, then every row's (schema-1 files stored the rows' phases too).
+
+    In a sweep (rows whose settings vary) each phase is summed over the rows instead,
+    ``N rows: first step``: one line per phase rather than one per phase and row.
+    """
     if document.schema_version < 2:
         return list(document.timeline)
-    return [*document.timeline, *(phase for row in document.results for phase in row_phases(row))]
+    if not varying_settings(document):
+        return [*document.timeline, *(phase for row in document.results for phase in row_phases(row))]
+    measured = [row for row in document.results if row.wall_seconds is not None]
+    totals = dict.fromkeys(ROW_PHASES, 0.0)
+    present: set[str] = set()
+    for row in measured:
+        for label, seconds in row_phases(row, ""):
+            totals[label[2:]] += seconds
+            present.add(label[2:])
+    totals = {name: seconds for name, seconds in totals.items() if name in present}
+    count = f"{len(measured)} rows" if len(measured) != 1 else "1 row"
+    return [*document.timeline, *((f"{count}: {name}", seconds) for name, seconds in totals.items())]
 
 
 def timeline_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str:

@@ -7,11 +7,12 @@ module imports nothing heavy, so building the command line stays fast.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from bench.errors import UsageError
 
@@ -79,6 +80,11 @@ class RunConfig:
     """``--executor ray``: the cluster's address (default: ``$RAY_ADDRESS``, else a local instance)."""
     ray_resources: str | None = None
     """``--executor ray``: custom resources every row asks for (JSON or ``key=value,...``)."""
+    eval_every: int | None = None
+    """Evaluate on the test set every this many steps, between steps (outside their timing)."""
+    target_accuracy: float | None = None
+    """A test accuracy, as a fraction in (0, 1]: record the steps and seconds to reach it
+    (needs ``eval_every``)."""
 
     def check(self) -> None:
         """Raise UsageError for values no run can use."""
@@ -110,6 +116,14 @@ class RunConfig:
                 raise UsageError(f"unknown {flag} {value!r}; choose one of: {', '.join(choices)}")
         if self.timeout is not None and self.isolation != "process":
             raise UsageError("--timeout needs --isolation process (a row in bench's own process cannot be stopped)")
+        if self.eval_every is not None:
+            _at_least("--eval-every", self.eval_every, 1)
+        if self.target_accuracy is not None:
+            if not (math.isfinite(self.target_accuracy) and 0 < self.target_accuracy <= 1):
+                raise UsageError("--target-accuracy is a fraction of the test set in (0, 1] (0.25 for 25%), "
+                                 f"not {self.target_accuracy:g}")
+            if self.eval_every is None:
+                raise UsageError("--target-accuracy needs --eval-every N (how often to evaluate on the test set)")
         if self.executor == "ray" and self.isolation != "process":
             raise UsageError("--executor ray runs every row in a worker process on its node; drop --isolation none")
         if self.executor != "ray" and (self.ray_address or self.ray_resources):
@@ -118,11 +132,62 @@ class RunConfig:
             from bench.execute.ray_resources import parse_resources
 
             parse_resources(self.ray_resources)  # a UsageError names what is wrong
-        if self.steps_per_call > 1 and self.placement != "resident":
-            raise UsageError("--steps-per-call needs --placement resident (a call gets indices, not batches)")
+        problem = self.combination_problem()
+        if problem:
+            raise UsageError(problem)
         for device in self.devices:
             if device.strip().lower() != "all":
                 parse_device(device)
+
+    def combination_problem(self) -> str | None:
+        """Why these settings cannot go together (a sweep records such a combination as an
+        ``unavailable`` row instead of refusing the whole sweep), or ``None``."""
+        if self.steps_per_call > 1 and self.placement != "resident":
+            return "--steps-per-call needs --placement resident (a call gets indices, not batches)"
+        return None
+
+
+ROW_SETTINGS = ("steps", "batch_size", "learning_rate", "seed", "threads", "placement", "steps_per_call")
+"""The settings every row records (``Row.settings``), in a plain run and in a sweep alike."""
+SWEEP_AXES = ("batch_size", "seed", "threads", "placement", "steps_per_call")
+"""What ``bench sweep`` can vary (besides ``--plugins`` and ``--devices``), in the order
+the Cartesian product nests them (the last varies fastest)."""
+
+
+def row_settings(config: RunConfig) -> dict[str, Any]:
+    """The settings a row of ``config`` records."""
+    return {key: getattr(config, key) for key in ROW_SETTINGS}
+
+
+def sweep_combinations(config: RunConfig, axes: Mapping[str, Sequence[Any]]) -> list[tuple[RunConfig, str | None]]:
+    """The Cartesian product of ``axes`` over ``config``: each combination's settings, and
+    why it cannot run (``None`` when it can).
+
+    ``axes`` maps settings of :data:`SWEEP_AXES` to their values (each list non-empty, no
+    value twice). Every value is checked as ``config.check()`` checks it; a value no run
+    can use is a UsageError, and so is a product in which no combination can run. A
+    combination whose values do not go together (``steps_per_call`` > 1 with ``feed``) is
+    returned with its reason.
+    """
+    for key, values in axes.items():
+        if key not in SWEEP_AXES:
+            raise UsageError(f"cannot sweep {key!r}; sweepable: {', '.join(SWEEP_AXES)}")
+        if not values:
+            raise UsageError(f"--{key.replace('_', '-')} lists no values")
+        twice = sorted({str(v) for v in values if list(values).count(v) > 1})
+        if twice:
+            raise UsageError(f"--{key.replace('_', '-')} lists {', '.join(twice)} more than once")
+    keys = [key for key in SWEEP_AXES if key in axes]
+    combinations: list[tuple[RunConfig, str | None]] = []
+    for values in itertools.product(*(axes[key] for key in keys)):
+        combination = replace(config, **dict(zip(keys, values, strict=True)))
+        problem = combination.combination_problem()
+        # Every value is checked even in a combination that cannot run.
+        (replace(combination, steps_per_call=1) if problem else combination).check()
+        combinations.append((combination, problem))
+    if all(problem for _, problem in combinations):
+        raise UsageError(f"no combination of the sweep can run: {combinations[0][1]}")
+    return combinations
 
 
 def _at_least(flag: str, value: int, least: int) -> None:

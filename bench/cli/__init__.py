@@ -1,6 +1,7 @@
 """The ``bench`` command line: one program, a module per group of subcommands.
 
 - :mod:`bench.cli.run`: ``bench run``
+- :mod:`bench.cli.sweep`: ``bench sweep``
 - :mod:`bench.cli.results`: ``bench report``, ``compare``, ``plot``, ``export``
 - :mod:`bench.cli.plugins`: ``bench plugins``, ``new-plugin``
 - :mod:`bench.cli.data`: ``bench data``
@@ -27,7 +28,7 @@ DEBUG_HELP = "show tracebacks instead of one-line errors"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import check, data, plugins, results, run
+    from bench.cli import check, data, plugins, results, run, sweep
 
     parser = Parser(prog="bench", description="Benchmark image classifiers on CIFAR-10.")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
-    for module in (run, results, plugins, data, check):
+    for module in (run, sweep, results, plugins, data, check):
         module.register(commands, common)
     return parser
 

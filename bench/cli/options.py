@@ -54,6 +54,24 @@ def csv(text: str) -> list[str]:
     return items
 
 
+def integer_list(text: str) -> list[int]:
+    """``1,2,4``: integers, in the order given."""
+    return [integer(part) for part in csv(text)]
+
+
+def choice_list(choices: tuple[str, ...]) -> Any:
+    """A converter for ``a,b``, each one of ``choices``."""
+
+    def convert(text: str) -> list[str]:
+        items = csv(text)
+        unknown = [item for item in items if item not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"invalid choice: {unknown[0]!r} (choose from {', '.join(choices)})")
+        return items
+
+    return convert
+
+
 def key_value(text: str) -> tuple[str, str]:
     """``key=value`` or ``classifier:key=value``."""
     key, sep, value = text.partition("=")

@@ -32,7 +32,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     compare.set_defaults(handler=cmd_compare)
 
     plot = commands.add_parser("plot", parents=[common], help="draw a saved run (needs matplotlib)",
-                               description="Loss curves and steps/s of a saved run, or its roofline (--roofline).")
+                               description="Loss curves and steps/s of a saved run, or its roofline (--roofline). "
+                                           "A sweep gets FILE-scaling.png (steps/s and images/s against batch size "
+                                           "and threads) and FILE-seeds.png (accuracy over seeds) instead.")
     plot.add_argument("file", help="a result JSON file")
     plot.add_argument("-o", "--output", metavar="PATH",
                       help="image file (.png, .svg or .pdf), or a directory to write FILE's name .png into "
@@ -51,9 +53,19 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def print_run(document: RunDocument, args: argparse.Namespace) -> None:
     """The results table, the rows' problems, the roofline, speed-ups and the timeline."""
-    from bench.report import device_speedup_table, problems, results_table, roofline_line, timeline_table
+    from bench.report import (
+        device_speedup_table,
+        parity_note,
+        problems,
+        results_table,
+        roofline_line,
+        timeline_table,
+    )
 
     print(results_table(document, args.format, **options.table_options(args)))
+    note = parity_note(document)
+    if note:
+        print(note)
     for line in problems(document):
         print(f"  {line}")
     roof = roofline_line(document)
@@ -97,14 +109,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from bench.plot import output_path, plot_run
+    from bench.plot import output_path, plot_document
     from bench.plot_roofline import plot_roofline
     from bench.results.storage import load_run
 
     document = load_run(args.file)
     target = output_path(args.file, args.output, "-roofline" if args.roofline else "")
-    path = (plot_roofline if args.roofline else plot_run)(document, target)
-    print(f"saved {path}")
+    paths = [plot_roofline(document, target)] if args.roofline else plot_document(document, target)
+    for path in paths:
+        print(f"saved {path}")
     return 0
 
 

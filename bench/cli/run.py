@@ -23,31 +23,37 @@ if TYPE_CHECKING:
 EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 
-def add_run_options(run: argparse.ArgumentParser) -> None:
-    """The options of a run (``bench run``; ``bench sweep`` takes the same)."""
+def add_run_options(run: argparse.ArgumentParser, *, lists: bool = False) -> None:
+    """The options of a run (``bench run``; ``bench sweep`` takes the same, with ``lists``:
+    the settings it can vary then take comma-separated lists, and their values are lists)."""
+    integer = options.integer_list if lists else options.integer
+    several = " (a comma list to sweep, e.g. 1,2,4)" if lists else ""
     run.add_argument("--plugins", type=options.csv, required=True, metavar="NAME[,NAME...]",
                      help="classifiers to run, e.g. tf-graph,tf-eager (see bench plugins)")
     run.add_argument("--devices", type=options.csv, default=["cpu"], metavar="DEV[,DEV...]",
                      help="cpu, gpu, gpu:N, or all (every device each plugin can use); default: cpu")
     run.add_argument("--require-devices", action="store_true",
                      help="exit non-zero when a requested device is unavailable")
-    run.add_argument("--placement", choices=PLACEMENTS, default="feed",
+    placement = {"type": options.choice_list(PLACEMENTS), "metavar": "|".join(PLACEMENTS) + "[,...]"} if lists else {
+        "choices": PLACEMENTS}
+    run.add_argument("--placement", default="feed", **placement,
                      help="feed: batches gathered on the host and handed over (the reference's way); "
-                          "resident: the training set placed on the device once, steps pass indices")
-    run.add_argument("--steps-per-call", type=options.integer, default=1, metavar="K",
-                     help="with --placement resident: let a classifier run K steps per call (a compiled loop)")
+                          "resident: the training set placed on the device once, steps pass indices" + several)
+    run.add_argument("--steps-per-call", type=integer, default=1, metavar="K",
+                     help="with --placement resident: let a classifier run K steps per call (a compiled loop)"
+                          + several)
     run.add_argument("--no-roofline", action="store_true",
                      help="do not rate rows against the machine's ceilings (no ceilings measured or read)")
     run.add_argument("--remeasure-roofline", action="store_true",
                      help="measure the CPU's ceilings (peak FLOP/s, memory bandwidth) again instead of using the cache")
     run.add_argument("--steps", type=options.integer, metavar="N",
                      help="training steps (default: 1000, or the model's own)")
-    run.add_argument("--batch-size", type=options.integer, metavar="N",
-                     help="images per step (default: 100, or the model's own)")
+    run.add_argument("--batch-size", type=integer, metavar="N",
+                     help="images per step (default: 100, or the model's own)" + several)
     run.add_argument("--learning-rate", type=options.number, metavar="LR",
                      help="SGD step size (default: 0.005, or the model's own)")
-    run.add_argument("--seed", type=options.integer, default=0,
-                     help="seeds the batch schedule and the frameworks (default: 0)")
+    run.add_argument("--seed", type=integer, default=0,
+                     help="seeds the batch schedule and the frameworks (default: 0)" + several)
     run.add_argument("--sampling", choices=SAMPLINGS, default="replacement",
                      help="batches drawn with replacement (the reference) or shuffled epochs")
     run.add_argument("--dataset", choices=DATASETS, default="cifar10",
@@ -55,8 +61,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--preprocessing", choices=PREPROCESSINGS, default="reference",
                      help="reference: 0-255 minus the per-pixel training mean; standardize: [0,1], per-channel z-score")
     options.add_data_source(run)
-    run.add_argument("--threads", type=options.integer, metavar="N",
-                     help="threads each row's framework may use, 1 to 4 x the CPUs (default: its own)")
+    run.add_argument("--threads", type=integer, metavar="N",
+                     help="threads each row's framework may use, 1 to 4 x the CPUs (default: its own)" + several)
     run.add_argument("--isolation", choices=ISOLATIONS, default="process",
                      help="process: every row in a fresh worker process (default); "
                           "none: all rows in this process (debugging, profilers)")
@@ -73,6 +79,12 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                           "CLF: limits it to one classifier (repeatable)")
     run.add_argument("--loss-every", type=options.integer, default=10, metavar="N",
                      help="keep the loss every N steps (default: 10)")
+    run.add_argument("--eval-every", type=options.integer, metavar="N",
+                     help="also evaluate on the test set after every N-th step (between steps, outside their "
+                          "timing): the accuracy curve, and the time to --target-accuracy")
+    run.add_argument("--target-accuracy", type=options.number, metavar="A",
+                     help="record the steps and wall-clock seconds until an evaluation first reaches test accuracy "
+                          "A, a fraction in (0, 1] (0.25 for 25%%); needs --eval-every")
     run.add_argument("--results-dir", default="results", metavar="DIR",
                      help="where each run is saved (default: results/)")
     run.add_argument("--output", metavar="FILE", help="also write the run's JSON to this file")
@@ -117,6 +129,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
         executor=args.executor,
         ray_address=args.ray_address,
         ray_resources=args.ray_resources,
+        eval_every=args.eval_every,
+        target_accuracy=args.target_accuracy,
     )
     return config, set(given)
 
@@ -184,7 +198,6 @@ class Saver:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.plugins import installed_registry
-    from bench.runner import run
     from bench.settings import resolve_params, with_plugin_defaults
 
     config, given = config_from_args(args)
@@ -193,16 +206,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     specs = [lookup(registry, name) for name in config.plugins]
     resolve_params(specs, config.params)  # an unknown or invalid --param is refused before any row runs
     config = with_plugin_defaults(config, specs[0], given)
+    return measure_and_finish(args, config, registry)
+
+
+def measure_and_finish(
+    args: argparse.Namespace,
+    config: RunConfig,
+    registry: Registry,
+    *,
+    axes: dict[str, list[Any]] | None = None,
+    executor_factory: Any = None,
+) -> int:
+    """Run ``config`` (with ``axes``, a sweep), saving after every row; print and exit as
+    ``bench run`` does (:func:`finish`)."""
+    from bench.runner import run
+
     created = check_outputs(args)
     saver = Saver(Path(args.results_dir), args.output)
     try:
         outcome = run(
             config,
             registry,
+            axes=axes,
             argv=["bench", *sys.argv[1:]],
             process_started=process_start_time(),
             on_update=saver,
             progress=None if args.quiet else progress_bar,
+            executor_factory=executor_factory,
         )
     except BaseException:
         if created is not None and not saver.writers:

@@ -44,6 +44,10 @@ class RowJob:
     parity_step: int = 10
     timeout: float | None = None
     """Seconds the whole row may take (worker start included); ``None``: no limit."""
+    eval_every: int | None = None
+    """Evaluate on the test set every this many steps (between steps); ``None``: only at the end."""
+    target_accuracy: float | None = None
+    """Record the steps and seconds to this test accuracy (a fraction; needs ``eval_every``)."""
 
 
 @dataclass

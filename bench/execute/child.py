@@ -92,6 +92,8 @@ def measure_job(directory: Path, channel: Channel) -> int:
         parity_step=job["parity_step"],
         placement=job["placement"],
         steps_per_call=job["steps_per_call"],
+        eval_every=job.get("eval_every"),
+        target_accuracy=job.get("target_accuracy"),
         progress=lambda steps: channel.send("progress", steps=steps),
         on_phase=lambda phase: channel.send("phase", phase=phase),
         on_measured=measured,

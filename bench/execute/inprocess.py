@@ -38,6 +38,8 @@ class InProcessExecutor:
             parity_step=job.parity_step,
             placement=job.placement,
             steps_per_call=job.steps_per_call,
+            eval_every=job.eval_every,
+            target_accuracy=job.target_accuracy,
             progress=progress,
         )
         row.isolation = self.isolation

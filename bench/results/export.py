@@ -23,7 +23,10 @@ def to_pytest_benchmark(document: RunDocument) -> dict[str, Any]:
     """The run in pytest-benchmark's JSON layout (see the module docstring)."""
     dataset = (document.dataset or {}).get("name") or document.config.get("dataset") or "?"
     batch_size = document.config.get("batch_size")
-    benchmarks = [_benchmark(row, document, dataset, batch_size) for row in document.results
+    from bench.report import varying_settings
+
+    axes = [key for key in varying_settings(document) if key != "batch_size"]  # the batch is in the group
+    benchmarks = [_benchmark(row, document, dataset, batch_size, axes) for row in document.results
                   if row.ok and row.stats is not None]
     return {
         "machine_info": _machine_info(document.machine),
@@ -39,11 +42,14 @@ def skipped_rows(document: RunDocument) -> list[Row]:
     return [row for row in document.results if row.ok and row.stats is None]
 
 
-def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any) -> dict[str, Any]:
+def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, axes: list[str]) -> dict[str, Any]:
+    """One ok row; a sweep's varying settings (``axes``) name it apart from its neighbours."""
     stats = row.stats
     assert stats is not None
     batch = row.settings.get("batch_size", batch_size)
-    param = f"{row.plugin}-{row.device}" + ("" if row.placement == "feed" else f"-{row.placement}")
+    param = f"{row.plugin}-{row.device}" + ("" if row.placement == "feed" or "placement" in axes
+                                            else f"-{row.placement}")
+    param += "".join(f"-{key}{row.settings.get(key)}" for key in axes)
     extra = {
         key: getattr(row, key)
         for key in (
@@ -62,11 +68,13 @@ def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any) -
         dataset=dataset,
         batch_size=batch,
         run_id=document.run_id,
-        batch_schedule_sha256=document.batch_schedule_sha256,
+        batch_schedule_sha256=row.schedule_sha256 or document.batch_schedule_sha256,
         frameworks=document.machine.get("frameworks") or {},
     )
     if row.params:
         extra["params"] = row.params
+    if row.settings:
+        extra["settings"] = row.settings
     data = stats.as_pytest_benchmark()
     data["data"] = list(stats.data)
     return {

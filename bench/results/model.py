@@ -239,6 +239,23 @@ class Row:
     """Peak memory the framework allocated on the row's device, where it can tell."""
     flops_per_step: float | None = None
     bytes_per_step: float | None = None
+    eval_every: int | None = None
+    """``--eval-every N``: the test set was also evaluated after every N-th step."""
+    eval_during_training_seconds: float | None = None
+    """Those evaluations' time, all together (outside every step's timing, inside the wall clock)."""
+    accuracy_curve: list[list[float]] = field(default_factory=list)
+    """``[step, test accuracy, seconds since training began]`` at every evaluation, the
+    final one included (``--eval-every``)."""
+    target_accuracy: float | None = None
+    """``--target-accuracy``: the test accuracy (a fraction) whose time-to-reach was measured."""
+    steps_to_target: int | None = None
+    """Steps trained when an evaluation first reached ``target_accuracy``; ``None``: not reached."""
+    time_to_target_seconds: float | None = None
+    """Wall-clock seconds from the start of training to the end of that evaluation: every
+    step, the harness's bookkeeping between steps and the evaluations before it included;
+    load, setup and placement not. ``None``: not reached."""
+    schedule_sha256: str | None = None
+    """The digest of the batch schedule this row trained on (rows of a sweep differ)."""
     settings: dict[str, Any] = field(default_factory=dict)
     """The run settings this row used (batch size, seed, threads, ...)."""
     params: dict[str, str] = field(default_factory=dict)
@@ -273,6 +290,11 @@ class Row:
     @property
     def label(self) -> str:
         return f"{self.plugin} ({self.device})"
+
+    @property
+    def target_reached(self) -> bool | None:
+        """Whether the row reached ``target_accuracy``; ``None`` when it had none."""
+        return None if self.target_accuracy is None else self.steps_to_target is not None
 
     @property
     def ok(self) -> bool:
@@ -327,12 +349,13 @@ _NUMBERS = {
     "test_accuracy", "final_loss", "steps_per_second", "first_step_seconds", "train_seconds", "load_seconds",
     "setup_seconds", "placement_seconds", "eval_seconds", "close_seconds", "wall_seconds", "worker_start_seconds",
     "roofline_fraction", "flops_per_step", "bytes_per_step", "attainable_steps_per_second",
-    "compiled_flops_per_step", "compiled_bytes_per_step",
+    "compiled_flops_per_step", "compiled_bytes_per_step", "eval_during_training_seconds", "target_accuracy",
+    "time_to_target_seconds",
 }
 _INTEGERS = {"steps_completed", "steps_per_call", "diverged_at_step", "parity_step", "peak_host_memory_bytes",
-             "peak_device_memory_bytes"}
+             "peak_device_memory_bytes", "eval_every", "steps_to_target"}
 _TEXTS = {"device", "error", "placement", "isolation", "plugin_version", "distribution", "plugin", "roofline_bound",
-          "roofline_reason"}
+          "roofline_reason", "schedule_sha256"}
 _OBJECTS = {"settings", "params", "node"}
 
 
@@ -371,6 +394,12 @@ def _checked(key: str, value: Any, where: str) -> Any:
             isinstance(p, list) and len(p) == 2 and all(is_number(x) for x in p) for p in value
         ):
             raise ResultFormatError(f"{where} is not a list of [step, loss] pairs")
+        return value
+    if key == "accuracy_curve":
+        if not isinstance(value, list) or not all(
+            isinstance(p, list) and len(p) == 3 and all(is_number(x) for x in p) for p in value
+        ):
+            raise ResultFormatError(f"{where} is not a list of [step, accuracy, seconds] triples")
         return value
     return value
 

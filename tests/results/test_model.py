@@ -89,6 +89,12 @@ def test_schema_1_files_still_load():
     ("steps_completed", 1.5, "not an integer"),
     ("error", 7, "not a string"),
     ("loss_curve", [[1]], "[step, loss] pairs"),
+    ("accuracy_curve", [[10, 0.3]], "[step, accuracy, seconds] triples"),
+    ("steps_to_target", 2.5, "not an integer"),
+    ("time_to_target_seconds", "soon", "not a finite number"),
+    ("target_accuracy", True, "not a finite number"),
+    ("schedule_sha256", 12, "not a string"),
+    ("settings", [1], "not an object"),
 ])
 def test_a_bad_row_field_is_named(field, value, message):
     with pytest.raises(ResultFormatError, match=rf"results\[0\]\.{field}.*{message}" if "[" not in message else None):
@@ -98,3 +104,13 @@ def test_a_bad_row_field_is_named(field, value, message):
 def test_unknown_row_fields_are_kept():
     row = Row.from_dict({"plugin": "x", "device": "cpu", "status": "ok", "future_field": [1, 2]})
     assert row.to_dict()["future_field"] == [1, 2]
+
+
+def test_time_to_accuracy_and_settings_survive_a_round_trip():
+    row = Row("numpy", "cpu", eval_every=10, accuracy_curve=[[10, 0.2, 0.05], [20, 0.31, 0.1]], target_accuracy=0.3,
+              steps_to_target=20, time_to_target_seconds=0.1, eval_during_training_seconds=0.01,
+              schedule_sha256="ab" * 32, settings={"batch_size": 50, "seed": 1, "threads": None})
+    again = Row.from_dict(row.to_dict())
+    assert again == row and again.target_reached
+    missed = Row.from_dict({**row.to_dict(), "steps_to_target": None, "time_to_target_seconds": None})
+    assert missed.target_reached is False

@@ -1,0 +1,128 @@
+"""``bench sweep``: ``bench run`` over every combination of several settings, as one run.
+
+It takes every option of ``bench run``; ``--batch-size``, ``--seed``, ``--threads``,
+``--placement`` and ``--steps-per-call`` (like ``--plugins`` and ``--devices``) take comma
+lists, and every combination of the values becomes a row of one result document, each
+row recording its own settings. Planning (:mod:`bench.plan`) is apart from running, so
+``--dry-run`` lists the rows without loading any data, and the executor that measures the
+rows is bench run's choice (``--executor``): ``local`` (this machine, one worker process
+per row, or bench's own process with ``--isolation none``) or ``ray`` (each row a task on
+a node of a Ray cluster, one timed row per node at a time).
+
+A combination whose values cannot go together (``--steps-per-call`` > 1 with ``feed``
+placement) is not refused: it is listed with its reason by ``--dry-run`` and recorded as
+an ``unavailable`` row, so that ``--placement feed,resident --steps-per-call 1,50`` means
+the three combinations that exist. A sweep in which no combination can run is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from typing import TYPE_CHECKING, Any
+
+from bench.cli.run import add_run_options, config_from_args, lookup, measure_and_finish
+
+if TYPE_CHECKING:
+    from bench.plan import PlannedRow
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    sweep = commands.add_parser(
+        "sweep", parents=[common], help="run every combination of several settings as one run",
+        description="The options of bench run; --batch-size, --seed, --threads, --placement and --steps-per-call "
+                    "(like --plugins and --devices) take comma lists, and every combination becomes a row of one "
+                    "result document. Rows are compared (parity) with the first ok row of the same batch schedule, "
+                    "i.e. the same seed and batch size.")
+    add_run_options(sweep, lists=True)
+    sweep.add_argument("--dry-run", action="store_true", help="list the rows the sweep would run, and run nothing")
+    sweep.set_defaults(handler=cmd_sweep)
+
+
+def axes_from_args(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, list[Any]]]:
+    """The arguments with each list option at its first value, and the swept values (the
+    options given more than one value; one value is just that setting)."""
+    from bench.settings import SWEEP_AXES
+
+    first = copy.copy(args)
+    axes: dict[str, list[Any]] = {}
+    for key in SWEEP_AXES:
+        value = getattr(args, key)
+        if isinstance(value, list):
+            if len(value) > 1:
+                axes[key] = value
+            setattr(first, key, value[0])
+    return first, axes
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.plan import plan_rows
+    from bench.plugins import installed_registry
+    from bench.runner import combinations_of
+    from bench.settings import resolve_params, with_plugin_defaults
+
+    first, axes = axes_from_args(args)
+    config, given = config_from_args(first)
+    combinations_of(config, axes)  # every value checked before any plugin is looked up
+    registry = installed_registry()
+    specs = [lookup(registry, name) for name in config.plugins]
+    params = resolve_params(specs, config.params)  # refused before any row runs
+    config = with_plugin_defaults(config, specs[0], given)
+    combinations = combinations_of(config, axes)
+    if args.dry_run:
+        planned = plan_rows(combinations, specs, params, lambda spec: _requested_devices(config.devices))
+        print(plan_table(planned, args.format))
+        print(plan_summary(planned))
+        return 0
+    return measure_and_finish(args, config, registry, axes=axes or None)
+
+
+def _requested_devices(requested: list[str]) -> list[str]:
+    """``--devices`` as the plan shows it without asking a framework: ``all`` stays ``all``."""
+    from bench.settings import parse_device
+
+    devices: list[str] = []
+    for text in requested:
+        name = "all" if text.strip().lower() == "all" else parse_device(text)
+        if name not in devices:
+            devices.append(name)
+    return devices
+
+
+def plan_table(planned: list[PlannedRow], fmt: str = "simple") -> str:
+    """The rows in the order they would run: what varies, the schedule, the parity reference."""
+    from tabulate import tabulate
+
+    from bench.plan import varying
+
+    axes = varying(planned)
+    references: dict[tuple[int, int], int] = {}
+    body = []
+    for number, item in enumerate(planned, 1):
+        settings = item.settings
+        if item.unavailable is not None:
+            parity, runs = "-", f"unavailable: {item.unavailable}"
+        else:
+            reference = references.setdefault(item.schedule_key, number)
+            parity, runs = ("ref" if reference == number else f"vs #{reference}"), "run"
+        seed, batch = item.schedule_key
+        body.append([number, item.spec.name, item.device, *(settings[key] for key in axes),
+                     f"seed {seed}, batch {batch}", parity, runs])
+    headers = ["#", "plugin", "device", *(key.replace("_", " ") for key in axes), "schedule", "parity", "status"]
+    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def plan_summary(planned: list[PlannedRow]) -> str:
+    from bench.plan import schedule_keys
+
+    runnable = [item for item in planned if item.unavailable is None]
+    steps = sorted({item.config.steps for item in runnable})
+    lines = [
+        f"{len(planned)} rows: {len(runnable)} to run, {len(planned) - len(runnable)} unavailable; "
+        f"{len(schedule_keys(planned))} batch schedule(s) of {', '.join(map(str, steps))} steps",
+        "parity: each row against the first ok row of its schedule (same seed and batch size)",
+    ]
+    if any(item.device == "all" for item in planned):
+        lines.append("device 'all' is expanded to each plugin's devices when the sweep runs")
+    lines.append("nothing was run (--dry-run)")
+    return "\n".join(lines)

@@ -1,0 +1,94 @@
+"""Which rows a run measures, decided before anything runs.
+
+A plan is a list of :class:`PlannedRow`: one classifier on one device with its own
+settings (a :class:`~bench.settings.RunConfig` that differs from the run's in the values a
+sweep varies). Planning knows no executor and loads no data: ``bench sweep --dry-run``
+prints a plan, :func:`bench.runner.run_planned` measures one, and any executor (a worker
+process per row, bench's own process, or a cluster) can take its rows.
+
+The plan's order is the order of execution, grouped by batch schedule: one group per
+distinct (seed, batch size), seeds outermost, and in each group every plugin, in the
+order given, on each of its devices, through the remaining combinations (threads,
+placement, steps per call). So each group needs one schedule and one executor, a
+synthetic dataset (which depends on the seed) is made once per seed, and the first row of
+a group, the parity reference, is the first plugin's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.classifier import ClassifierSpec
+from bench.settings import ROW_SETTINGS, RunConfig, row_settings
+
+ScheduleKey = tuple[int, int]
+"""``(seed, batch_size)``: what makes rows of one run train on different batches."""
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    """One row to measure: a classifier on a device, with this row's settings."""
+
+    spec: ClassifierSpec
+    device: str
+    config: RunConfig
+    params: Mapping[str, str]
+    """The classifier's resolved ``--param`` settings."""
+    unavailable: str | None = None
+    """Why these settings cannot go together; the row is recorded ``unavailable`` unrun."""
+
+    @property
+    def schedule_key(self) -> ScheduleKey:
+        return (self.config.seed, self.config.batch_size)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return row_settings(self.config)
+
+    def label(self, varying: Sequence[str] = ()) -> str:
+        """``numpy (cpu)``, with the varying settings: ``numpy (cpu) batch_size=50 seed=1``."""
+        settings = self.settings
+        return " ".join([f"{self.spec.name} ({self.device})", *(f"{key}={settings[key]}" for key in varying)])
+
+
+def plan_rows(
+    combinations: Sequence[tuple[RunConfig, str | None]],
+    specs: Sequence[ClassifierSpec],
+    params: Mapping[str, Mapping[str, str]],
+    devices_of: Callable[[ClassifierSpec], list[str]],
+) -> list[PlannedRow]:
+    """Every plugin on each of its devices (``devices_of``) with every combination of
+    settings (from :func:`bench.settings.sweep_combinations`), in the order of execution."""
+    devices = {spec.name: devices_of(spec) for spec in specs}
+    seeds = _first_seen(config.seed for config, _ in combinations)
+    batches = _first_seen(config.batch_size for config, _ in combinations)
+    keys = sorted({(config.seed, config.batch_size) for config, _ in combinations},
+                  key=lambda key: (seeds.index(key[0]), batches.index(key[1])))
+    return [
+        PlannedRow(spec, device, config, dict(params[spec.name]), problem)
+        for key in keys
+        for spec in specs
+        for device in devices[spec.name]
+        for config, problem in combinations
+        if (config.seed, config.batch_size) == key
+    ]
+
+
+def varying(rows: Sequence[PlannedRow]) -> list[str]:
+    """The settings that take more than one value among ``rows`` (a sweep's axes)."""
+    return [key for key in ROW_SETTINGS if len({repr(row.settings[key]) for row in rows}) > 1]
+
+
+def schedule_keys(rows: Sequence[PlannedRow]) -> list[ScheduleKey]:
+    """The schedules the runnable rows need, in the order they are first needed."""
+    return _first_seen(row.schedule_key for row in rows if row.unavailable is None)
+
+
+def _first_seen(values: Any) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
