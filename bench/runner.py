@@ -334,7 +334,7 @@ def _ray_executor(config: RunConfig, dataset: Dataset, schedule: BatchSchedule, 
     """Rows as Ray tasks; each node reads or downloads CIFAR-10 itself, through the same verified path."""
     from bench.execute.ray import RayExecutor, data_settings, parse_resources
 
-    executor = RayExecutor(dataset, schedule, data_settings(config), address=config.ray_address,
+    executor = RayExecutor(dataset, schedule, data_settings(config, config.ray_data_dir), address=config.ray_address,
                            resources=parse_resources(config.ray_resources))
     document.timeline.append(("data: digest for the nodes' check", executor.digest_seconds))
     start = time.perf_counter()

@@ -80,6 +80,8 @@ class RunConfig:
     """``--executor ray``: the cluster's address (default: ``$RAY_ADDRESS``, else a local instance)."""
     ray_resources: str | None = None
     """``--executor ray``: custom resources every row asks for (JSON or ``key=value,...``)."""
+    ray_data_dir: str | None = None
+    """``--executor ray``: where the nodes look for CIFAR-10 (default: each node's own)."""
     eval_every: int | None = None
     """Evaluate on the test set every this many steps, between steps (outside their timing)."""
     target_accuracy: float | None = None
@@ -126,8 +128,8 @@ class RunConfig:
                 raise UsageError("--target-accuracy needs --eval-every N (how often to evaluate on the test set)")
         if self.executor == "ray" and self.isolation != "process":
             raise UsageError("--executor ray runs every row in a worker process on its node; drop --isolation none")
-        if self.executor != "ray" and (self.ray_address or self.ray_resources):
-            raise UsageError("--ray-address and --ray-resources need --executor ray")
+        if self.executor != "ray" and (self.ray_address or self.ray_resources or self.ray_data_dir):
+            raise UsageError("--ray-address, --ray-resources and --ray-data-dir need --executor ray")
         if self.ray_resources:
             from bench.execute.ray_resources import parse_resources
 

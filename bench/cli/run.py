@@ -74,6 +74,8 @@ def add_run_options(run: argparse.ArgumentParser, *, lists: bool = False) -> Non
                      help="with --executor ray: the cluster (host:port; default: $RAY_ADDRESS, else a local instance)")
     run.add_argument("--ray-resources", metavar="RES",
                      help='with --executor ray: custom resources every row asks for, e.g. \'{"A100": 1}\' or A100=1')
+    run.add_argument("--ray-data-dir", metavar="DIR",
+                     help="with --executor ray: where the nodes look for CIFAR-10 (default: each node's own)")
     run.add_argument("--param", type=options.key_value, action="append", default=[], metavar="[CLF:]KEY=VALUE",
                      help="a setting a classifier declares (bench plugins --params lists them); "
                           "CLF: limits it to one classifier (repeatable)")
@@ -129,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
         executor=args.executor,
         ray_address=args.ray_address,
         ray_resources=args.ray_resources,
+        ray_data_dir=args.ray_data_dir,
         eval_every=args.eval_every,
         target_accuracy=args.target_accuracy,
     )
