@@ -229,7 +229,7 @@ class RunResources:
             if self.executor_factory is not None:
                 executor = self.executor_factory(dataset, schedule, prepared)
             elif self.config.executor == "ray":
-                executor = _ray_executor(self.config, dataset, schedule, self.document)
+                executor = _ray_executor(config, dataset, schedule, self.document)  # the synthetic set is per seed
             elif self.config.isolation == "process":
                 executor = WorkerExecutor(prepared, schedule)
             else:

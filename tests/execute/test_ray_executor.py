@@ -316,22 +316,22 @@ def test_without_an_address_a_local_instance_on_loopback_runs_the_rows_and_stops
     assert result["pids"] and _wait_until(lambda: not any(psutil.pid_exists(p) for p in result["pids"]), 10)
 
 
-def test_bench_run_with_the_ray_executor_matches_a_local_run(cluster, tmp_path, capsys):
-    """Through the command line: the same rows, settings and numbers as a local run, each with its node."""
+def test_a_sweep_of_twelve_rows_on_the_cluster_matches_the_local_sweep(cluster, tmp_path, capsys):
+    """Through the command line (``bench sweep --executor ray``): 12 rows on the cluster, each
+    with the same settings, schedule and numbers as the same row of the local sweep."""
     from bench.cli import main
     from bench.results.storage import load_run
 
-    common = ["run", "--plugins", "numpy,numpy", "--dataset", "synthetic", "--steps", "20", "--quiet",
-              "--no-roofline"]
+    common = ["sweep", "--plugins", "numpy", "--batch-size", "50,100", "--seed", "0,1,2", "--placement",
+              "feed,resident", "--dataset", "synthetic", "--steps", "12", "--quiet", "--no-roofline",
+              "--results-dir", str(tmp_path / "r")]
     assert main([*common, "--executor", "ray", "--ray-address", cluster.address, "--output",
-                 str(tmp_path / "ray.json"), "--results-dir", str(tmp_path / "r")]) == 0
-    assert main([*common, "--output", str(tmp_path / "local.json"), "--results-dir", str(tmp_path / "r")]) == 0
+                 str(tmp_path / "ray.json")]) == 0
+    assert main([*common, "--output", str(tmp_path / "local.json")]) == 0
     capsys.readouterr()
     remote, local = load_run(tmp_path / "ray.json"), load_run(tmp_path / "local.json")
-    assert remote.batch_schedule_sha256 == local.batch_schedule_sha256
-    assert remote.config["executor"] == "ray" and local.config["executor"] == "local"
+    assert len(remote.results) == len(local.results) == 12
     for a, b in zip(remote.results, local.results, strict=True):
-        assert a.status == b.status == OK
-        assert a.loss_curve == b.loss_curve and a.test_accuracy == b.test_accuracy
-        assert a.node is not None and a.node["ray_node_ip"] == "127.0.0.1" and b.node is None
-    assert remote.results[1].parity_max_abs_diff == 0.0
+        assert a.settings == b.settings and a.schedule_sha256 == b.schedule_sha256
+        assert a.status == b.status == OK and a.loss_curve == b.loss_curve and a.test_accuracy == b.test_accuracy
+        assert a.node is not None and b.node is None
