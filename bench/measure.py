@@ -231,7 +231,7 @@ def _train(
     images, labels, indices = dataset.train_images, dataset.train_labels, schedule.indices
     # One reusable batch buffer: the gather writes into it instead of allocating ~1 MB
     # (and faulting in fresh pages) every step.
-    batch_images = np.empty((schedule.batch_size, images.shape[1]), dtype=images.dtype)
+    batch_images = aligned_empty((schedule.batch_size, images.shape[1]), images.dtype)
     batch_labels = np.empty(schedule.batch_size, dtype=labels.dtype)
     step_times = np.empty(steps)
     losses = np.empty(steps)
@@ -368,6 +368,18 @@ def _describe_value(value: Any) -> str:
     shape = getattr(value, "shape", None)
     kind = type(value).__name__ + (f" of shape {tuple(shape)}" if shape is not None else "")
     return f"{kind} {text}"
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: Any, alignment: int = 64) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on an ``alignment``-byte
+    boundary. A framework that shares host memory only when it is aligned (JAX on the CPU)
+    would otherwise copy every batch: 167 us against 33 us a step, measured by the JAX
+    plugin's author on this machine."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + alignment, dtype=np.uint8)
+    offset = (-raw.ctypes.data) % alignment
+    return raw[offset : offset + nbytes].view(dtype).reshape(shape)
 
 
 def snapshot(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
