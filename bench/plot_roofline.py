@@ -13,6 +13,7 @@ Rows without those numbers are left out; matplotlib is imported only here.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,8 @@ def plot_roofline(document: RunDocument | dict[str, Any], output: str | Path) ->
     axes = figure.subplots()
     axes.set(xscale="log", yscale="log", xlabel="arithmetic intensity of a step (FLOP / byte)",
              ylabel="FLOP/s (FLOPs per step x steps/s)")
-    figure.suptitle(f"{document.get('run_id', 'bench run')}: roofline", fontsize=10)
+    title = textwrap.fill(f"{document.get('run_id', 'bench run')}: roofline", width=110)  # long ids of merged runs
+    figure.suptitle(title, fontsize=10)
 
     intensities = [p.intensity for p in points] + [peak / bandwidth for peak, bandwidth in ceilings.values()]
     rates = [p.flops_per_second for p in points] + [peak for peak, _ in ceilings.values()]

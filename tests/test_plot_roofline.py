@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.classifier import SetupConfig
 from bench.plot_roofline import document_ceilings, plot_roofline, roofline_points
 from bench.roofline import linear_softmax_work, mlp_work
-from bench.classifier import SetupConfig
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -42,6 +42,9 @@ CLEAN_CPU_SHARE = 0.9
 for a copy that another process interrupted, 0.3 for two threads on a crowded machine)."""
 DEFAULT_ROUNDS = 9
 DEFAULT_REPEATS = 3
+DEFAULT_ATTEMPTS = 12
+"""Calls a round may make, at most, to find one that had the cores to itself."""
+GIVE_UP_AFTER_ROUNDS = 3
 
 
 def _nothing() -> None:
@@ -100,6 +103,8 @@ class Ceilings:
     measure_seconds: float
     contended_rounds: Mapping[str, int] = field(default_factory=dict)
     """Per ceiling, the rounds in which no call had the device to itself."""
+    note: str = ""
+    """How the figures were adjusted, if they were (see :func:`bench.roofline.cache.cpu_ceilings`)."""
     from_cache: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -122,6 +127,7 @@ class Ceilings:
             measured=str(data["measured"]),
             measure_seconds=float(data["measure_seconds"]),
             contended_rounds={str(k): int(v) for k, v in dict(data.get("contended_rounds") or {}).items()},
+            note=str(data.get("note") or ""),
             from_cache=bool(data.get("from_cache", False)),
         )
         if not all(math.isfinite(v) and v > 0 for v in (ceilings.peak_flops_per_second, ceilings.memory_bytes_per_second)):
@@ -144,6 +150,7 @@ class Ceilings:
         return (
             f"{self.device}: {self.peak_flops_per_second / 1e9:.0f} GFLOP/s, {self.memory_bytes_per_second / 1e9:.1f} GB/s"
             f" ({where}median of {self.rounds} rounds{spread}{self._contention()}; measured {self.measured}"
+            f"{'; ' + self.note if self.note else ''}"
             f"{', cached' if self.from_cache else ''})"
         )
 
@@ -162,14 +169,20 @@ def measured_at(ceilings: Ceilings) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def measure(kernels: Kernels, rounds: int = DEFAULT_ROUNDS, repeats: int = DEFAULT_REPEATS) -> Ceilings:
+def measure(
+    kernels: Kernels, rounds: int = DEFAULT_ROUNDS, repeats: int = DEFAULT_REPEATS, attempts: int = DEFAULT_ATTEMPTS
+) -> Ceilings:
     """Time both kernels ``rounds`` times, interleaved, the fastest of ``repeats`` calls per
     round; return the medians over rounds as the device's ceilings.
 
     A kernel may return ``(seconds, clean)`` instead of seconds, ``clean`` saying whether it
     had the device to itself (the CPU kernels check their CPU time). A round's value is its
     fastest clean call; when at least half the rounds have one, the median is over those
-    rounds only, else over all, and ``contended_rounds`` says how many had none.
+    rounds only, else over all, and ``contended_rounds`` says how many had none. A round
+    whose ``repeats`` calls were all contended calls again, up to ``attempts`` calls in all,
+    until one is clean (on a crowded machine a short call now and then gets the cores);
+    after ``GIVE_UP_AFTER_ROUNDS`` rounds without a clean call it stops trying (the cores
+    are taken; more calls would only cost time).
     """
     if rounds < 1 or repeats < 1:
         raise ValueError("rounds and repeats must be at least 1")
@@ -184,6 +197,9 @@ def measure(kernels: Kernels, rounds: int = DEFAULT_ROUNDS, repeats: int = DEFAU
         for which in order:
             kernel, work = pairs[which]
             samples = [_sample(kernel()) for _ in range(repeats)]
+            hopeless = round_index >= GIVE_UP_AFTER_ROUNDS and not clean[which]
+            while not hopeless and len(samples) < attempts and not any(alone for _, alone in samples):
+                samples.append(_sample(kernel()))
             ours = [seconds for seconds, alone in samples if alone]
             every[which].append(_rate(work, min(ours or [seconds for seconds, _ in samples])))
             if ours:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from bench_tensorflow.hlo_cost import HloCostError, count, parse_module, parse_shapes
 
 # A hand-written module in the shape of XLA's optimised output: a gather fused with a

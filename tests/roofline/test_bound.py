@@ -43,7 +43,7 @@ def test_memory_bound_step():
 
 def test_at_the_ridge_both_ceilings_agree():
     work = StepWork(flops=8e6, bytes=1e6)
-    assert 8e6 / 200e9 == pytest.approx(1e6 / 25e9)
+    assert pytest.approx(1e6 / 25e9) == 8e6 / 200e9
     assert attainable(work, CEILINGS) == pytest.approx(25_000.0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -73,11 +74,41 @@ def test_contended_calls_are_left_out_while_enough_rounds_are_clean():
         return Kernels("fake:0", lambda: (s := plain.matmul(), s in clean), 1e9,
                        lambda: (plain.stream(), False), 1e8, {})
 
-    ceilings = measure(kernels(), rounds=3, repeats=1)
+    ceilings = measure(kernels(), rounds=3, repeats=1, attempts=1)
     assert ceilings.peak_flops_per_second == pytest.approx((1e9 / 0.02 + 1e9 / 0.01) / 2)  # the clean rounds only
     assert ceilings.contended_rounds == {"peak_flops_per_second": 1, "memory_bytes_per_second": 3}
     assert ceilings.memory_bytes_per_second == pytest.approx(1e8 / 0.2)
     assert "contended rounds: compute 1/3, memory 3/3" in ceilings.describe()
+
+
+def test_a_contended_round_calls_again_until_one_call_is_clean():
+    # each round: 2 repeats; round 1 clean at once, round 2 clean on the 4th call, round 3 never (5 attempts).
+    script = iter([(9.0, True)] + [(0.01, True), (0.02, True)]
+                  + [(0.001, False), (0.002, False), (0.003, False), (0.04, True)]
+                  + [(0.001, False)] * 5)
+    calls = []
+
+    def matmul():
+        calls.append(1)
+        return next(script)
+
+    ceilings = measure(Kernels("fake:0", matmul, 1.0, lambda: 0.5, 1.0, {}), rounds=3, repeats=2, attempts=5)
+    assert len(calls) == 1 + 2 + 4 + 5
+    assert ceilings.contended_rounds["peak_flops_per_second"] == 1
+    assert ceilings.peak_flops_per_second == pytest.approx((1 / 0.01 + 1 / 0.04) / 2)  # the two clean rounds
+    assert ceilings.contended_rounds["memory_bytes_per_second"] == 0  # plain seconds are clean: 2 calls a round
+
+
+def test_retrying_stops_when_the_cores_are_never_free():
+    calls = []
+
+    def crowded():
+        calls.append(1)
+        return 0.1, False
+
+    ceilings = measure(Kernels("fake:0", crowded, 1.0, lambda: 0.5, 1.0, {}), rounds=9, repeats=2, attempts=10)
+    assert len(calls) == 1 + 3 * 10 + 6 * 2  # warm-up, three rounds of attempts, then only the repeats
+    assert ceilings.contended_rounds["peak_flops_per_second"] == 9
 
 
 def test_ceilings_round_trip_through_json():
@@ -228,7 +259,7 @@ def test_cpu_ceilings_measure_and_cache(tmp_path):
 def test_parallel_copy_copies_everything(length, parts):
     slices = even_slices(length, parts)
     assert slices[0].start == 0 and slices[-1].stop == length
-    assert all(a.stop == b.start for a, b in zip(slices, slices[1:]))
+    assert all(a.stop == b.start for a, b in itertools.pairwise(slices))
     assert max(s.stop - s.start for s in slices) - min(s.stop - s.start for s in slices) <= 1
     source, target = np.arange(length, dtype=np.float32), np.zeros(length, dtype=np.float32)
     with ThreadPoolExecutor(parts) as pool:
@@ -247,3 +278,18 @@ def test_default_cache_dir_is_the_user_cache(monkeypatch, tmp_path):
 
     monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name: str(tmp_path / name))
     assert cache.default_cache_dir() == tmp_path / "bench" / "roofline"
+
+
+def _fixed(threads: int, flops: float, memory: float, contended: int) -> Ceilings:
+    return Ceilings("cpu", flops, memory, {"threads": threads}, {}, 9, "2026-01-01T00:00:00Z", 1.0,
+                    {"peak_flops_per_second": contended, "memory_bytes_per_second": contended})
+
+
+@pytest.mark.parametrize("contended, expected", [(9, (130e9, 25e9)), (0, (75e9, 25e9))])
+def test_several_threads_are_never_rated_below_one_thread_when_contended(monkeypatch, contended, expected):
+    measured = {2: _fixed(2, 75e9, 25e9, contended), 1: _fixed(1, 130e9, 22e9, 0)}
+    monkeypatch.setattr(cache, "cached_ceilings", lambda device, settings, make, **options: measured[settings["threads"]])
+    ceilings = cpu_ceilings(2, matmul_size=8, stream_bytes=1024)
+    assert (ceilings.peak_flops_per_second, ceilings.memory_bytes_per_second) == expected
+    assert ("1-thread" in ceilings.note) == bool(contended)
+    assert Ceilings.from_dict(ceilings.as_dict()).note == ceilings.note

@@ -111,7 +111,6 @@ def test_every_built_in_spec_states_its_work(name):
 
 def test_mlp_spec_rejects_nonsense_params():
     from bench.errors import UsageError
-
     from bench.settings import resolve_params
 
     spec = installed_registry().get("tf-mlp-graph")

@@ -8,10 +8,11 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from bench.classifier import SetupConfig  # noqa: E402
-from bench.roofline.work import linear_softmax_work, mlp_work  # noqa: E402
-from bench_tensorflow.eager import TFXlaSoftmax  # noqa: E402
-from bench_tensorflow.hlo_cost import count  # noqa: E402
+from bench_tensorflow.eager import TFXlaSoftmax
+from bench_tensorflow.hlo_cost import count
+
+from bench.classifier import SetupConfig
+from bench.roofline.work import linear_softmax_work, mlp_work
 
 
 def test_tf_xla_compiled_step_matches_the_linear_formula():
@@ -57,7 +58,7 @@ def test_an_xla_compiled_mlp_step_matches_the_mlp_formula(l2):
     def step(x, y):  # the tf-mlp-eager step, compiled
         with tf.GradientTape() as tape:
             loss = _loss(_logits(x, p), y, p, l2)
-        for variable, grad in zip(trainable, tape.gradient(loss, trainable)):
+        for variable, grad in zip(trainable, tape.gradient(loss, trainable), strict=True):
             variable.assign_sub(0.001 * grad)
         return loss
 

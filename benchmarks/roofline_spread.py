@@ -2,7 +2,7 @@
 bench.roofline --remeasure --json``, for each thread setting, alternated; prints every
 result and the spread (max / min - 1) of each ceiling. The cache ends up holding the last.
 
-    python tests/benchmarks/roofline_spread.py [--runs 5] [--threads default,1]
+    python benchmarks/roofline_spread.py [--runs 5] [--threads default,1]
 """
 
 from __future__ import annotations
