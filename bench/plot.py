@@ -101,7 +101,8 @@ def _figure(width: float, height: float, panels: int = 1, **kwargs: Any) -> tupl
     return figure, figure.subplots(1, panels, squeeze=False, **kwargs)[0]
 
 
-def _save(figure: Any, output: Path, dpi: int = 100) -> Path:
+def save_figure(figure: Any, output: Path, dpi: int = 100) -> Path:
+    """Write ``figure`` to ``output``; an unknown format or an unwritable path is one clear error."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(output, dpi=dpi)
@@ -208,7 +209,7 @@ def plot_scaling(document: RunDocument, output: Path) -> Path:
         else:
             ax.text(0.5, 0.5, "no ok rows with a number here", ha="center", va="center", transform=ax.transAxes)
         ax.grid(True, which="both", alpha=0.3)
-    return _save(figure, output)
+    return save_figure(figure, output)
 
 
 def seed_groups(document: RunDocument) -> dict[tuple[str, ...], list[tuple[int, float]]]:
@@ -245,7 +246,7 @@ def plot_seeds(document: RunDocument, output: Path) -> Path:
     ax.grid(True, axis="y", alpha=0.3)
     if not groups:
         ax.text(0.5, 0.5, "no ok rows", ha="center", va="center", transform=ax.transAxes)
-    return _save(figure, output)
+    return save_figure(figure, output)
 
 
 def plot_run(document: RunDocument, output: Path) -> Path:
@@ -298,11 +299,4 @@ def plot_run(document: RunDocument, output: Path) -> Path:
     speed_axes.set(xlabel="steps per second (steady state, median)", title="Training speed")
     speed_axes.grid(True, axis="x", alpha=0.3)
 
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(output, dpi=120)
-    except ValueError as exc:  # an image format matplotlib does not know
-        raise UsageError(f"cannot plot to {output}: {exc}") from None
-    except OSError as exc:
-        raise BenchError(f"cannot write {output}: {exc.strerror or exc}") from None
-    return output
+    return save_figure(figure, output, dpi=120)

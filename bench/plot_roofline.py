@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError, UsageError
+from bench.errors import BenchError
+from bench.plot import save_figure
 from bench.results.model import RunDocument
 from bench.roofline.bound import ceiling_values
 
@@ -122,14 +123,7 @@ def plot_roofline(document: RunDocument | dict[str, Any], output: str | Path) ->
     axes.grid(True, which="major", alpha=0.3)
     axes.grid(True, which="minor", alpha=0.1)
 
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(output, dpi=120)
-    except ValueError as exc:  # an image format matplotlib does not know
-        raise UsageError(f"cannot plot to {output}: {exc}") from None
-    except OSError as exc:
-        raise BenchError(f"cannot write {output}: {exc.strerror or exc}") from None
-    return output
+    return save_figure(figure, output, dpi=120)
 
 
 def _draw_roofs(axes: Any, ceilings: dict[str, tuple[float, float]], low_x: float, high_x: float) -> None:
