@@ -378,10 +378,12 @@ def timeline(document: RunDocument) -> list[tuple[str, float]]:
 def timeline_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str:
     """Where each second of the process went, with each phase's share."""
     phases = timeline(document)
-    total = math.fsum(seconds for _, seconds in phases)
-    body = [[safe_text(label), _num(seconds, 3), _num(100 * seconds / total if total > 0 else 0.0, 1)]
+    total = sum(seconds for _, seconds in phases)  # huge values give inf (shown as "-"), never an error
+    finite = math.isfinite(total)
+    body = [[safe_text(label), _num(seconds, 3),
+             _num(100 * seconds / total if finite and total > 0 else (0.0 if finite else None), 1)]
             for label, seconds in phases]
-    body.append(["total measured", _num(total, 3), "100.0"])
+    body.append(["total measured", _num(total, 3), "100.0" if finite else "-"])
     return tabulate(body, headers=["phase", "seconds", "%"], tablefmt=fmt, disable_numparse=True)
 
 

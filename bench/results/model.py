@@ -74,7 +74,10 @@ class StepStats:
 
     @property
     def total(self) -> float:
-        return math.fsum(self.data)
+        try:
+            return math.fsum(self.data)
+        except OverflowError:  # times no clock gives, from a hand-made file
+            return math.inf
 
     @property
     def min(self) -> float:
@@ -283,7 +286,7 @@ class Row:
         if not times:
             return
         self.first_step_seconds = times[0]
-        self.train_seconds = math.fsum(times)
+        self.train_seconds = sum(times)
         stats = self.stats
         self.steps_per_second = stats.steps_per_second if stats else None
 
