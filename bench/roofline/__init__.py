@@ -6,7 +6,7 @@
 - :mod:`~bench.roofline.work`: the FLOPs and bytes of a step of the built-in models;
 - :mod:`~bench.roofline.bound`: attainable steps/s and a row's fraction of it;
 - :mod:`~bench.roofline.unfused`: the *unfused numpy bound*, a second reference for the
-  linear model (:func:`probe`, which the runner has always called).
+  linear model (:func:`probe`; the runner no longer calls it, `% roof` uses the ceilings).
 
 ``python -m bench.roofline`` prints this machine's ceilings and each built-in model's limit.
 """

@@ -8,7 +8,7 @@ process may use), the kernels' settings (threads, sizes, BLAS library, numpy ver
 rounds and the method's version. A file is used only when its key matches and it is
 younger than ``max_age``; ``remeasure=True`` measures again and replaces it. A file that
 cannot be read is measured again; one that cannot be written is only a lost cache. Figures
-measured while other processes held the cores in most rounds are returned but not kept.
+measured while other processes held the cores in most rounds are kept for an hour only.
 """
 
 from __future__ import annotations
