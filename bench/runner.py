@@ -352,7 +352,7 @@ def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bo
     from bench.dataset import prepared as prep
 
     if config.isolation == "process" and config.executor == "local" and config.dataset == "cifar10":
-        stats = _source_stats(config)
+        stats = prep.cifar10_source_stats(config.data_dir)
         if stats is not None:
             found = prep.find_prepared("cifar10", config.preprocessing, stats)
             if found is not None:
@@ -369,25 +369,10 @@ def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bo
     if config.isolation != "process" or config.executor == "ray":  # nodes prepare their own copies
         return dataset, None, False
     start = time.perf_counter()
-    stats = _source_stats(config) if config.dataset == "cifar10" else None
+    stats = prep.cifar10_source_stats(config.data_dir) if config.dataset == "cifar10" else None
     copy = prep.prepare(dataset, source_stats=stats)
     dataset.details["prepared_copy"] = str(copy)
     return dataset, (copy, time.perf_counter() - start), False
-
-
-def _source_stats(config: RunConfig) -> dict[str, list[int]] | None:
-    """Size and modification time of the CIFAR-10 files the run reads, if they are there."""
-    from bench.dataset import resolve_data_dir
-    from bench.dataset.cifar10 import find_layout
-    from bench.dataset.prepared import source_stats
-
-    layout = find_layout(resolve_data_dir(config.data_dir))
-    if layout is None:
-        return None
-    try:
-        return source_stats(layout.path, layout.files)
-    except OSError:
-        return None
 
 
 def row_job(spec: ClassifierSpec, device: str, dataset: Dataset, config: RunConfig, params: dict[str, str]) -> RowJob:

@@ -175,6 +175,21 @@ def source_stats(directory: Path, files: tuple[str, ...]) -> dict[str, list[int]
     return stats
 
 
+def cifar10_source_stats(data_dir: str | os.PathLike[str] | None) -> dict[str, list[int]] | None:
+    """:func:`source_stats` of the CIFAR-10 files in ``data_dir`` (resolved as the loader
+    does), or ``None`` when they are not there or cannot be read."""
+    from bench.dataset.cifar10 import find_layout
+    from bench.dataset.locate import resolve_data_dir
+
+    layout = find_layout(resolve_data_dir(data_dir))
+    if layout is None:
+        return None
+    try:
+        return source_stats(layout.path, layout.files)
+    except OSError:
+        return None
+
+
 def find_prepared(
     name: str, preprocessing: str, stats: dict[str, list[int]], *, root: Path | None = None
 ) -> Path | None:

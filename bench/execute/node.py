@@ -107,19 +107,13 @@ def prepared_copy(settings: DataSettings) -> tuple[Path, dict[str, Any]]:
     files (verified when it was made), else load through :func:`bench.dataset.load_dataset`
     (verify, download if missing, preprocess) and :func:`bench.dataset.prepared.prepare`.
     """
-    from bench.dataset import load_dataset, resolve_data_dir
+    from bench.dataset import load_dataset
     from bench.dataset import prepared as prep
-    from bench.dataset.cifar10 import find_layout
 
     start = time.perf_counter()
     stats = None
     if settings.dataset == "cifar10":
-        layout = find_layout(resolve_data_dir(settings.data_dir))
-        if layout is not None:
-            try:
-                stats = prep.source_stats(layout.path, layout.files)
-            except OSError:
-                stats = None
+        stats = prep.cifar10_source_stats(settings.data_dir)
         found = prep.find_prepared("cifar10", settings.preprocessing, stats) if stats else None
         if found is not None:
             return found, {"reused_prepared_copy": True, "seconds": time.perf_counter() - start}
@@ -131,8 +125,7 @@ def prepared_copy(settings: DataSettings) -> tuple[Path, dict[str, Any]]:
         seed=settings.seed,
     )
     if stats is None and settings.dataset == "cifar10":  # downloaded just now
-        layout = find_layout(resolve_data_dir(settings.data_dir))
-        stats = prep.source_stats(layout.path, layout.files) if layout is not None else None
+        stats = prep.cifar10_source_stats(settings.data_dir)
     copy = prep.prepare(dataset, source_stats=stats)
     _DIGESTS[str(copy)] = content_digest(dataset)
     facts = {
