@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import Classifier, ClassifierSpec, hookimpl
+from bench import Classifier, ClassifierSpec, Param, hookimpl
 from bench.roofline.work import linear_softmax_work
 
 
@@ -65,6 +65,8 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
                 devices=torch_devices,
                 environment=torch_environment,
                 work=linear_softmax_work,
+                params=(Param("layout", str, "cd", "weights held as (classes, features) or (features, classes)",
+                              choices=("cd", "dc")),),
                 supports_resident=True,
                 supports_steps_per_call=False,
             )

@@ -28,6 +28,11 @@ def import_torch() -> Any:
             raise ModuleNotFoundError(
                 "PyTorch is not installed: pip install 'bench[torch]'", name="torch"
             ) from None
+        # bench's datasets are mapped read-only; the plugin only reads the tensors it makes
+        # of them (torch.from_numpy), so torch's warning about non-writable arrays is noise.
+        import warnings
+
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
 
         _torch = torch
     return _torch
