@@ -19,15 +19,17 @@ import resource
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from bench.classifier import Classifier, ClassifierSpec, MultiStepClassifier, SetupConfig
+from bench.classifier import Classifier, ClassifierSpec, MultiStepClassifier
 from bench.dataset import Dataset
 from bench.errors import DeviceUnavailable, Terminated, describe_exception
-from bench.results.model import Row, Status
+from bench.job import RowJob
+from bench.results.model import Measurement, ParameterSnapshots, Status
 from bench.schedule import BatchSchedule
 
 OK, FAILED, UNAVAILABLE, DIVERGED = Status.OK, Status.FAILED, Status.UNAVAILABLE, Status.DIVERGED
@@ -42,41 +44,49 @@ Progress = Callable[[int], None]
 """Called with the number of steps completed since the last call."""
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What :func:`measure` returns: the row's measurement and its parameter snapshots."""
+
+    measurement: Measurement
+    parameters: ParameterSnapshots = field(default_factory=ParameterSnapshots)
+
+
+class _Record(SimpleNamespace):
+    """The measurement while it is taken (the loops fill it); frozen by :meth:`freeze`."""
+
+    def freeze(self) -> Measured:
+        values = {key: value for key, value in vars(self).items() if key in _MEASURED and value is not None}
+        return Measured(Measurement(**values), ParameterSnapshots(self.params_at_parity, self.params_final))
+
+
+_MEASURED = {f.name for f in fields(Measurement)}
+
+
 def measure(
+    job: RowJob,
     spec: ClassifierSpec,
-    device: str,
     dataset: Dataset,
     schedule: BatchSchedule,
-    config: SetupConfig,
     *,
-    loss_every: int = 10,
-    parity_step: int = 10,
-    placement: str = "feed",
-    steps_per_call: int = 1,
-    eval_every: int | None = None,
-    target_accuracy: float | None = None,
     progress: Progress | None = None,
     on_phase: Callable[[str], None] | None = None,
-    on_measured: Callable[[Row], None] | None = None,
-) -> Row:
-    """Train ``spec`` on ``device`` along ``schedule``, evaluate it, and return its row.
+    on_measured: Callable[[Measured], None] | None = None,
+) -> Measured:
+    """Train ``spec`` as ``job`` says (its device, settings and schedule), evaluate it, and
+    return the measurement.
 
-    A failure in any phase is recorded in the row (status ``failed``, with the phase and
-    the error); ``DeviceUnavailable`` gives ``unavailable``; a non-finite loss stops the
-    row as ``diverged``. KeyboardInterrupt and :class:`Terminated` mark the row
-    ``interrupted``, after the classifier is closed. ``on_phase`` hears each phase as it
-    starts; ``on_measured`` gets the row once training and evaluation are done, before
+    A failure in any phase is recorded (status ``failed``, with the phase and the error);
+    ``DeviceUnavailable`` gives ``unavailable``; a non-finite loss stops the row as
+    ``diverged``. KeyboardInterrupt and :class:`Terminated` mark the row ``interrupted``,
+    after the classifier is closed. ``on_phase`` hears each phase as it starts;
+    ``on_measured`` gets the measurement once training and evaluation are done, before
     ``close`` (a worker reports it then, so a row is kept even if ``close`` never returns).
-    ``eval_every`` and ``target_accuracy``: see :class:`Evaluations`.
+    ``job.eval_every`` and ``job.target_accuracy``: see :class:`Evaluations`.
     """
-    row = Row(
-        plugin=spec.name,
-        device=device,
-        placement=placement,
-        steps_per_call=steps_per_call,
-    )
-    row.parity_step = min(parity_step, schedule.steps)
-    row.eval_every, row.target_accuracy = eval_every, target_accuracy
+    placement, steps_per_call = job.placement, job.steps_per_call
+    row = _Record(status=OK, error=None, steps_completed=0, parity_step=min(job.parity_step, schedule.steps),
+                  params_at_parity=None, params_final=None)
     evaluations: Evaluations | None = None
     wall_start = time.perf_counter()
     clf: Classifier | None = None
@@ -96,7 +106,7 @@ def measure(
         row.load_seconds = time.perf_counter() - start
         enter("setup")
         start = time.perf_counter()
-        clf.setup(config)
+        clf.setup(job.setup)
         row.setup_seconds = time.perf_counter() - start
         if placement == "resident":
             enter("placement")
@@ -104,13 +114,13 @@ def measure(
             clf.place_dataset(dataset.train_images, dataset.train_labels)  # type: ignore[attr-defined]  # declared by supports_resident
             row.placement_seconds = time.perf_counter() - start
         enter("training")
-        if eval_every is not None:
-            evaluations = Evaluations(clf, dataset, eval_every, target_accuracy, schedule.steps)
+        if job.eval_every is not None:
+            evaluations = Evaluations(clf, dataset, job.eval_every, job.target_accuracy, schedule.steps)
         if steps_per_call > 1:
-            _train_in_calls(clf, schedule, row, loss_every, progress, steps_per_call,  # type: ignore[arg-type]  # declared by supports_steps_per_call
+            _train_in_calls(clf, schedule, row, job.loss_every, progress, steps_per_call,  # type: ignore[arg-type]  # declared by supports_steps_per_call
                             evaluations)
         else:
-            _train(clf, dataset, schedule, row, loss_every, progress, resident=placement == "resident",
+            _train(clf, dataset, schedule, row, job.loss_every, progress, resident=placement == "resident",
                    evaluations=evaluations)
         if row.status == OK:
             enter("evaluation")
@@ -126,7 +136,11 @@ def measure(
             _compiled_work(clf, row)
         row.peak_host_memory_bytes = peak_rss_bytes()
         if row.status == OK and on_measured is not None:
-            on_measured(row)
+            partial = _Record(**vars(row))
+            partial.wall_seconds = time.perf_counter() - wall_start
+            if evaluations is not None:
+                evaluations.fill(partial)
+            on_measured(partial.freeze())
         enter("close")
     except DeviceUnavailable as exc:
         row.status, row.error = UNAVAILABLE, str(exc)
@@ -154,7 +168,7 @@ def measure(
         row.wall_seconds = time.perf_counter() - wall_start
         if evaluations is not None:
             evaluations.fill(row)
-    return row
+    return row.freeze()
 
 
 @dataclass
@@ -201,7 +215,7 @@ class Evaluations:
         if self.reached is None and self.target is not None and accuracy >= self.target:
             self.reached = (done, end - self.started)
 
-    def fill(self, row: Row) -> None:
+    def fill(self, row: Any) -> None:
         row.accuracy_curve = self.curve
         row.eval_during_training_seconds = self.seconds
         if self.reached is not None:
@@ -215,7 +229,7 @@ def _train(
     clf: Classifier,
     dataset: Dataset,
     schedule: BatchSchedule,
-    row: Row,
+    row: _Record,
     loss_every: int,
     progress: Progress | None,
     resident: bool = False,
@@ -278,7 +292,7 @@ def _train(
 def _train_in_calls(
     clf: MultiStepClassifier,
     schedule: BatchSchedule,
-    row: Row,
+    row: _Record,
     loss_every: int,
     progress: Progress | None,
     steps_per_call: int,
@@ -421,7 +435,7 @@ def _device_memory(clf: Classifier) -> int | None:
     return int(value)
 
 
-def _compiled_work(clf: Classifier, row: Row) -> None:
+def _compiled_work(clf: Classifier, row: _Record) -> None:
     """The compiler's own count of a step's work, if the classifier offers one."""
     report = getattr(clf, "compiled_step_work", None)
     if not callable(report):
@@ -442,13 +456,12 @@ def _check_abilities(spec: ClassifierSpec, placement: str, steps_per_call: int) 
         raise DeviceUnavailable(f"{spec.name} does not support --steps-per-call")
 
 
-def _summarise(row: Row, step_times: np.ndarray, losses: np.ndarray, loss_every: int) -> None:
+def _summarise(row: _Record, step_times: np.ndarray, losses: np.ndarray, loss_every: int) -> None:
     done = len(step_times)
     row.steps_completed = done
     if done == 0:
         return
     row.step_seconds = [float(t) for t in step_times]
-    row.summarise()
     finite = np.isfinite(losses)
     row.final_loss = float(losses[-1]) if finite[-1] else None
     marks = sorted(set(range(loss_every, done + 1, loss_every)) | {1, done})
@@ -467,22 +480,3 @@ def _accuracy(predictions: np.ndarray, labels: np.ndarray, num_classes: int) -> 
     if predictions.size and (predictions.min() < 0 or predictions.max() >= num_classes):
         raise ContractError(f"predict returned class indices outside 0..{num_classes - 1}")
     return float(np.mean(predictions.astype(np.int64) == labels))
-
-
-def max_abs_diff(a: dict[str, np.ndarray] | None, b: dict[str, np.ndarray] | None) -> float | None:
-    """Largest absolute difference over parameters present in both with the same shape.
-
-    NaN when either side holds a NaN (never hidden behind a smaller finite difference)."""
-    if not a or not b or set(a) != set(b):
-        return None
-    worst = 0.0
-    for name, value in a.items():
-        other = b[name]
-        if np.shape(value) != np.shape(other):
-            return None
-        diff = np.abs(np.asarray(value, dtype=np.float64) - np.asarray(other, dtype=np.float64))
-        largest = float(diff.max(initial=0.0))  # max propagates NaN
-        if math.isnan(largest):
-            return math.nan
-        worst = max(worst, largest)
-    return worst

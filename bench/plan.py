@@ -17,11 +17,21 @@ a group, the parity reference, is the first plugin's.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from bench.classifier import ClassifierSpec
-from bench.settings import ROW_SETTINGS, RunConfig, row_settings
+from bench.settings import (
+    ROW_SETTINGS,
+    RunConfig,
+    resolve_params,
+    row_settings,
+    sweep_combinations,
+    with_plugin_defaults,
+)
+
+if TYPE_CHECKING:
+    from bench.plugins import Registry
 
 ScheduleKey = tuple[int, int]
 """``(seed, batch_size)``: what makes rows of one run train on different batches."""
@@ -51,6 +61,59 @@ class PlannedRow:
         """``numpy (cpu)``, with the varying settings: ``numpy (cpu) batch_size=50 seed=1``."""
         settings = self.settings
         return " ".join([f"{self.spec.name} ({self.device})", *(f"{key}={settings[key]}" for key in varying)])
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run, checked and resolved before anything runs: what ``bench run`` and ``bench
+    sweep`` (and :func:`bench.run`) hand to the runner."""
+
+    config: RunConfig
+    """The run's settings, with the first plugin's recipe defaults filled in."""
+    specs: tuple[ClassifierSpec, ...]
+    params: Mapping[str, Mapping[str, str]]
+    """Each classifier's checked ``--param`` settings, its declared defaults included."""
+    combinations: tuple[tuple[RunConfig, str | None], ...]
+    """Every combination of the swept settings and why it cannot run (a plain run: one)."""
+    axes: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    """A sweep's axes: setting -> values (empty for a plain run)."""
+
+    def rows(self, devices_of: Callable[[ClassifierSpec], list[str]]) -> list[PlannedRow]:
+        """Every row, in the order of execution (:func:`plan_rows`)."""
+        return plan_rows(self.combinations, self.specs, self.params, devices_of)
+
+
+def prepare_run(
+    config: RunConfig,
+    registry: Registry,
+    *,
+    axes: Mapping[str, Sequence[Any]] | None = None,
+    given: set[str] | None = None,
+) -> RunPlan:
+    """Check ``config`` (and a sweep's ``axes``) and resolve its plugins and params, once.
+
+    Every value is checked before any plugin is looked up; then the plugins (an unknown
+    one names those that failed to load), their ``--param`` settings, and the executor's
+    own options. ``given`` names the recipe settings the user gave: the others take the
+    first plugin's recipe defaults (``None``: every recipe setting counts as given).
+    """
+    from bench.execute import check_options
+
+    combinations_of(config, axes)
+    check_options(config)
+    specs = tuple(registry.get(name) for name in config.plugins)
+    params = resolve_params(specs, config.params)
+    if given is not None:
+        config = with_plugin_defaults(config, specs[0], given)
+    return RunPlan(config, specs, params, tuple(combinations_of(config, axes)), dict(axes or {}))
+
+
+def combinations_of(config: RunConfig, axes: Mapping[str, Sequence[Any]] | None) -> list[tuple[RunConfig, str | None]]:
+    """A sweep's combinations and why some cannot run; a plain run's one (checked)."""
+    if axes:
+        return sweep_combinations(config, axes)
+    config.check()
+    return [(config, None)]
 
 
 def plan_rows(

@@ -48,12 +48,15 @@ class Registry:
         return self.origins.get(name, Origin())
 
     def get(self, name: str) -> ClassifierSpec:
-        """Return the classifier called ``name``, or raise a UsageError listing the names."""
+        """Return the classifier called ``name``, or raise a UsageError listing the names (and
+        the plugins that failed to load, which may be where it was)."""
         try:
             return self.classifiers[name]
         except KeyError:
             known = ", ".join(sorted(self.classifiers)) or "none installed"
-            raise UsageError(f"unknown plugin {name!r}; available: {known}") from None
+            broken = "; ".join(f"{b.name} ({b.reason})" for b in self.broken)
+            note = f"; plugins that failed to load: {broken} (see bench plugins)" if broken else ""
+            raise UsageError(f"unknown plugin {name!r}; available: {known}{note}") from None
 
     def environment_info(self, names: list[str]) -> dict[str, str]:
         """Framework facts from the plugins whose classifiers are in ``names``."""

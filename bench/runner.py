@@ -1,57 +1,38 @@
-"""A whole run: data, its schedules, every selected plugin on every device, one document.
+"""A whole run: its plan, data and schedules, every row through the executor, one document.
 
-plan (:mod:`bench.plan`) -> dataset -> batch schedule -> executor (a worker process per
-row, by default) -> rows -> result document, handed to ``on_update`` after every row. A
-plain run plans one row per plugin and device along one schedule; a sweep plans every
-combination of its axes, one schedule (and executor) per distinct (seed, batch size).
+plan (:func:`bench.plan.prepare_run`) -> dataset -> batch schedule -> executor (a worker
+process per row, by default) -> measurement -> row (identity + measurement + analysis) ->
+result document, handed to ``on_update`` after every row. A plain run plans one row per
+plugin and device along one schedule; a sweep plans every combination of its axes, one
+schedule per distinct (seed, batch size).
+
+Once a row is measured it is never edited: the runner builds it from the plan's identity
+and the executor's measurement, and adds the run's analysis of it (parity, roofline)
+as it joins the document.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from bench import roofline
 from bench.classifier import ClassifierSpec, SetupConfig
-from bench.dataset import Dataset, load_dataset
+from bench.dataset import Dataset
 from bench.errors import Terminated
-from bench.execute import Executor, Progress, RowJob, RowOutcome
+from bench.execute import Executor, RowData, RowOutcome, executor_class
+from bench.job import RowJob, SchedulePlan
 from bench.machine import machine_info
-from bench.measure import max_abs_diff
-from bench.plan import PlannedRow, ScheduleKey, plan_rows, varying
+from bench.plan import PlannedRow, RunPlan, ScheduleKey, prepare_run, varying
 from bench.plugins import Registry
-from bench.results.model import Row, RunDocument, Status
+from bench.results.analysis import ParityReferences, analyse
+from bench.results.model import Row, RowIdentity, RunDocument, Status
 from bench.results.storage import new_run_id
 from bench.schedule import BatchSchedule, build_schedule
-from bench.settings import (  # noqa: F401 - re-exported: the runner's settings
-    PLACEMENTS,
-    RECIPE_KEYS,
-    RunConfig,
-    max_threads,
-    parse_device,
-    resolve_params,
-    sweep_combinations,
-    with_plugin_defaults,
-)
-
-
-def devices_for(spec: ClassifierSpec, requested: list[str], executor: Executor | None = None) -> list[str]:
-    """The devices to run ``spec`` on: ``all`` expands to every device it reports (asked
-    through ``executor``, so that with isolation no framework is imported here)."""
-    devices: list[str] = []
-    for text in requested:
-        if text.strip().lower() == "all":
-            if executor is not None:
-                found = executor.list_devices(spec)
-            else:
-                found = spec.devices() if spec.devices is not None else ["cpu"]
-        else:
-            found = [parse_device(text)]
-        devices += [d for d in found if d not in devices]
-    return devices
+from bench.settings import RunConfig, parse_device
 
 
 @dataclass
@@ -67,9 +48,6 @@ class RunOutcome:
         return self.document.results
 
 
-ProgressFactory = Callable[[str, int], "ProgressBar"]
-
-
 class ProgressBar(Protocol):
     """What the runner needs from a progress display (tqdm fits)."""
 
@@ -78,12 +56,12 @@ class ProgressBar(Protocol):
     def close(self) -> None: ...
 
 
-ExecutorFactory = Callable[[Dataset, BatchSchedule, Any], Executor]
-"""``factory(dataset, schedule, prepared_path)``: the executor for the rows of one schedule."""
+ProgressFactory = Callable[[str, int], ProgressBar]
+"""``factory(row label, steps)``: a progress display for one row."""
 
 
 def run(
-    config: RunConfig,
+    plan: RunPlan | RunConfig,
     registry: Registry,
     *,
     axes: Mapping[str, Sequence[Any]] | None = None,
@@ -91,38 +69,37 @@ def run(
     process_started: float | None = None,
     on_update: Callable[[RunDocument], None] | None = None,
     progress: ProgressFactory | None = None,
-    executor_factory: ExecutorFactory | None = None,
+    executor: Executor | None = None,
 ) -> RunOutcome:
-    """Run every selected plugin on every device, and with ``axes`` (a sweep: setting ->
-    values, see :func:`bench.settings.sweep_combinations`) every combination of them.
+    """Run every planned row (every selected plugin on every device, and with ``axes``,
+    a sweep, every combination of them); a :class:`RunConfig` is planned first
+    (:func:`bench.plan.prepare_run`).
 
     ``on_update`` receives the document after every row (to save it as it grows, so a
     crash or Ctrl-C loses nothing already measured). ``process_started`` (a
     ``time.time()`` value) lets the timeline show the interpreter's start-up.
-    ``executor_factory(dataset, schedule, prepared_path)`` replaces the executor that
-    ``config.isolation`` chooses.
+    ``executor`` replaces the one ``config.executor`` names.
     """
-    combinations = combinations_of(config, axes)
-    specs = [registry.get(name) for name in config.plugins]
-    params = resolve_params(specs, config.params)
-    document = new_document(config, argv, axes)
+    if isinstance(plan, RunConfig):
+        plan = prepare_run(plan, registry, axes=axes)
+    document = new_document(plan)
+    document.command = argv
     if process_started is not None:
         document.timeline.append(("start-up: interpreter and imports", max(0.0, time.time() - process_started)))
     outcome = RunOutcome(document)
-    resources: RunResources | None = None
+    session: RunSession | None = None
     try:
-        resources = RunResources(config, registry, document, executor_factory)
-        resources.draw_schedules(c for c, problem in combinations if problem is None)
-        planned = plan_rows(combinations, specs, params, resources.devices_for)
-        outcome.interrupted = run_planned(planned, resources, document, registry, on_update=on_update,
-                                          progress=progress)
+        session = RunSession(plan, registry, document, executor)
+        session.draw_schedules(c for c, problem in plan.combinations if problem is None)
+        planned = plan.rows(session.devices_for)
+        outcome.interrupted = session.measure(planned, on_update=on_update, progress=progress)
     except KeyboardInterrupt:
         outcome.interrupted = "SIGINT"
     except Terminated:
         outcome.interrupted = "SIGTERM"
     finally:
-        if resources is not None:
-            resources.close()
+        if session is not None:
+            session.close()
     if outcome.interrupted:
         document.interrupted = outcome.interrupted
         if on_update is not None:
@@ -130,124 +107,185 @@ def run(
     return outcome
 
 
-def combinations_of(config: RunConfig, axes: Mapping[str, Sequence[Any]] | None) -> list[tuple[RunConfig, str | None]]:
-    """A sweep's combinations and why some cannot run; a plain run's one (checked)."""
-    if axes:
-        return sweep_combinations(config, axes)
-    config.check()
-    return [(config, None)]
-
-
-def new_document(config: RunConfig, argv: list[str] | None, axes: Mapping[str, Sequence[Any]] | None = None
-                 ) -> RunDocument:
-    """An empty document for a run of ``config`` (a sweep's axes recorded as ``config["sweep"]``)."""
-    settings = asdict(config)
-    if axes:
-        settings["sweep"] = {key: list(values) for key, values in axes.items()}
+def new_document(plan: RunPlan) -> RunDocument:
+    """An empty document for ``plan`` (a sweep's axes recorded as ``config["sweep"]``)."""
+    settings = plan.config.to_dict()
+    if plan.axes:
+        settings["sweep"] = {key: list(values) for key, values in plan.axes.items()}
     return RunDocument(
-        run_id=new_run_id(config.plugins),
+        run_id=new_run_id(plan.config.plugins),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        command=argv,
+        command=None,
         machine=machine_info(),
         config=settings,
     )
 
 
-def run_planned(
-    planned: Sequence[PlannedRow],
-    resources: RunResources,
-    document: RunDocument,
-    registry: Registry,
-    *,
-    on_update: Callable[[RunDocument], None] | None = None,
-    progress: ProgressFactory | None = None,
-) -> str | None:
-    """Measure ``planned`` in order, adding each row to ``document`` (and handing it to
-    ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"`` if the user stopped it.
-
-    A row whose settings cannot go together is recorded ``unavailable`` without running.
-    Each row runs in the executor of its schedule (``resources``).
-    """
-    axes = varying(planned)
-    for item in planned:
-        if item.unavailable is not None:
-            row_outcome = RowOutcome(_unavailable_row(item))
+def devices_for(spec: ClassifierSpec, requested: list[str], executor: Executor | None = None) -> list[str]:
+    """The devices to run ``spec`` on: ``all`` expands to every device it reports (asked
+    through ``executor``, so that with worker processes no framework is imported here)."""
+    devices: list[str] = []
+    for text in requested:
+        if text.strip().lower() == "all":
+            if executor is not None:
+                found = executor.list_devices(spec)
+            else:
+                found = spec.devices() if spec.devices is not None else ["cpu"]
         else:
-            row_outcome = _run_row(resources, registry, item, progress, item.label(axes))
-        add_row(document, row_outcome)
-        if on_update is not None:
-            on_update(document)
-        if row_outcome.interrupted:
-            return row_outcome.interrupted
-    return None
+            found = [parse_device(text)]
+        devices += [d for d in found if d not in devices]
+    return devices
 
 
-def add_row(document: RunDocument, row_outcome: RowOutcome) -> None:
-    """Append a finished row: parity against the first ok row of its schedule, roofline
-    fraction, frameworks.
+class RunSession:
+    """What the rows of a run share, made when first needed: the executor (one per run),
+    the data (once, or once per seed for the synthetic set, which the seed generates), one
+    batch schedule per (seed, batch size), the CPU ceilings once per thread count, and the
+    parity references."""
 
-    Rows should be added in the plan's order, so that every schedule's reference is its
-    first planned row that is ok (an executor that finishes rows out of order can hold
-    them back, or add them in order at the end).
-    """
-    row = row_outcome.row
-    document.results.append(row)
-    document.machine.setdefault("frameworks", {}).update(row_outcome.environment)
-    _add_parity(document.results)
-    rate_row(row, document.roofline)
-
-
-class RunResources:
-    """What the rows of a run need, made when first needed: the data (once, or once per
-    seed for the synthetic set, which the seed generates), one batch schedule per (seed,
-    batch size), one executor per schedule, and the CPU ceilings once per thread count."""
-
-    def __init__(self, config: RunConfig, registry: Registry, document: RunDocument,
-                 executor_factory: ExecutorFactory | None = None) -> None:
-        self.config, self.registry, self.document = config, registry, document
-        self.executor_factory = executor_factory
+    def __init__(self, plan: RunPlan, registry: Registry, document: RunDocument,
+                 executor: Executor | None = None) -> None:
+        self.plan, self.config, self.registry, self.document = plan, plan.config, registry, document
+        self._executor = executor
         self._data_key: Any = ()
-        self._data: tuple[Dataset, Any] | None = None
+        self._data: RowData | None = None
         self._schedules: dict[ScheduleKey, BatchSchedule] = {}
-        self._executors: dict[ScheduleKey, Executor] = {}
+        self._schedule_digests: set[str] = set()
         self._rooflines: dict[int | None, dict[str, Any]] = {}
         self._train_size: int | None = None
+        self._parity = ParityReferences()
 
-    def dataset(self, config: RunConfig) -> Dataset:
-        return self._load(config)[0]
+    # the rows ---------------------------------------------------------------------------
 
-    def executor(self, config: RunConfig) -> Executor:
-        """The executor of ``config``'s schedule (its data loaded, its roofline probed)."""
-        key = (config.seed, config.batch_size)
-        if key not in self._executors:
-            from bench.execute.inprocess import InProcessExecutor
-            from bench.execute.worker import WorkerExecutor
-
-            dataset, prepared = self._load(config)
-            schedule = self.schedule(config)
-            executor: Executor
-            if self.executor_factory is not None:
-                executor = self.executor_factory(dataset, schedule, prepared)
-            elif self.config.executor == "ray":
-                executor = _ray_executor(config, dataset, schedule, self.document)  # the synthetic set is per seed
-            elif self.config.isolation == "process":
-                executor = WorkerExecutor(prepared, schedule)
+    def measure(
+        self,
+        planned: Sequence[PlannedRow],
+        *,
+        on_update: Callable[[RunDocument], None] | None = None,
+        progress: ProgressFactory | None = None,
+    ) -> str | None:
+        """Measure ``planned`` in order, adding each row to the document (and handing it
+        to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"`` if the user
+        stopped it. A row whose settings cannot go together is recorded ``unavailable``
+        without running."""
+        axes = varying(planned)
+        for item in planned:
+            identity = self.identity(item)
+            if item.unavailable is not None:
+                row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
             else:
-                executor = InProcessExecutor(self.registry, dataset, schedule)
-            self._executors[key] = executor
-            self._probe_roofline(config, dataset, schedule)
-        return self._executors[key]
+                row_outcome = self._run_row(item, item.label(axes), progress)
+            self.add(Row(identity, row_outcome.measurement), row_outcome)
+            if on_update is not None:
+                on_update(self.document)
+            if row_outcome.interrupted:
+                return row_outcome.interrupted
+        return None
+
+    def add(self, row: Row, outcome: RowOutcome) -> None:
+        """A measured row joins the document, with the run's analysis of it and its
+        process's framework facts. Rows join in the plan's order, so that each
+        schedule's parity reference is its first planned row that is ok."""
+        self.document.results.append(analyse(row, outcome.parameters, self._parity, self.document.roofline))
+        self.document.machine.setdefault("frameworks", {}).update(outcome.environment)
+
+    def identity(self, item: PlannedRow) -> RowIdentity:
+        """What the plan fixes about a row before it runs."""
+        config = item.config
+        origin = self.registry.origin(item.spec.name)
+        digest = self.schedule(config).sha256() if item.unavailable is None else None
+        work = _work(item.spec, self.setup(item)) if item.unavailable is None else None
+        return RowIdentity(
+            plugin=item.spec.name,
+            device=item.device,
+            placement=config.placement,
+            steps_per_call=config.steps_per_call,
+            isolation=self.config.isolation,
+            settings=item.settings,
+            params=dict(item.params),
+            schedule_sha256=digest,
+            parity_step=min(config.parity_step, config.steps) if item.unavailable is None else None,
+            eval_every=config.eval_every,
+            target_accuracy=config.target_accuracy,
+            flops_per_step=work[0] if work else None,
+            bytes_per_step=work[1] if work else None,
+            plugin_version=origin.version,
+            distribution=origin.distribution,
+        )
+
+    def setup(self, item: PlannedRow) -> SetupConfig:
+        """What the classifier of ``item`` is built with."""
+        config, dataset = item.config, self.data(item.config).dataset
+        return SetupConfig(
+            learning_rate=config.learning_rate,
+            batch_size=config.batch_size,
+            input_dim=dataset.input_dim,
+            num_classes=dataset.num_classes,
+            device=item.device,
+            seed=config.seed,
+            threads=config.threads,
+            params=dict(item.params),
+        )
+
+    def job(self, item: PlannedRow) -> RowJob:
+        """The job an executor measures for ``item``."""
+        config = item.config
+        return RowJob(
+            classifier=item.spec.name,
+            device=item.device,
+            setup=self.setup(item),
+            schedule=SchedulePlan.of(self.schedule(config)),
+            placement=config.placement,
+            steps_per_call=config.steps_per_call,
+            loss_every=config.loss_every,
+            parity_step=config.parity_step,
+            timeout=config.timeout,
+            eval_every=config.eval_every,
+            target_accuracy=config.target_accuracy,
+        )
+
+    def _run_row(self, item: PlannedRow, label: str, progress: ProgressFactory | None) -> RowOutcome:
+        executor = self.executor()
+        data = self.data(item.config)
+        self._probe_roofline(item.config)
+        job = self.job(item)
+        bar = progress(label, item.config.steps) if progress is not None else None
+        try:
+            outcome = executor.run_row(job, data, bar.update if bar else None)
+        finally:
+            if bar is not None:
+                bar.close()
+            self._record_executor_phases()
+        return outcome
+
+    # what the rows share ------------------------------------------------------------------
+
+    def executor(self) -> Executor:
+        """The run's executor, opened when first needed."""
+        if self._executor is None:
+            self._executor = executor_class(self.config.executor).open(self.config, self.registry)
+            self._record_executor_phases()
+        return self._executor
+
+    def _record_executor_phases(self) -> None:
+        phases = getattr(self._executor, "phases", None)
+        if phases:
+            for label, seconds in phases:
+                self._add_phase(label, seconds)
+            phases.clear()
 
     def schedule(self, config: RunConfig) -> BatchSchedule:
         """The batch schedule of ``config``'s (seed, batch size), drawn once."""
         key = (config.seed, config.batch_size)
         if key not in self._schedules:
-            size = self._train_size or len(self.dataset(config).train_labels)  # the same for every seed
+            size = self._train_size or len(self.data(config).dataset.train_labels)  # the same for every seed
             start = time.perf_counter()
-            self._schedules[key] = build_schedule(size, config.steps, config.batch_size, config.seed, config.sampling)
+            schedule = self._schedules[key] = build_schedule(size, config.steps, config.batch_size, config.seed,
+                                                             config.sampling)
+            self._schedule_digests.add(schedule.sha256())
             self._add_phase("batch schedule", time.perf_counter() - start)
-            shas = {schedule.sha256() for schedule in self._schedules.values()}
-            self.document.batch_schedule_sha256 = next(iter(shas)) if len(shas) == 1 else None
+            digests = self._schedule_digests
+            self.document.batch_schedule_sha256 = next(iter(digests)) if len(digests) == 1 else None
         return self._schedules[key]
 
     def draw_schedules(self, configs: Iterable[RunConfig]) -> None:
@@ -257,26 +295,27 @@ class RunResources:
             self.schedule(config)
 
     def devices_for(self, spec: ClassifierSpec) -> list[str]:
-        """``--devices`` for ``spec``, ``all`` asked of an executor (no framework imported here)."""
+        """``--devices`` for ``spec``, ``all`` asked of the executor (no framework imported here)."""
         if not any(d.strip().lower() == "all" for d in self.config.devices) or spec.devices is None:
             return devices_for(spec, self.config.devices)
-        executor = self.executor(self.config)
+        executor = self.executor()
         start = time.perf_counter()
         devices = devices_for(spec, self.config.devices, executor)
         self.document.timeline.append((f"{spec.name}: list devices", time.perf_counter() - start))
         return devices
 
-    def _load(self, config: RunConfig) -> tuple[Dataset, Any]:
-        """The dataset of ``config`` and its prepared copy; the synthetic set depends on the seed."""
+    def data(self, config: RunConfig) -> RowData:
+        """The data of ``config``'s rows; the synthetic set depends on the seed."""
         key = (config.dataset, config.preprocessing, config.seed if config.dataset == "synthetic" else None)
         if self._data is None or key != self._data_key:
             self._data = None  # free the previous seed's synthetic set first
+            prepared = executor_class(self.config.executor).needs_prepared_copy if self._executor is None else (
+                getattr(self._executor, "needs_prepared_copy", False))
             start = time.perf_counter()
-            dataset, prepared, reused = _load_data(config)
+            dataset, copy, reused, write_seconds = _load_data(config, prepared)
             label = ("data: prepared copy (source files unchanged since verified)" if reused
                      else "data: read, verify, preprocess")
             seed = f" (synthetic seed {config.seed})" if config.dataset == "synthetic" else ""
-            write_seconds = prepared[1] if prepared else 0.0
             self.document.timeline.append((label + seed, time.perf_counter() - start - write_seconds))
             if write_seconds:
                 self.document.timeline.append(("data: write the prepared copy for workers" + seed, write_seconds))
@@ -285,11 +324,11 @@ class RunResources:
                 self.document.dataset = info
             elif info != self.document.dataset:
                 self.document.dataset.setdefault("per_seed", {})[str(config.seed)] = info["source"]
-            self._data, self._data_key = (dataset, prepared[0] if prepared else None), key
+            self._data, self._data_key = RowData(dataset, copy, _data_settings(config)), key
             self._train_size = len(dataset.train_labels)
         return self._data
 
-    def _probe_roofline(self, config: RunConfig, dataset: Dataset, schedule: BatchSchedule) -> None:
+    def _probe_roofline(self, config: RunConfig) -> None:
         """This CPU's ceilings with the threads the rows may use (cached per machine and
         settings; measured when missing, old or asked for): the first under ``ceilings``,
         those of other thread counts of a sweep under ``by_threads``."""
@@ -307,11 +346,9 @@ class RunResources:
             self.document.roofline.setdefault("by_threads", {})[str(threads)] = {"cpu": ceilings}
 
     def close(self) -> None:
-        """Release the executors (a Ray connection, a local Ray instance)."""
-        for executor in self._executors.values():
-            close = getattr(executor, "close", None)
-            if callable(close):
-                close()
+        """Release the executor (a Ray connection, a local Ray instance)."""
+        if self._executor is not None:
+            self._executor.close()
 
     def _add_phase(self, label: str, seconds: float) -> None:
         """Add to the timeline, or to the phase of that name already there (one line per kind)."""
@@ -323,42 +360,32 @@ class RunResources:
         timeline.append((label, seconds))
 
 
-def _unavailable_row(item: PlannedRow) -> Row:
-    """The row of a combination that cannot run: its settings and the reason."""
-    return Row(plugin=item.spec.name, device=item.device, status=Status.UNAVAILABLE, error=item.unavailable,
-               placement=item.config.placement, steps_per_call=item.config.steps_per_call,
-               settings=item.settings, params=dict(item.params), isolation=item.config.isolation)
+def _data_settings(config: RunConfig) -> Any:
+    """How a node obtains the run's data itself (``--executor ray``)."""
+    from bench.execute.ray.node import DataSettings
+
+    return DataSettings(dataset=config.dataset, preprocessing=config.preprocessing, seed=config.seed,
+                        data_dir=None, offline=config.offline)
 
 
-def _ray_executor(config: RunConfig, dataset: Dataset, schedule: BatchSchedule, document: RunDocument) -> Executor:
-    """Rows as Ray tasks; each node reads or downloads CIFAR-10 itself, through the same verified path."""
-    from bench.execute.ray import RayExecutor, data_settings, parse_resources
-
-    executor = RayExecutor(dataset, schedule, data_settings(config, config.ray_data_dir), address=config.ray_address,
-                           resources=parse_resources(config.ray_resources))
-    document.timeline.append(("data: digest for the nodes' check", executor.digest_seconds))
-    start = time.perf_counter()
-    executor.connect()
-    document.timeline.append(("ray: connect", time.perf_counter() - start))
-    return executor
-
-
-def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bool]:
-    """The dataset; with process isolation also its prepared copy and the seconds spent writing it.
+def _load_data(config: RunConfig, prepared: bool) -> tuple[Dataset, Any, bool, float]:
+    """The dataset; with ``prepared`` also its prepared copy (for worker processes), whether
+    that copy was reused, and the seconds spent writing it.
 
     When a prepared copy of unchanged CIFAR-10 files is in the cache, the files are not
     read again (they were verified when the copy was made).
     """
+    from bench.dataset import load_dataset
     from bench.dataset import prepared as prep
 
-    if config.isolation == "process" and config.executor == "local" and config.dataset == "cifar10":
+    if prepared and config.dataset == "cifar10":
         stats = prep.cifar10_source_stats(config.data_dir)
         if stats is not None:
             found = prep.find_prepared("cifar10", config.preprocessing, stats)
             if found is not None:
                 dataset = prep.open_prepared(found, populate=False)  # this process trains nothing
                 dataset.details["prepared_copy"] = str(found)
-                return dataset, (found, 0.0), True
+                return dataset, found, True, 0.0
     dataset = load_dataset(
         config.dataset,
         data_dir=config.data_dir,
@@ -366,67 +393,13 @@ def _load_data(config: RunConfig) -> tuple[Dataset, tuple[Any, float] | None, bo
         preprocessing=config.preprocessing,
         seed=config.seed,
     )
-    if config.isolation != "process" or config.executor == "ray":  # nodes prepare their own copies
-        return dataset, None, False
+    if not prepared:
+        return dataset, None, False, 0.0
     start = time.perf_counter()
     stats = prep.cifar10_source_stats(config.data_dir) if config.dataset == "cifar10" else None
     copy = prep.prepare(dataset, source_stats=stats)
     dataset.details["prepared_copy"] = str(copy)
-    return dataset, (copy, time.perf_counter() - start), False
-
-
-def row_job(spec: ClassifierSpec, device: str, dataset: Dataset, config: RunConfig, params: dict[str, str]) -> RowJob:
-    """The job for one row of ``config``."""
-    setup = SetupConfig(
-        learning_rate=config.learning_rate,
-        batch_size=config.batch_size,
-        input_dim=dataset.input_dim,
-        num_classes=dataset.num_classes,
-        device=device,
-        seed=config.seed,
-        threads=config.threads,
-        params=dict(params),
-    )
-    return RowJob(
-        classifier=spec.name,
-        device=device,
-        setup=setup,
-        placement=config.placement,
-        steps_per_call=config.steps_per_call,
-        loss_every=config.loss_every,
-        parity_step=config.parity_step,
-        timeout=config.timeout,
-        eval_every=config.eval_every,
-        target_accuracy=config.target_accuracy,
-    )
-
-
-def _run_row(
-    resources: RunResources,
-    registry: Registry,
-    item: PlannedRow,
-    progress: ProgressFactory | None,
-    label: str,
-) -> RowOutcome:
-    spec, device, config = item.spec, item.device, item.config
-    executor = resources.executor(config)
-    schedule = resources.schedule(config)
-    job = row_job(spec, device, resources.dataset(config), config, dict(item.params))
-    bar = progress(label, config.steps) if progress else None
-    update: Progress | None = bar.update if bar else None
-    try:
-        row_outcome = executor.run_row(spec, job, update)
-    finally:
-        if bar is not None:
-            bar.close()
-    row = row_outcome.row
-    origin = registry.origin(spec.name)
-    row.params, row.plugin_version, row.distribution = dict(item.params), origin.version, origin.distribution
-    row.settings, row.schedule_sha256 = item.settings, schedule.sha256()
-    work = _work(spec, job.setup)
-    if work is not None:
-        row.flops_per_step, row.bytes_per_step = work
-    return row_outcome
+    return dataset, copy, False, time.perf_counter() - start
 
 
 def _work(spec: ClassifierSpec, setup: SetupConfig) -> tuple[float, float] | None:
@@ -438,42 +411,6 @@ def _work(spec: ClassifierSpec, setup: SetupConfig) -> tuple[float, float] | Non
         return float(work.flops), float(work.bytes)
     except Exception:  # noqa: BLE001 - an optional figure must not fail the row
         return None
-
-
-def _add_parity(rows: list[Row]) -> None:
-    """Compare the newest row's parameters with the first ok row's on the same schedule
-    (parameters after the same batches)."""
-    row = rows[-1]
-    reference = next((r for r in rows if r.ok and r.schedule_sha256 == row.schedule_sha256), None)
-    if reference is None or not row.ok:
-        return
-    row.parity_max_abs_diff = max_abs_diff(reference.params_at_parity, row.params_at_parity)
-    row.final_max_abs_diff = max_abs_diff(reference.params_final, row.params_final)
-
-
-def rate_row(row: Row, section: dict[str, Any] | None) -> None:
-    """The row's fraction of what its device's ceilings allow a step of its work (or why not)."""
-    from bench.classifier import StepWork
-    from bench.roofline.ceilings import Ceilings
-
-    if not section:
-        return
-    if row.node is not None:  # measured on another machine than these ceilings
-        row.roofline_reason = "ran on another node than the ceilings were measured on"
-        return
-    devices = section.get("ceilings") or {}
-    threads = row.settings.get("threads", section.get("threads"))
-    if "threads" in section and threads != section.get("threads"):
-        devices = (section.get("by_threads") or {}).get(str(threads)) or {}
-    entry = devices.get(row.device)
-    ceilings = Ceilings.from_dict(entry) if entry else None
-    work = None if row.flops_per_step is None or row.bytes_per_step is None else StepWork(
-        row.flops_per_step, row.bytes_per_step)
-    rating = roofline.rate(row.steps_per_second if row.ok else None, work, ceilings)
-    row.roofline_fraction = rating.fraction
-    row.attainable_steps_per_second = rating.attainable_steps_per_second
-    row.roofline_bound = rating.limited_by
-    row.roofline_reason = rating.reason
 
 
 def _dataset_info(dataset: Dataset) -> dict[str, Any]:

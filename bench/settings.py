@@ -11,7 +11,7 @@ import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from bench.errors import UsageError
@@ -23,15 +23,15 @@ Placement = Literal["feed", "resident"]
 Sampling = Literal["replacement", "epoch"]
 DatasetName = Literal["cifar10", "synthetic"]
 Preprocessing = Literal["reference", "standardize"]
-Isolation = Literal["process", "none"]
-ExecutorName = Literal["local", "ray"]
 PLACEMENTS: tuple[str, ...] = get_args(Placement)
 SAMPLINGS: tuple[str, ...] = get_args(Sampling)
 DATASETS: tuple[str, ...] = get_args(DatasetName)
 PREPROCESSINGS: tuple[str, ...] = get_args(Preprocessing)
-ISOLATIONS: tuple[str, ...] = get_args(Isolation)
-EXECUTORS: tuple[str, ...] = get_args(ExecutorName)
 RECIPE_KEYS = ("steps", "batch_size", "learning_rate")
+ISOLATION_EXECUTORS = {"process": "process", "none": "inprocess"}
+"""``--isolation`` (kept as an alias): the executor each value names."""
+EXECUTOR_ALIASES = {"local": "process"}
+"""Old executor names: ``--executor local`` was the worker-process executor."""
 
 
 def max_threads() -> int:
@@ -39,57 +39,126 @@ def max_threads() -> int:
     return 4 * (os.cpu_count() or 1)
 
 
+def option(
+    default: Any = None,
+    *,
+    help: str,
+    convert: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    metavar: str | None = None,
+    sweep: bool = False,
+    flag: str | None = None,
+    cli: bool = True,
+    factory: Any = None,
+) -> Any:
+    """A :class:`RunConfig` field and its command-line option, declared together.
+
+    ``convert`` names the converter in :mod:`bench.cli.options` (``integer``, ``number``,
+    ``csv``, ``key_value``, ``flag``, ``negated``); ``sweep``: ``bench sweep`` takes a comma
+    list of values; ``flag``: the option's name when it is not the field's; ``cli=False``:
+    no option (set from Python only).
+    """
+    metadata = {"help": help, "convert": convert, "choices": choices, "metavar": metavar, "sweep": sweep,
+                "flag": flag, "cli": cli}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class RunConfig:
-    """What a run does. The defaults are the reference recipe."""
+    """What a run does. The defaults are the reference recipe.
 
-    plugins: list[str]
-    devices: list[str] = field(default_factory=lambda: ["cpu"])
-    steps: int = 1000
-    batch_size: int = 100
-    learning_rate: float = 0.005
-    seed: int = 0
-    sampling: Sampling = "replacement"
-    dataset: DatasetName = "cifar10"
-    preprocessing: Preprocessing = "reference"
-    data_dir: str | None = None
-    offline: bool = False
-    threads: int | None = None
+    Every field is declared once, with its command-line option (:func:`option`):
+    ``bench run`` and ``bench sweep`` build their options from these declarations
+    (:func:`bench.cli.run.add_run_options`) and the config from the parsed arguments.
+    """
+
+    plugins: list[str] = option(factory=list, convert="csv", metavar="NAME[,NAME...]",
+                                help="classifiers to run, e.g. tf-graph,tf-eager (see bench plugins)")
+    devices: list[str] = option(factory=lambda: ["cpu"], convert="csv", metavar="DEV[,DEV...]",
+                                help="cpu, gpu, gpu:N, or all (every device each plugin can use); default: cpu")
+    steps: int = option(1000, convert="integer", metavar="N", help="training steps (default: 1000, or the model's own)")
+    batch_size: int = option(100, convert="integer", metavar="N", sweep=True,
+                             help="images per step (default: 100, or the model's own)")
+    learning_rate: float = option(0.005, convert="number", metavar="LR",
+                                  help="SGD step size (default: 0.005, or the model's own)")
+    seed: int = option(0, convert="integer", sweep=True, help="seeds the batch schedule and the frameworks (default: 0)")
+    sampling: Sampling = option("replacement", choices=SAMPLINGS,
+                                help="batches drawn with replacement (the reference) or shuffled epochs")
+    dataset: DatasetName = option("cifar10", choices=DATASETS,
+                                  help="cifar10 (verified, downloaded when missing) or synthetic (generated, no files)")
+    preprocessing: Preprocessing = option("reference", choices=PREPROCESSINGS,
+                                          help="reference: 0-255 minus the per-pixel training mean; "
+                                               "standardize: [0,1], per-channel z-score")
+    data_dir: str | None = option(metavar="DIR", help="where CIFAR-10 is or goes (default: $BENCH_DATA_DIR, else the "
+                                                      "user cache directory)")
+    offline: bool = option(False, convert="flag", help="never download (also BENCH_OFFLINE=1)")
+    threads: int | None = option(convert="integer", metavar="N", sweep=True,
+                                 help="threads each row's framework may use, 1 to 4 x the CPUs (default: its own)")
     """Threads each row's framework may use; ``None`` leaves its default."""
-    loss_every: int = 10
-    parity_step: int = 10
-    params: dict[str, str] = field(default_factory=dict)
-    """``--param`` settings as given: ``key`` for every selected classifier that takes it,
-    ``classifier:key`` for one."""
-    placement: Placement = "feed"
+    placement: Placement = option("feed", choices=PLACEMENTS, sweep=True,
+                                  help="feed: batches gathered on the host and handed over (the reference's way); "
+                                       "resident: the training set placed on the device once, steps pass indices")
     """``feed``: each batch is gathered on the host and handed over (the reference's way);
     ``resident``: the training set is placed on the device once, steps pass indices."""
-    steps_per_call: int = 1
+    steps_per_call: int = option(1, convert="integer", metavar="K", sweep=True,
+                                 help="with --placement resident: let a classifier run K steps per call "
+                                      "(a compiled loop)")
     """``resident`` only: steps a classifier may run in one call (a compiled loop)."""
-    roofline: bool = True
+    roofline: bool = option(True, convert="negated", flag="--no-roofline",
+                            help="do not rate rows against the machine's ceilings (no ceilings measured or read)")
     """Rate every row against the machine's measured ceilings (bench.roofline)."""
-    remeasure_roofline: bool = False
+    remeasure_roofline: bool = option(False, convert="flag",
+                                      help="measure the CPU's ceilings (peak FLOP/s, memory bandwidth) again "
+                                           "instead of using the cache")
     """Measure the ceilings again instead of using the cached ones."""
-    isolation: Isolation = "process"
-    """``process``: every row in a fresh worker process; ``none``: all in this process."""
-    timeout: float | None = None
-    """Seconds a row may take (``process`` isolation); past it the row is killed."""
-    executor: ExecutorName = "local"
-    """``local``: rows one at a time on this machine; ``ray``: as Ray tasks on a cluster's nodes."""
-    ray_address: str | None = None
-    """``--executor ray``: the cluster's address (default: ``$RAY_ADDRESS``, else a local instance)."""
-    ray_resources: str | None = None
-    """``--executor ray``: custom resources every row asks for (JSON or ``key=value,...``)."""
-    ray_data_dir: str | None = None
-    """``--executor ray``: where the nodes look for CIFAR-10 (default: each node's own)."""
-    eval_every: int | None = None
+    executor: str = option("process", metavar="NAME",
+                           help="where rows run: process (each in a fresh worker process, the default), inprocess "
+                                "(all in this process: debugging, profilers) or ray (each a Ray task on a cluster "
+                                "node)")
+    """An executor of :data:`bench.execute.EXECUTORS`."""
+    timeout: float | None = option(convert="number", metavar="SECONDS",
+                                   help="stop a row that takes longer (status timeout) and go on with the next")
+    """Seconds a row may take (worker processes only); past it the row is killed."""
+    ray_address: str | None = option(metavar="ADDR",
+                                     help="with --executor ray: the cluster (host:port; default: $RAY_ADDRESS, "
+                                          "else a local instance)")
+    ray_resources: str | None = option(metavar="RES",
+                                       help="with --executor ray: custom resources every row asks for, e.g. "
+                                            "'{\"A100\": 1}' or A100=1")
+    ray_data_dir: str | None = option(metavar="DIR",
+                                      help="with --executor ray: where the nodes look for CIFAR-10 (default: each "
+                                           "node's own)")
+    params: dict[str, str] = option(factory=dict, convert="key_value", flag="--param", metavar="[CLF:]KEY=VALUE",
+                                    help="a setting a classifier declares (bench plugins --params lists them); "
+                                         "CLF: limits it to one classifier (repeatable)")
+    """``--param`` settings as given: ``key`` for every selected classifier that takes it,
+    ``classifier:key`` for one."""
+    loss_every: int = option(10, convert="integer", metavar="N", help="keep the loss every N steps (default: 10)")
+    parity_step: int = option(10, cli=False, help="the step after which parameters are compared")
+    eval_every: int | None = option(convert="integer", metavar="N",
+                                    help="also evaluate on the test set after every N-th step (between steps, outside "
+                                         "their timing): the accuracy curve, and the time to --target-accuracy")
     """Evaluate on the test set every this many steps, between steps (outside their timing)."""
-    target_accuracy: float | None = None
+    target_accuracy: float | None = option(convert="number", metavar="A",
+                                           help="record the steps and wall-clock seconds until an evaluation first "
+                                                "reaches test accuracy A, a fraction in (0, 1] (0.25 for 25%%); "
+                                                "needs --eval-every")
     """A test accuracy, as a fraction in (0, 1]: record the steps and seconds to reach it
     (needs ``eval_every``)."""
 
+    def __post_init__(self) -> None:
+        self.executor = EXECUTOR_ALIASES.get(self.executor, self.executor)
+
+    @property
+    def isolation(self) -> str:
+        """What the rows record: ``none`` for bench's own process, else ``process``."""
+        return "none" if self.executor == "inprocess" else "process"
+
     def check(self) -> None:
-        """Raise UsageError for values no run can use."""
+        """Raise UsageError for values no run can use (the executor checks its own options:
+        :func:`bench.execute.check_options`)."""
         if not self.plugins:
             raise UsageError("no plugins selected; pass --plugins NAME[,NAME...]")
         _at_least("--steps", self.steps, 1)
@@ -111,13 +180,9 @@ class RunConfig:
             ("--dataset", self.dataset, DATASETS),
             ("--preprocessing", self.preprocessing, PREPROCESSINGS),
             ("--placement", self.placement, PLACEMENTS),
-            ("--isolation", self.isolation, ISOLATIONS),
-            ("--executor", self.executor, EXECUTORS),
         ):
             if value not in choices:
                 raise UsageError(f"unknown {flag} {value!r}; choose one of: {', '.join(choices)}")
-        if self.timeout is not None and self.isolation != "process":
-            raise UsageError("--timeout needs --isolation process (a row in bench's own process cannot be stopped)")
         if self.eval_every is not None:
             _at_least("--eval-every", self.eval_every, 1)
         if self.target_accuracy is not None:
@@ -126,14 +191,6 @@ class RunConfig:
                                  f"not {self.target_accuracy:g}")
             if self.eval_every is None:
                 raise UsageError("--target-accuracy needs --eval-every N (how often to evaluate on the test set)")
-        if self.executor == "ray" and self.isolation != "process":
-            raise UsageError("--executor ray runs every row in a worker process on its node; drop --isolation none")
-        if self.executor != "ray" and (self.ray_address or self.ray_resources or self.ray_data_dir):
-            raise UsageError("--ray-address, --ray-resources and --ray-data-dir need --executor ray")
-        if self.ray_resources:
-            from bench.execute.ray_resources import parse_resources
-
-            parse_resources(self.ray_resources)  # a UsageError names what is wrong
         problem = self.combination_problem()
         if problem:
             raise UsageError(problem)
@@ -148,12 +205,17 @@ class RunConfig:
             return "--steps-per-call needs --placement resident (a call gets indices, not batches)"
         return None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The saved form (``config`` in a result document), with the rows' isolation."""
+        return {**asdict(self), "isolation": self.isolation}
+
 
 ROW_SETTINGS = ("steps", "batch_size", "learning_rate", "seed", "threads", "placement", "steps_per_call")
 """The settings every row records (``Row.settings``), in a plain run and in a sweep alike."""
-SWEEP_AXES = ("batch_size", "seed", "threads", "placement", "steps_per_call")
+SWEEP_AXES = tuple(f.name for f in fields(RunConfig) if f.metadata.get("sweep"))
 """What ``bench sweep`` can vary (besides ``--plugins`` and ``--devices``), in the order
-the Cartesian product nests them (the last varies fastest)."""
+the Cartesian product nests them (the last varies fastest): the fields declared with
+``sweep=True``."""
 
 
 def row_settings(config: RunConfig) -> dict[str, Any]:

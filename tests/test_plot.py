@@ -38,10 +38,10 @@ def _document() -> RunDocument:
 
 
 def test_helpers():
-    assert row_label(Row("numpy", "cpu")) == "numpy (cpu)"
-    assert row_label(Row("tf-xla", "gpu:0", status="failed")) == "tf-xla (gpu:0) [failed]"
+    assert row_label(Row.of(plugin="numpy", device="cpu")) == "numpy (cpu)"
+    assert row_label(Row.of(plugin="tf-xla", device="gpu:0", status="failed")) == "tf-xla (gpu:0) [failed]"
     curve = [[1, 2.0], [3, float("inf")], [5, 1.0]]
-    assert loss_points(Row("x", "cpu", loss_curve=curve)) == ([1.0, 5.0], [2.0, 1.0])
+    assert loss_points(Row.of(plugin="x", device="cpu", loss_curve=curve)) == ([1.0, 5.0], [2.0, 1.0])
     assert use_log_scale([2.3, 1500.0]) and not use_log_scale([2.3, 0.5]) and not use_log_scale([0.0, 500.0])
     assert not use_log_scale([])
     assert default_output("results/run.json").as_posix() == "results/run.png"

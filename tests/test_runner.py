@@ -68,13 +68,13 @@ def registry_with(**factories) -> Registry:
 
 @pytest.fixture
 def tiny(monkeypatch, tiny_dataset):
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
 
 
 def run(plugins, registry, **overrides):
     """In this process: the registries here hold classes a worker process could not find."""
     config = RunConfig(plugins=plugins, steps=overrides.pop("steps", 30), batch_size=20, learning_rate=0.05,
-                       isolation="none", **overrides)
+                       executor="inprocess", **overrides)
     return runner.run(config, registry)
 
 
@@ -140,7 +140,7 @@ def test_interrupt_keeps_measured_rows(tiny):
             raise KeyboardInterrupt
 
     saved = []
-    config = RunConfig(plugins=["good", "stop", "never"], steps=10, batch_size=20, isolation="none")
+    config = RunConfig(plugins=["good", "stop", "never"], steps=10, batch_size=20, executor="inprocess")
     registry = registry_with(good=NumpySoftmax, stop=Interrupting, never=NumpySoftmax)
     outcome = runner.run(config, registry, on_update=lambda doc: saved.append([str(r.status) for r in doc.results]))
     assert outcome.interrupted == "SIGINT"
@@ -235,7 +235,7 @@ def test_steps_per_call_trains_the_same_steps_and_times_them_per_step(tiny):
     many = run(["numpy"], registry, placement="resident", steps_per_call=7).rows[0]
     assert many.steps_per_call == 7 and many.steps_completed == 30
     assert many.loss_curve == single.loss_curve and many.test_accuracy == single.test_accuracy
-    assert many.params_at_parity is not None  # a call ended at the parity step
+    assert many.parity_max_abs_diff is not None  # a call ended at the parity step
     assert many.first_step_seconds > 0 and many.steps_per_second > 0
 
 

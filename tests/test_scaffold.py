@@ -22,7 +22,9 @@ import tomllib
 from bench.classifier import ClassifierSpec, SetupConfig
 from bench.dataset import Dataset, load_dataset
 from bench.errors import UsageError
-from bench.measure import max_abs_diff, measure
+from bench.job import RowJob, SchedulePlan
+from bench.measure import measure
+from bench.results.analysis import max_abs_diff
 from bench.plugins import installed_registry
 from bench.results.model import Status
 from bench.scaffold import next_steps, plugin_names, render, scaffold_plugin
@@ -172,15 +174,17 @@ def test_template_model_is_bit_identical_to_the_numpy_reference(template_plugin,
     schedule = build_schedule(len(synthetic.train_labels), steps=100, batch_size=100, seed=0)
     config = SetupConfig(learning_rate=0.005, batch_size=100, input_dim=synthetic.input_dim,
                          num_classes=synthetic.num_classes, params={"dtype": dtype})
-    ours, theirs = (measure(spec, "cpu", synthetic, schedule, config, loss_every=1, parity_step=10, placement=placement)
-                    for spec in (template, reference))
-    assert ours.status == theirs.status == Status.OK, (ours.error, theirs.error)
-    assert ours.params_at_parity is not None and ours.params_final is not None and theirs.params_final is not None
-    assert ours.params_final["weights"].dtype == np.dtype(dtype)
-    assert np.abs(theirs.params_final["weights"]).max() > 0  # trained, not still at zero
-    assert max_abs_diff(ours.params_at_parity, theirs.params_at_parity) == 0
-    assert max_abs_diff(ours.params_final, theirs.params_final) == 0
-    assert ours.loss_curve == theirs.loss_curve and ours.test_accuracy == theirs.test_accuracy
+    job = RowJob("x", "cpu", config, SchedulePlan.of(schedule), loss_every=1, parity_step=10, placement=placement)
+    ours, theirs = (measure(job, spec, synthetic, schedule) for spec in (template, reference))
+    a, b = ours.measurement, theirs.measurement
+    assert a.status == b.status == Status.OK, (a.error, b.error)
+    assert ours.parameters.at_parity is not None and ours.parameters.final is not None
+    assert theirs.parameters.final is not None
+    assert ours.parameters.final["weights"].dtype == np.dtype(dtype)
+    assert np.abs(theirs.parameters.final["weights"]).max() > 0  # trained, not still at zero
+    assert max_abs_diff(ours.parameters.at_parity, theirs.parameters.at_parity) == 0
+    assert max_abs_diff(ours.parameters.final, theirs.parameters.final) == 0
+    assert a.loss_curve == b.loss_curve and a.test_accuracy == b.test_accuracy
 
 
 def test_template_model_keeps_subnormals_as_the_reference_does(template_plugin):
@@ -195,13 +199,14 @@ def test_template_model_keeps_subnormals_as_the_reference_does(template_plugin):
     data = Dataset("crafted", images, labels, images, labels, class_names=["a", "b"])
     schedule = BatchSchedule(indices=np.array([[0], [1]]), seed=0, sampling="replacement")
     config = SetupConfig(learning_rate=90.0, batch_size=1, input_dim=2, num_classes=2)
-    ours, theirs = (measure(spec, "cpu", data, schedule, config, parity_step=1)
+    job = RowJob("x", "cpu", config, SchedulePlan.of(schedule), parity_step=1)
+    ours, theirs = (measure(job, spec, data, schedule)
                     for spec in (_registered(template_plugin), installed_registry().get("numpy")))
-    assert ours.status == theirs.status == Status.OK, (ours.error, theirs.error)
-    assert theirs.params_final is not None
-    moved = theirs.params_final["weights"][1, 1]  # lr 90 x the subnormal gradient
+    assert ours.measurement.status == theirs.measurement.status == Status.OK
+    assert theirs.parameters.final is not None
+    moved = theirs.parameters.final["weights"][1, 1]  # lr 90 x the subnormal gradient
     assert 0 < -moved < np.finfo(np.float32).tiny * 10  # the case does reach that weight
-    assert max_abs_diff(ours.params_final, theirs.params_final) == 0
+    assert max_abs_diff(ours.parameters.final, theirs.parameters.final) == 0
 
 
 def _blas_threads() -> list[int]:

@@ -24,12 +24,12 @@ OTHER = ClassifierSpec("other", "numpy again", NumpySoftmax)
 @pytest.fixture
 def tiny(monkeypatch, tiny_dataset):
     """A small dataset in place of CIFAR-10 (which, unlike the synthetic set, no seed changes)."""
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
 
 
 def base(**overrides) -> RunConfig:
     settings = {"plugins": ["numpy", "other"], "steps": 12, "batch_size": 20, "learning_rate": 0.05,
-                "isolation": "none", **overrides}
+                "executor": "inprocess", **overrides}
     return RunConfig(**settings)
 
 
@@ -122,7 +122,7 @@ def test_the_synthetic_set_is_made_once_per_seed(monkeypatch, tiny_dataset):
         made.append(seed)
         return tiny_dataset(seed=seed)
 
-    monkeypatch.setattr(runner, "load_dataset", load)
+    monkeypatch.setattr("bench.dataset.load_dataset", load)
     rows = runner.run(base(dataset="synthetic", roofline=False), Registry({"numpy": NUMPY, "other": OTHER}),
                       axes={"batch_size": [20, 40], "seed": [1, 0]}).rows
     assert made == [1, 0] and len(rows) == 8
@@ -154,7 +154,7 @@ def _doc(rows: list[Row]) -> RunDocument:
 
 def _row(plugin: str, seed: int, batch: int, **fields) -> Row:
     settings = {"seed": seed, "batch_size": batch}
-    return Row(plugin, "cpu", settings=settings, schedule_sha256=f"{seed}/{batch}", steps_per_second=100.0,
+    return Row.of(plugin=plugin, device="cpu", settings=settings, schedule_sha256=f"{seed}/{batch}", steps_per_second=100.0,
                test_accuracy=0.3, wall_seconds=1.0, **fields)
 
 
@@ -181,7 +181,7 @@ def test_time_to_target_columns_and_the_not_reached_marker():
     assert second.count(NOT_REACHED) == 2
     picked = results_table(_doc([reached, missed]), columns=["plugin", "to_target"]).splitlines()
     assert picked[0].split() == ["plugin", "seed", "steps", "to", "25%", "s", "to", "25%"]
-    assert missed.target_reached is False and reached.target_reached is True and Row("x", "cpu").target_reached is None
+    assert missed.target_reached is False and reached.target_reached is True and Row.of(plugin="x", device="cpu").target_reached is None
 
 
 def test_a_sweeps_timeline_sums_each_phase_over_the_rows():

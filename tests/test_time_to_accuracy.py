@@ -9,7 +9,9 @@ import pytest
 from bench_numpy.softmax import NumpySoftmax
 
 from bench.classifier import ClassifierSpec, SetupConfig
+from bench.job import RowJob, SchedulePlan
 from bench.measure import measure
+from bench.results.model import Row, RowIdentity
 from bench.schedule import build_schedule
 
 PREDICT_SECONDS = 0.25  # far above ten tiny steps, even on a crowded machine
@@ -50,8 +52,9 @@ def _measure(tiny_dataset, steps=10, **kwargs):
     schedule = build_schedule(len(dataset.train_labels), steps, 20, 0)
     config = SetupConfig(learning_rate=0.05, batch_size=20, input_dim=dataset.input_dim,
                          num_classes=dataset.num_classes)
-    row = measure(spec, "cpu", dataset, schedule, config, **kwargs)
-    return row, made[0]
+    job = RowJob("slow", "cpu", config, SchedulePlan.of(schedule), **kwargs)
+    identity = RowIdentity("slow", "cpu", eval_every=job.eval_every, target_accuracy=job.target_accuracy)
+    return Row(identity, measure(job, spec, dataset, schedule).measurement), made[0]
 
 
 def test_evaluations_run_between_steps_and_count_toward_the_time_to_target(tiny_dataset):

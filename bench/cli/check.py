@@ -33,7 +33,7 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from bench.errors import UsageError
     from bench.regression.bounds import load_bounds
-    from bench.regression.cli import run_check
+    from bench.regression.suite import run_check
 
     for flag, value in (("--rounds", args.rounds), ("--steps", args.steps), ("--attempts", args.attempts)):
         if value < 1:

@@ -7,16 +7,16 @@ import os
 import signal
 import sys
 import time
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.cli import options
 from bench.errors import ResultFileError, UsageError
-from bench.settings import DATASETS, EXECUTORS, ISOLATIONS, PLACEMENTS, PREPROCESSINGS, RECIPE_KEYS, SAMPLINGS
+from bench.settings import RECIPE_KEYS
 
 if TYPE_CHECKING:
-    from bench.classifier import ClassifierSpec
-    from bench.plugins import Registry
+    from bench.plan import RunPlan
     from bench.results.model import RunDocument
     from bench.settings import RunConfig
 
@@ -24,69 +24,53 @@ EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 
 def add_run_options(run: argparse.ArgumentParser, *, lists: bool = False) -> None:
-    """The options of a run (``bench run``; ``bench sweep`` takes the same, with ``lists``:
-    the settings it can vary then take comma-separated lists, and their values are lists)."""
-    integer = options.integer_list if lists else options.integer
-    several = " (a comma list to sweep, e.g. 1,2,4)" if lists else ""
-    run.add_argument("--plugins", type=options.csv, required=True, metavar="NAME[,NAME...]",
-                     help="classifiers to run, e.g. tf-graph,tf-eager (see bench plugins)")
-    run.add_argument("--devices", type=options.csv, default=["cpu"], metavar="DEV[,DEV...]",
-                     help="cpu, gpu, gpu:N, or all (every device each plugin can use); default: cpu")
+    """The options of a run, built from :class:`bench.settings.RunConfig`'s declarations
+    (``bench run``; ``bench sweep`` takes the same, with ``lists``: the settings it can vary
+    then take comma-separated lists, and their values are lists)."""
+    from bench.execute import EXECUTORS
+    from bench.settings import ISOLATION_EXECUTORS, RunConfig
+
+    for item in fields(RunConfig):
+        meta = item.metadata
+        if not meta.get("cli", True):
+            continue
+        flag = meta.get("flag") or "--" + item.name.replace("_", "-")
+        sweep = lists and meta.get("sweep")
+        several = " (a comma list to sweep, e.g. 1,2,4)" if sweep else ""
+        kwargs: dict[str, Any] = {"dest": item.name, "help": meta["help"] + several}
+        convert, choices = meta.get("convert"), meta.get("choices")
+        if meta.get("metavar"):
+            kwargs["metavar"] = meta["metavar"]
+        if convert == "flag":
+            kwargs.update(action="store_true", default=options.env_offline() if item.name == "offline" else False)
+        elif convert == "negated":
+            kwargs.update(action="store_false", default=True)
+        elif convert == "key_value":
+            kwargs.update(type=options.key_value, action="append", default=[])
+        elif choices:
+            if sweep:
+                kwargs.update(type=options.choice_list(choices), metavar="|".join(choices) + "[,...]")
+            else:
+                kwargs["choices"] = choices
+            kwargs["default"] = item.default
+        else:
+            if convert == "integer":
+                kwargs["type"] = options.integer_list if sweep else options.integer
+            elif convert is not None:
+                kwargs["type"] = getattr(options, convert)
+            if item.name not in RECIPE_KEYS and item.default is not MISSING:
+                kwargs["default"] = item.default
+            elif item.name not in RECIPE_KEYS and item.default_factory is not MISSING:
+                kwargs["default"] = item.default_factory()
+        if item.name == "plugins":
+            kwargs["required"] = True
+        if item.name == "executor":
+            kwargs["metavar"] = "|".join(EXECUTORS)
+        run.add_argument(flag, **kwargs)
+    run.add_argument("--isolation", choices=tuple(ISOLATION_EXECUTORS), default=None,
+                     help="the older name of --executor: process is --executor process, none is --executor inprocess")
     run.add_argument("--require-devices", action="store_true",
                      help="exit non-zero when a requested device is unavailable")
-    placement = {"type": options.choice_list(PLACEMENTS), "metavar": "|".join(PLACEMENTS) + "[,...]"} if lists else {
-        "choices": PLACEMENTS}
-    run.add_argument("--placement", default="feed", **placement,
-                     help="feed: batches gathered on the host and handed over (the reference's way); "
-                          "resident: the training set placed on the device once, steps pass indices" + several)
-    run.add_argument("--steps-per-call", type=integer, default=1, metavar="K",
-                     help="with --placement resident: let a classifier run K steps per call (a compiled loop)"
-                          + several)
-    run.add_argument("--no-roofline", action="store_true",
-                     help="do not rate rows against the machine's ceilings (no ceilings measured or read)")
-    run.add_argument("--remeasure-roofline", action="store_true",
-                     help="measure the CPU's ceilings (peak FLOP/s, memory bandwidth) again instead of using the cache")
-    run.add_argument("--steps", type=options.integer, metavar="N",
-                     help="training steps (default: 1000, or the model's own)")
-    run.add_argument("--batch-size", type=integer, metavar="N",
-                     help="images per step (default: 100, or the model's own)" + several)
-    run.add_argument("--learning-rate", type=options.number, metavar="LR",
-                     help="SGD step size (default: 0.005, or the model's own)")
-    run.add_argument("--seed", type=integer, default=0,
-                     help="seeds the batch schedule and the frameworks (default: 0)" + several)
-    run.add_argument("--sampling", choices=SAMPLINGS, default="replacement",
-                     help="batches drawn with replacement (the reference) or shuffled epochs")
-    run.add_argument("--dataset", choices=DATASETS, default="cifar10",
-                     help="cifar10 (verified, downloaded when missing) or synthetic (generated, no files)")
-    run.add_argument("--preprocessing", choices=PREPROCESSINGS, default="reference",
-                     help="reference: 0-255 minus the per-pixel training mean; standardize: [0,1], per-channel z-score")
-    options.add_data_source(run)
-    run.add_argument("--threads", type=integer, metavar="N",
-                     help="threads each row's framework may use, 1 to 4 x the CPUs (default: its own)" + several)
-    run.add_argument("--isolation", choices=ISOLATIONS, default="process",
-                     help="process: every row in a fresh worker process (default); "
-                          "none: all rows in this process (debugging, profilers)")
-    run.add_argument("--timeout", type=options.number, metavar="SECONDS",
-                     help="stop a row that takes longer (status timeout) and go on with the next")
-    run.add_argument("--executor", choices=EXECUTORS, default="local",
-                     help="local: rows one at a time here (default); ray: each row a Ray task on a cluster node")
-    run.add_argument("--ray-address", metavar="ADDR",
-                     help="with --executor ray: the cluster (host:port; default: $RAY_ADDRESS, else a local instance)")
-    run.add_argument("--ray-resources", metavar="RES",
-                     help='with --executor ray: custom resources every row asks for, e.g. \'{"A100": 1}\' or A100=1')
-    run.add_argument("--ray-data-dir", metavar="DIR",
-                     help="with --executor ray: where the nodes look for CIFAR-10 (default: each node's own)")
-    run.add_argument("--param", type=options.key_value, action="append", default=[], metavar="[CLF:]KEY=VALUE",
-                     help="a setting a classifier declares (bench plugins --params lists them); "
-                          "CLF: limits it to one classifier (repeatable)")
-    run.add_argument("--loss-every", type=options.integer, default=10, metavar="N",
-                     help="keep the loss every N steps (default: 10)")
-    run.add_argument("--eval-every", type=options.integer, metavar="N",
-                     help="also evaluate on the test set after every N-th step (between steps, outside their "
-                          "timing): the accuracy curve, and the time to --target-accuracy")
-    run.add_argument("--target-accuracy", type=options.number, metavar="A",
-                     help="record the steps and wall-clock seconds until an evaluation first reaches test accuracy "
-                          "A, a fraction in (0, 1] (0.25 for 25%%); needs --eval-every")
     run.add_argument("--results-dir", default="results", metavar="DIR",
                      help="where each run is saved (default: results/)")
     run.add_argument("--output", metavar="FILE", help="also write the run's JSON to this file")
@@ -106,36 +90,21 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
     """The run's settings as given, and which recipe settings the user gave."""
-    from bench.settings import RunConfig
+    from bench.settings import ISOLATION_EXECUTORS, RunConfig
 
-    given = {key: getattr(args, key) for key in RECIPE_KEYS if getattr(args, key) is not None}
-    config = RunConfig(
-        plugins=args.plugins,
-        devices=args.devices,
-        **given,
-        seed=args.seed,
-        sampling=args.sampling,
-        dataset=args.dataset,
-        preprocessing=args.preprocessing,
-        data_dir=args.data_dir,
-        offline=args.offline,
-        threads=args.threads,
-        loss_every=args.loss_every,
-        params=dict(args.param),
-        placement=args.placement,
-        steps_per_call=args.steps_per_call,
-        roofline=not args.no_roofline,
-        remeasure_roofline=args.remeasure_roofline,
-        isolation=args.isolation,
-        timeout=args.timeout,
-        executor=args.executor,
-        ray_address=args.ray_address,
-        ray_resources=args.ray_resources,
-        ray_data_dir=args.ray_data_dir,
-        eval_every=args.eval_every,
-        target_accuracy=args.target_accuracy,
-    )
-    return config, set(given)
+    values = {item.name: getattr(args, item.name) for item in fields(RunConfig) if hasattr(args, item.name)}
+    values["params"] = dict(values.get("params") or [])
+    given = {key for key in RECIPE_KEYS if values.get(key) is not None}
+    for key in RECIPE_KEYS:
+        if values.get(key) is None:
+            values.pop(key, None)  # the recipe's default, or the model's own
+    if args.isolation is not None:
+        implied = ISOLATION_EXECUTORS[args.isolation]
+        if args.executor not in ("process", "local", implied):
+            raise UsageError(f"--isolation {args.isolation} and --executor {args.executor} disagree; "
+                             "give --executor alone")
+        values["executor"] = implied if args.executor in ("process", "local") else args.executor
+    return RunConfig(**values), given
 
 
 def check_outputs(args: argparse.Namespace) -> Path | None:
@@ -200,42 +169,31 @@ class Saver:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bench.plan import prepare_run
     from bench.plugins import installed_registry
-    from bench.settings import resolve_params, with_plugin_defaults
 
     config, given = config_from_args(args)
     config.check()
-    registry = installed_registry()
-    specs = [lookup(registry, name) for name in config.plugins]
-    resolve_params(specs, config.params)  # an unknown or invalid --param is refused before any row runs
-    config = with_plugin_defaults(config, specs[0], given)
-    return measure_and_finish(args, config, registry)
+    plan = prepare_run(config, installed_registry(), given=given)
+    return measure_and_finish(args, plan)
 
 
-def measure_and_finish(
-    args: argparse.Namespace,
-    config: RunConfig,
-    registry: Registry,
-    *,
-    axes: dict[str, list[Any]] | None = None,
-    executor_factory: Any = None,
-) -> int:
-    """Run ``config`` (with ``axes``, a sweep), saving after every row; print and exit as
-    ``bench run`` does (:func:`finish`)."""
+def measure_and_finish(args: argparse.Namespace, plan: RunPlan) -> int:
+    """Run ``plan``, saving after every row; print and exit as ``bench run`` does
+    (:func:`finish`)."""
+    from bench.plugins import installed_registry
     from bench.runner import run
 
     created = check_outputs(args)
     saver = Saver(Path(args.results_dir), args.output)
     try:
         outcome = run(
-            config,
-            registry,
-            axes=axes,
+            plan,
+            installed_registry(),
             argv=["bench", *sys.argv[1:]],
             process_started=process_start_time(),
             on_update=saver,
             progress=None if args.quiet else progress_bar,
-            executor_factory=executor_factory,
         )
     except BaseException:
         if created is not None and not saver.writers:
@@ -283,17 +241,6 @@ def ignore_further_signals() -> None:
     """After a run was interrupted, more Ctrl-C (or SIGTERM) must not cut the final save short."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
-
-
-def lookup(registry: Registry, name: str) -> ClassifierSpec:
-    """``registry.get(name)``; an unknown name's error also names the plugins that failed to load."""
-    try:
-        return registry.get(name)
-    except UsageError as exc:
-        if not registry.broken:
-            raise
-        broken = "; ".join(f"{b.name} ({b.reason})" for b in registry.broken)
-        raise UsageError(f"{exc}; plugins that failed to load: {broken} (see bench plugins)") from None
 
 
 def progress_bar(label: str, total: int) -> Any:

@@ -5,8 +5,8 @@ It takes every option of ``bench run``; ``--batch-size``, ``--seed``, ``--thread
 lists, and every combination of the values becomes a row of one result document, each
 row recording its own settings. Planning (:mod:`bench.plan`) is apart from running, so
 ``--dry-run`` lists the rows without loading any data, and the executor that measures the
-rows is bench run's choice (``--executor``): ``local`` (this machine, one worker process
-per row, or bench's own process with ``--isolation none``) or ``ray`` (each row a task on
+rows is bench run's choice (``--executor``): ``process`` (this machine, one worker process
+per row, or bench's own process with ``--executor inprocess``) or ``ray`` (each row a task on
 a node of a Ray cluster, one timed row per node at a time).
 
 A combination whose values cannot go together (``--steps-per-call`` > 1 with ``feed``
@@ -21,7 +21,7 @@ import argparse
 import copy
 from typing import TYPE_CHECKING, Any
 
-from bench.cli.run import add_run_options, config_from_args, lookup, measure_and_finish
+from bench.cli.run import add_run_options, config_from_args, measure_and_finish
 
 if TYPE_CHECKING:
     from bench.plan import PlannedRow
@@ -56,25 +56,18 @@ def axes_from_args(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[s
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from bench.plan import plan_rows
+    from bench.plan import prepare_run
     from bench.plugins import installed_registry
-    from bench.runner import combinations_of
-    from bench.settings import resolve_params, with_plugin_defaults
 
     first, axes = axes_from_args(args)
     config, given = config_from_args(first)
-    combinations_of(config, axes)  # every value checked before any plugin is looked up
-    registry = installed_registry()
-    specs = [lookup(registry, name) for name in config.plugins]
-    params = resolve_params(specs, config.params)  # refused before any row runs
-    config = with_plugin_defaults(config, specs[0], given)
-    combinations = combinations_of(config, axes)
+    plan = prepare_run(config, installed_registry(), axes=axes, given=given)
     if args.dry_run:
-        planned = plan_rows(combinations, specs, params, lambda spec: _requested_devices(config.devices))
+        planned = plan.rows(lambda spec: _requested_devices(plan.config.devices))
         print(plan_table(planned, args.format))
         print(plan_summary(planned))
         return 0
-    return measure_and_finish(args, config, registry, axes=axes or None)
+    return measure_and_finish(args, plan)
 
 
 def _requested_devices(requested: list[str]) -> list[str]:

@@ -1,74 +1,136 @@
-"""Where rows run: each in a fresh worker process (the default), or in bench's own process.
+"""Where rows run: executors, chosen by name from one table (:data:`EXECUTORS`).
 
-A row is one classifier on one device. The runner describes it as a :class:`RowJob` and
-hands it to an executor, which returns a :class:`RowOutcome`: the measured row, the
-framework facts its process reported, and whether the user interrupted it.
+A row is one classifier on one device, described by a :class:`~bench.job.RowJob`. The
+runner hands each job, with the data its rows share (:class:`RowData`), to the run's
+executor, which returns a :class:`RowOutcome`: the row's measurement, its parameter
+snapshots, the framework facts its process reported, and whether the user interrupted it.
 
-- :class:`~bench.execute.worker.WorkerExecutor` (``--isolation process``): every row in a
+- ``process`` (:class:`~bench.execute.worker.WorkerExecutor`, the default): every row in a
   new interpreter started cleanly (never a fork of a process that imported a framework),
   which memory-maps the prepared dataset read-only. A crash, ``os._exit``, a hang past
   ``--timeout`` or a signal ends that row alone; no row inherits another's threads, memory
   or imports.
-- :class:`~bench.execute.inprocess.InProcessExecutor` (``--isolation none``): rows one
-  after another in this process, for debugging and profilers.
-- :class:`~bench.execute.ray.RayExecutor` (``--executor ray``): each row a Ray task on a
-  node of a cluster, which gets its own copy of the data (checked against the run's) and
-  measures the row in a fresh worker process there (:mod:`bench.execute.node`); rows can
-  be submitted together and come back as they finish. Needs ``pip install 'bench[ray]'``.
+- ``inprocess`` (:class:`~bench.execute.inprocess.InProcessExecutor`): rows one after
+  another in bench's own process, for debugging and profilers.
+- ``ray`` (:class:`~bench.execute.ray.RayExecutor`): each row a Ray task on a node of a
+  cluster, which gets its own copy of the data (checked against the run's) and measures
+  the row in a fresh worker process there. Needs ``pip install 'bench[ray]'``.
+
+Each executor class checks its own options (:meth:`ExecutorClass.check`) and is opened
+once per run (:meth:`ExecutorClass.open`); the runner knows no executor by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from bench.classifier import ClassifierSpec, SetupConfig
-from bench.results.model import Row
+from bench.dataset import Dataset
+from bench.errors import UsageError
+from bench.job import RowJob
+from bench.measure import Progress
+from bench.results.model import Measurement, ParameterSnapshots
 
-ISOLATIONS = ("process", "none")
+if TYPE_CHECKING:
+    from bench.classifier import ClassifierSpec
+    from bench.plugins import Registry
+    from bench.settings import RunConfig
 
-Progress = Callable[[int], None]
+__all__ = ["EXECUTORS", "Executor", "ExecutorClass", "Progress", "RowData", "RowJob", "RowOutcome", "executor_class"]
+
+EXECUTORS: Mapping[str, str] = {
+    "process": "bench.execute.worker:WorkerExecutor",
+    "inprocess": "bench.execute.inprocess:InProcessExecutor",
+    "ray": "bench.execute.ray:RayExecutor",
+}
+"""Every executor by name: ``--executor NAME``."""
 
 
 @dataclass(frozen=True)
-class RowJob:
-    """Everything a row needs besides the dataset and the schedule."""
+class RowData:
+    """The data that rows of one run (or, for the synthetic set, of one seed) share."""
 
-    classifier: str
-    device: str
-    setup: SetupConfig
-    placement: str = "feed"
-    steps_per_call: int = 1
-    loss_every: int = 10
-    parity_step: int = 10
-    timeout: float | None = None
-    """Seconds the whole row may take (worker start included); ``None``: no limit."""
-    eval_every: int | None = None
-    """Evaluate on the test set every this many steps (between steps); ``None``: only at the end."""
-    target_accuracy: float | None = None
-    """Record the steps and seconds to this test accuracy (a fraction; needs ``eval_every``)."""
+    dataset: Dataset
+    """The parent's copy (the rows' test labels stay with it)."""
+    prepared: Path | None = None
+    """The prepared copy on disk that worker processes map (``process`` executors)."""
+    settings: Any = None
+    """How a node obtains the same data itself (:class:`bench.execute.ray.node.DataSettings`)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class RowOutcome:
     """What an executor brings back from one row."""
 
-    row: Row
+    measurement: Measurement
+    parameters: ParameterSnapshots = field(default_factory=ParameterSnapshots)
     environment: dict[str, str] = field(default_factory=dict)
     interrupted: str | None = None
     """``"SIGINT"`` or ``"SIGTERM"`` when the user stopped the run during this row."""
 
 
 class Executor(Protocol):
-    """Runs rows of one run (one dataset, one schedule)."""
+    """Runs the rows of one run."""
 
-    isolation: str
+    isolation: ClassVar[str]
+    """What its rows record as ``isolation``: ``process`` or ``none``."""
 
-    def run_row(self, spec: ClassifierSpec, job: RowJob, progress: Progress | None = None) -> RowOutcome:
+    def run_row(self, job: RowJob, data: RowData, progress: Progress | None = None) -> RowOutcome:
         """Measure one row; never raises for a plugin's fault (the row records it)."""
         ...
 
     def list_devices(self, spec: ClassifierSpec) -> list[str]:
         """The devices ``spec`` can use now (``--devices all``)."""
         ...
+
+    def close(self) -> None:
+        """Release what the executor holds (a cluster connection)."""
+        ...
+
+
+class ExecutorClass(Protocol):
+    """An executor's class: its name, its options, how it is opened."""
+
+    name: ClassVar[str]
+    isolation: ClassVar[str]
+    needs_prepared_copy: ClassVar[bool]
+    """Whether its rows map a prepared copy on this machine (``process``)."""
+    options: ClassVar[tuple[str, ...]]
+    """The :class:`~bench.settings.RunConfig` fields only this executor takes."""
+
+    @classmethod
+    def check(cls, config: RunConfig) -> None:
+        """Raise a UsageError for options this executor cannot use (before anything runs)."""
+        ...
+
+    @classmethod
+    def open(cls, config: RunConfig, registry: Registry) -> Executor:
+        """The executor for a run of ``config``."""
+        ...
+
+
+def executor_class(name: str) -> ExecutorClass:
+    """The executor called ``name`` (imported only now: Ray's stays unimported until asked for)."""
+    try:
+        module, _, attribute = EXECUTORS[name].partition(":")
+    except KeyError:
+        raise UsageError(f"unknown --executor {name!r}; choose one of: {', '.join(EXECUTORS)}") from None
+    chosen: ExecutorClass = getattr(importlib.import_module(module), attribute)
+    return chosen
+
+
+def check_options(config: RunConfig) -> None:
+    """The chosen executor checks its options; options of another executor are refused."""
+    chosen = executor_class(config.executor)
+    chosen.check(config)
+    for name in EXECUTORS:
+        if name == config.executor:
+            continue
+        foreign = [option for option in executor_class(name).options
+                   if option not in chosen.options and getattr(config, option) is not None]
+        if foreign:
+            flags = ", ".join("--" + option.replace("_", "-") for option in foreign)
+            raise UsageError(f"{flags} need{'s' if len(foreign) == 1 else ''} --executor {name}")

@@ -23,7 +23,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from bench.classifier import SetupConfig
 from bench.errors import Terminated, describe_exception
 
 
@@ -52,55 +51,44 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def measure_job(directory: Path, channel: Channel) -> int:
     from bench.dataset.prepared import open_prepared
-    from bench.measure import measure
+    from bench.job import RowJob
+    from bench.measure import Measured, measure
     from bench.plugins import environment_of, installed_registry
-    from bench.schedule import build_schedule
 
     document = json.loads((directory / "job.json").read_text())
-    job, plan = document["job"], document["schedule"]
+    job = RowJob.from_dict(document["job"])
     dataset = open_prepared(document["prepared"])
-    schedule = build_schedule(len(dataset.train_labels), plan["steps"], plan["batch_size"], plan["seed"],
-                              plan["sampling"])
-    if schedule.sha256() != plan["sha256"]:
-        raise RuntimeError("the rebuilt batch schedule differs from the parent's (sha256 mismatch)")
+    schedule = job.schedule.rebuild(len(dataset.train_labels))
     registry = installed_registry()
-    spec = registry.get(job["classifier"])
+    spec = registry.get(job.classifier)
     channel.send("ready")
     environment: dict[str, str] = {}
     saved = False
 
-    def save(row: Any) -> None:
+    def save(measured: Measured) -> None:
         nonlocal saved, environment
-        for attribute, name in (("params_at_parity", "parity"), ("params_final", "final")):
-            params = getattr(row, attribute)
+        for params, name in ((measured.parameters.at_parity, "parity"), (measured.parameters.final, "final")):
             if params is not None:
-                np.savez(directory / f"{name}.npz", **params)
+                np.savez(directory / f"{name}.npz", **params)  # type: ignore[arg-type]  # names are str
         environment = environment_of(registry, spec)
         saved = True
 
-    def measured(row: Any) -> None:
-        save(row)
-        channel.send("measured", row=row.to_dict(), environment=environment)
+    def on_measured(measured: Measured) -> None:
+        save(measured)
+        channel.send("measured", row=measured.measurement.to_dict(), environment=environment)
 
-    row = measure(
+    result = measure(
+        job,
         spec,
-        job["device"],
         dataset,
         schedule,
-        SetupConfig(**job["setup"]),
-        loss_every=job["loss_every"],
-        parity_step=job["parity_step"],
-        placement=job["placement"],
-        steps_per_call=job["steps_per_call"],
-        eval_every=job.get("eval_every"),
-        target_accuracy=job.get("target_accuracy"),
         progress=lambda steps: channel.send("progress", steps=steps),
         on_phase=lambda phase: channel.send("phase", phase=phase),
-        on_measured=measured,
+        on_measured=on_measured,
     )
     if not saved:
-        save(row)
-    channel.send("done", row=row.to_dict(), environment=environment)
+        save(result)
+    channel.send("done", row=result.measurement.to_dict(), environment=environment)
     return 0
 
 

@@ -23,37 +23,57 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from bench.classifier import ClassifierSpec
-from bench.errors import BenchError
-from bench.execute import Progress, RowJob, RowOutcome
-from bench.results.model import Row, Status
-from bench.schedule import BatchSchedule
+from bench.errors import BenchError, UsageError
+from bench.execute import Progress, RowData, RowJob, RowOutcome
+from bench.results.model import Measurement, ParameterSnapshots, ResultFormatError, Status
+
+if TYPE_CHECKING:
+    from bench.plugins import Registry
+    from bench.settings import RunConfig
 
 GRACE_SECONDS = 1.0
 """How long an interrupted worker may take to report before it is killed."""
 POLL_SECONDS = 0.1
-PARAMETER_FILES = {"params_at_parity": "parity", "params_final": "final"}
+PARAMETER_FILES = ("parity", "final")
+"""The snapshots a worker leaves in its directory: ``parity.npz`` and ``final.npz``."""
 
 
 @dataclass
 class WorkerExecutor:
-    """Rows in worker processes over a prepared dataset (see :mod:`bench.dataset.prepared`)."""
+    """``--executor process``: rows in worker processes over a prepared dataset (see
+    :mod:`bench.dataset.prepared`)."""
 
-    prepared: Path
-    schedule: BatchSchedule
-    isolation: str = "process"
+    name: ClassVar[str] = "process"
+    isolation: ClassVar[str] = "process"
+    needs_prepared_copy: ClassVar[bool] = True
+    options: ClassVar[tuple[str, ...]] = ("timeout",)
     python: str = sys.executable
     env: dict[str, str] | None = None
 
-    def run_row(self, spec: ClassifierSpec, job: RowJob, progress: Progress | None = None) -> RowOutcome:
+    @classmethod
+    def check(cls, config: RunConfig) -> None:
+        pass  # --timeout is checked with the other settings
+
+    @classmethod
+    def open(cls, config: RunConfig, registry: Registry) -> WorkerExecutor:
+        return cls()
+
+    def run_row(self, job: RowJob, data: RowData, progress: Progress | None = None) -> RowOutcome:
+        if data.prepared is None:
+            raise UsageError("a worker process needs the prepared copy of the data")
         with tempfile.TemporaryDirectory(prefix="bench-row-") as directory:
-            return _Worker(self, spec, job, Path(directory), progress).run()
+            return _Worker(self, job, data.prepared, Path(directory), progress).run()
+
+    def close(self) -> None:
+        pass
 
     def list_devices(self, spec: ClassifierSpec) -> list[str]:
         """Ask a worker: listing a framework's devices imports it, which the parent never does."""
@@ -88,8 +108,8 @@ class _Worker:
     """One worker process and what it has said so far."""
 
     executor: WorkerExecutor
-    spec: ClassifierSpec
     job: RowJob
+    prepared: Path
     directory: Path
     progress: Progress | None
     phase: str = "worker start"
@@ -129,18 +149,7 @@ class _Worker:
             self.signal_received = signum
 
     def _write_job(self) -> None:
-        schedule = self.executor.schedule
-        job = {
-            "job": {**asdict(self.job), "setup": asdict(self.job.setup)},
-            "prepared": str(self.executor.prepared),
-            "schedule": {
-                "steps": schedule.steps,
-                "batch_size": schedule.batch_size,
-                "seed": schedule.seed,
-                "sampling": schedule.sampling,
-                "sha256": schedule.sha256(),
-            },
-        }
+        job = {"job": self.job.to_dict(), "prepared": str(self.prepared)}
         (self.directory / "job.json").write_text(json.dumps(job))
 
     def _follow(self, proc: subprocess.Popen[bytes], read: int, started: float) -> RowOutcome:
@@ -193,8 +202,7 @@ class _Worker:
                 buffer = self._handle(buffer + chunk, started)
         _kill_group(proc)
         outcome = self._outcome(Status.INTERRUPTED, f"interrupted ({name}) during {self.phase}{self._step_note()}")
-        outcome.interrupted = name
-        return outcome
+        return replace(outcome, interrupted=name)
 
     def _handle(self, buffer: bytes, started: float) -> bytes:
         *lines, rest = buffer.split(b"\n")
@@ -220,34 +228,31 @@ class _Worker:
         return rest
 
     def _step_note(self) -> str:
-        return f" (step {self.steps} of {self.executor.schedule.steps})" if self.phase == "training" else ""
+        return f" (step {self.steps} of {self.job.schedule.steps})" if self.phase == "training" else ""
 
     def _outcome(self, status: Status | None = None, error: str | None = None) -> RowOutcome:
         """The row: the worker's final report, else what it measured before close, else what we know."""
         data = self.done or self.measured
+        parameters = ParameterSnapshots()
         if data is not None:
-            row = Row.from_dict(data, "the worker's row")
-            row.params_at_parity, row.params_final = (self._parameters(name) for name in PARAMETER_FILES.values())
-            if self.done is None and status is not None:
-                # Training and evaluation finished; only close was cut short.
-                if status == Status.INTERRUPTED:
-                    row.error = f"measured; {error} (close did not finish)"
-                else:
-                    row.status, row.error = status, f"{error} (training and evaluation had finished)"
+            try:
+                measurement = Measurement.from_dict(data, "the worker's measurement")
+                parameters = ParameterSnapshots(*(self._parameters(name) for name in PARAMETER_FILES))
+            except (ResultFormatError, ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
+                measurement = Measurement(status=Status.FAILED, steps_completed=self.steps,
+                                          error=f"worker: its report cannot be read: {exc}")
+            else:
+                if self.done is None and status is not None:
+                    # Training and evaluation finished; only close was cut short.
+                    if status == Status.INTERRUPTED:
+                        measurement = replace(measurement, error=f"measured; {error} (close did not finish)")
+                    else:
+                        measurement = replace(measurement, status=status,
+                                              error=f"{error} (training and evaluation had finished)")
         else:
-            row = Row(
-                plugin=self.spec.name,
-                device=self.job.device,
-                placement=self.job.placement,
-                steps_per_call=self.job.steps_per_call,
-                status=status or Status.FAILED,
-                error=error,
-                steps_completed=self.steps,
-            )
-        row.isolation = self.executor.isolation
-        row.worker_start_seconds = self.ready_seconds
-        row.params = dict(self.job.setup.params)
-        return RowOutcome(row, dict(self.environment))
+            measurement = Measurement(status=status or Status.FAILED, error=error, steps_completed=self.steps)
+        measurement = replace(measurement, worker_start_seconds=self.ready_seconds)
+        return RowOutcome(measurement, parameters, dict(self.environment))
 
     def _parameters(self, name: str) -> dict[str, np.ndarray] | None:
         path = self.directory / f"{name}.npz"

@@ -21,7 +21,7 @@ wide enough for a noisy two-core machine and still well short of a real slowdown
 
 The parts: :mod:`~bench.regression.bounds` (the bounds file), :mod:`~bench.regression.relative`
 (classifiers against the reference), :mod:`~bench.regression.harness` (the harness against a
-bare loop), :mod:`~bench.regression.checks` (checks and retries) and :mod:`~bench.regression.cli`
+bare loop), :mod:`~bench.regression.checks` (checks and retries) and :mod:`~bench.regression.suite`
 (the whole check, as ``bench check`` runs it).
 """
 
@@ -34,7 +34,6 @@ from bench.regression.bounds import (
     load_bounds,
 )
 from bench.regression.checks import Check, CheckReport
-from bench.regression.cli import main, run_check
 from bench.regression.harness import HarnessTiming, check_harness, check_harness_speed, harness_vs_bare
 from bench.regression.relative import (
     Batches,
@@ -46,6 +45,7 @@ from bench.regression.relative import (
     relative_step_times,
     setup_config,
 )
+from bench.regression.suite import run_check
 
 __all__ = [
     "REFERENCE",
@@ -65,7 +65,6 @@ __all__ = [
     "fixed_batches",
     "harness_vs_bare",
     "load_bounds",
-    "main",
     "measure_relative",
     "relative_step_times",
     "run_check",

@@ -1,6 +1,8 @@
-"""``python -m bench.regression [--bounds FILE]``; see :mod:`bench.regression.cli`."""
+"""``python -m bench.regression``: an alias of ``bench check``."""
 
-from bench.regression.cli import main
+import sys
+
+from bench.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["check", *sys.argv[1:]], prog="python -m bench.regression"))

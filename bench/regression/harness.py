@@ -13,6 +13,7 @@ import numpy as np
 from bench.classifier import Classifier, ClassifierSpec, SetupConfig
 from bench.dataset import Dataset
 from bench.errors import UsageError
+from bench.job import RowJob, SchedulePlan
 from bench.measure import OK, measure
 from bench.regression.bounds import Bounds
 from bench.regression.checks import Check, CheckReport, _merge
@@ -97,7 +98,8 @@ def harness_vs_bare(
 
 
 def _harness_round(spec: ClassifierSpec, dataset: Dataset, schedule: BatchSchedule, config: SetupConfig) -> float:
-    row = measure(spec, config.device, dataset, schedule, config)
+    job = RowJob(spec.name, config.device, config, SchedulePlan.of(schedule))
+    row = measure(job, spec, dataset, schedule).measurement
     if row.status != OK or row.stats is None:
         raise RuntimeError(f"{spec.name}: the harness round failed: {row.status}: {row.error}")
     return row.stats.median

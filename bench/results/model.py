@@ -1,28 +1,37 @@
-"""The measured result, typed: a run document, its rows, and their step statistics.
+"""The measured result, typed: a run document and its rows, each row in three parts.
 
-Raw data is kept and statistics are derived in one place (as pytest-benchmark's ``Stats``
-and torch.utils.benchmark's ``Measurement`` do): a row stores every step's time
-(``step_seconds``), and :class:`StepStats` derives the median, quartiles, outliers and
-steps/s from it, for the tables, the export and the comparison alike.
+As torch.utils.benchmark keeps a frozen ``TaskSpec`` apart from its raw ``Measurement``, a
+:class:`Row` is made of
 
-A document is parsed and checked once, by :meth:`RunDocument.from_dict`; everything that
-reads a run (report, plot, export, compare) then reads typed attributes. Files of
-schema 1 (which stored nine ``step_seconds_*`` summaries instead of the raw times) still
-load: their rows carry the stored steps/s and no raw data.
+- :class:`RowIdentity`: what the plan fixed before the row ran (plugin, device, settings,
+  params, batch schedule, the work a step states);
+- :class:`Measurement`: what :func:`bench.measure.measure` returned, raw (phases, every
+  step's time, losses, accuracy, memory), and nobody edits afterwards; statistics are
+  derived from it (:class:`~bench.results.stats.StepStats`);
+- :class:`Analysis`: what the run derives once the row is in its document (parity with
+  its reference row, the roofline rating).
+
+All three are frozen. Reading ``row.test_accuracy`` finds the field in the part that holds
+it. A row is saved flat, as schema 2 has always saved it, and every field's type is
+declared once, in these classes' annotations: :meth:`Row.from_dict` checks each saved
+field against its declaration (and its range, in the field's metadata), naming the field
+when it is wrong. Files of schema 1 (nine ``step_seconds_*`` summaries instead of the raw
+times) still load: their rows carry the stored steps/s and no raw data.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
+
+from bench.results.stats import StepStats
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -47,273 +56,270 @@ class ResultFormatError(ValueError):
     """A document that is not a bench result (the message says where)."""
 
 
+def _range(low: float | None = None, high: float | None = None, *, open_low: bool = False) -> dict[str, Any]:
+    """Field metadata: the values a saved field may take."""
+    return {"low": low, "high": high, "open_low": open_low}
+
+
+SECONDS = _range(0)
+COUNT = _range(0)
+FRACTION = _range(0, 1)
+NAN_AS_TEXT = {"nan_as_text": True}
+"""A parity difference: NaN is a finding (a NaN parameter), saved as the text ``"nan"``."""
+
+
 @dataclass(frozen=True)
-class StepStats:
-    """Statistics of a row's steady steps (every step after the first), in seconds.
-
-    The quartiles, outlier counts and Tukey fences are pytest-benchmark's definitions, so
-    an export is exactly what pytest-benchmark would have computed from the same times.
-    """
-
-    data: tuple[float, ...]
-
-    @classmethod
-    def of_row(cls, step_seconds: Sequence[float]) -> StepStats | None:
-        """The steady steps of a row's times: all but the first (tracing, compilation)."""
-        if not step_seconds:
-            return None
-        return cls(tuple(step_seconds[1:] if len(step_seconds) > 1 else step_seconds))
-
-    @cached_property
-    def sorted(self) -> list[float]:
-        return sorted(self.data)
-
-    @property
-    def rounds(self) -> int:
-        return len(self.data)
-
-    @property
-    def total(self) -> float:
-        try:
-            return math.fsum(self.data)
-        except OverflowError:  # times no clock gives, from a hand-made file
-            return math.inf
-
-    @property
-    def min(self) -> float:
-        return self.sorted[0]
-
-    @property
-    def max(self) -> float:
-        return self.sorted[-1]
-
-    @cached_property
-    def mean(self) -> float:
-        return statistics.mean(self.data)
-
-    @cached_property
-    def stddev(self) -> float:
-        return statistics.stdev(self.data) if len(self.data) > 1 else 0.0
-
-    @cached_property
-    def median(self) -> float:
-        return statistics.median(self.data)
-
-    def percentile(self, q: float) -> float:
-        """Linear interpolation between closest ranks (numpy's default)."""
-        return float(np.percentile(self.sorted, q))
-
-    @cached_property
-    def q1(self) -> float:
-        return self._quartiles[0]
-
-    @cached_property
-    def q3(self) -> float:
-        return self._quartiles[1]
-
-    @property
-    def iqr(self) -> float:
-        return self.q3 - self.q1
-
-    @cached_property
-    def _quartiles(self) -> tuple[float, float]:
-        """Wikipedia's methods 3 (odd n) and 2 (even n), as pytest-benchmark."""
-        data, n = self.sorted, len(self.sorted)
-        if n == 1:
-            return data[0], data[0]
-        if n % 2:
-            k, r = n // 4, n % 4
-            if r == 1:
-                return 0.25 * data[k - 1] + 0.75 * data[k], 0.75 * data[3 * k] + 0.25 * data[3 * k + 1]
-            return 0.75 * data[k] + 0.25 * data[k + 1], 0.25 * data[3 * k + 1] + 0.75 * data[3 * k + 2]
-        return statistics.median(data[: n // 2]), statistics.median(data[n // 2 :])
-
-    @property
-    def iqr_outliers(self) -> int:
-        low, high = self.q1 - 1.5 * self.iqr, self.q3 + 1.5 * self.iqr
-        return sum(1 for v in self.data if v < low or v > high)
-
-    @property
-    def stddev_outliers(self) -> int:
-        low, high = self.mean - self.stddev, self.mean + self.stddev
-        return sum(1 for v in self.data if v < low or v > high)
-
-    @property
-    def ld15iqr(self) -> float:
-        """Lowest datum within 1.5 IQR below Q1."""
-        if len(self.data) == 1:
-            return self.data[0]
-        return self.sorted[bisect_left(self.sorted, self.q1 - 1.5 * self.iqr)]
-
-    @property
-    def hd15iqr(self) -> float:
-        """Highest datum within 1.5 IQR above Q3."""
-        if len(self.data) == 1:
-            return self.data[0]
-        return self.sorted[bisect_right(self.sorted, self.q3 + 1.5 * self.iqr) - 1]
-
-    @property
-    def steps_per_second(self) -> float | None:
-        """The steady-state rate: 1 / the median step time."""
-        return 1.0 / self.median if self.median > 0 else None
-
-    def as_pytest_benchmark(self) -> dict[str, Any]:
-        """pytest-benchmark's ``Stats.as_dict()``, plus ``iterations``."""
-        return {
-            "min": self.min,
-            "max": self.max,
-            "mean": self.mean,
-            "stddev": self.stddev,
-            "rounds": self.rounds,
-            "median": self.median,
-            "iqr": self.iqr,
-            "q1": self.q1,
-            "q3": self.q3,
-            "iqr_outliers": self.iqr_outliers,
-            "stddev_outliers": self.stddev_outliers,
-            "outliers": f"{self.stddev_outliers};{self.iqr_outliers}",
-            "ld15iqr": self.ld15iqr,
-            "hd15iqr": self.hd15iqr,
-            "ops": self.rounds / self.total if self.total else 0,
-            "total": self.total,
-            "iterations": 1,
-        }
-
-
-# The fields a stored row has, with the types a reader can rely on.
-_FLOAT, _INT, _TEXT = (float,), (int,), (str,)
-
-
-@dataclass
-class Row:
-    """What one classifier on one device measured. Times in seconds."""
+class RowIdentity:
+    """What the plan fixed before the row ran: which classifier, where, with what settings."""
 
     plugin: str
     device: str
-    status: Status = Status.OK
-    error: str | None = None
-    test_accuracy: float | None = None
-    final_loss: float | None = None
-    steps_completed: int = 0
-    step_seconds: list[float] | None = None
-    """Every step's time, the first included (with ``--steps-per-call``, each call's time
-    shared equally by its steps)."""
-    steps_per_second: float | None = None
-    """Steady state: 1 / median time of the steps after the first (from :attr:`stats`)."""
-    first_step_seconds: float | None = None
-    """Tracing, compilation, lazy allocation: the first step alone."""
-    train_seconds: float | None = None
-    """All training steps, the first included."""
-    load_seconds: float | None = None
-    """Creating the classifier object (imports its framework)."""
-    setup_seconds: float | None = None
     placement: str = "feed"
-    steps_per_call: int = 1
-    placement_seconds: float | None = None
-    """``resident`` only: copying the training set to the device once."""
-    eval_seconds: float | None = None
-    close_seconds: float | None = None
-    wall_seconds: float | None = None
-    worker_start_seconds: float | None = None
-    """``process`` isolation: starting the worker, importing bench, mapping the data."""
+    steps_per_call: int = field(default=1, metadata=_range(1))
     isolation: str = "process"
-    diverged_at_step: int | None = None
-    loss_curve: list[list[float]] = field(default_factory=list)
-    """``[step, loss]`` every ``loss_every`` steps (steps counted from 1), and the last."""
-    parity_step: int | None = None
-    parity_max_abs_diff: float | None = None
-    """Largest absolute parameter difference from the first ok row after ``parity_step``
-    (NaN when a parameter is NaN)."""
-    final_max_abs_diff: float | None = None
-    roofline_fraction: float | None = None
-    """Steps/s over the attainable steps/s of this row's work on its device's ceilings."""
-    attainable_steps_per_second: float | None = None
-    """1 / max(FLOPs / peak FLOP/s, bytes / bandwidth) for a step of this row."""
-    roofline_bound: str | None = None
-    """``compute`` or ``memory``: the ceiling that limits a step of this work."""
-    roofline_reason: str | None = None
-    """Why the row has no fraction, when it has none."""
-    compiled_flops_per_step: float | None = None
-    """The compiler's own count of a step's FLOPs (XLA's cost analysis), where offered."""
-    compiled_bytes_per_step: float | None = None
-    peak_host_memory_bytes: int | None = None
-    """Peak resident set of the row's process (with ``--isolation none``, bench's own so far)."""
-    peak_device_memory_bytes: int | None = None
-    """Peak memory the framework allocated on the row's device, where it can tell."""
-    flops_per_step: float | None = None
-    bytes_per_step: float | None = None
-    eval_every: int | None = None
-    """``--eval-every N``: the test set was also evaluated after every N-th step."""
-    eval_during_training_seconds: float | None = None
-    """Those evaluations' time, all together (outside every step's timing, inside the wall clock)."""
-    accuracy_curve: list[list[float]] = field(default_factory=list)
-    """``[step, test accuracy, seconds since training began]`` at every evaluation, the
-    final one included (``--eval-every``)."""
-    target_accuracy: float | None = None
-    """``--target-accuracy``: the test accuracy (a fraction) whose time-to-reach was measured."""
-    steps_to_target: int | None = None
-    """Steps trained when an evaluation first reached ``target_accuracy``; ``None``: not reached."""
-    time_to_target_seconds: float | None = None
-    """Wall-clock seconds from the start of training to the end of that evaluation: every
-    step, the harness's bookkeeping between steps and the evaluations before it included;
-    load, setup and placement not. ``None``: not reached."""
-    schedule_sha256: str | None = None
-    """The digest of the batch schedule this row trained on (rows of a sweep differ)."""
+    """How the row was isolated: ``process`` (a fresh worker process) or ``none``."""
     settings: dict[str, Any] = field(default_factory=dict)
     """The run settings this row used (batch size, seed, threads, ...)."""
     params: dict[str, str] = field(default_factory=dict)
     """The ``--param`` settings this classifier ran with (its defaults included)."""
+    schedule_sha256: str | None = None
+    """The digest of the batch schedule this row trained on (rows of a sweep differ)."""
+    parity_step: int | None = field(default=None, metadata=COUNT)
+    """The step after which parameters are compared (``--parity-step``, at most the steps)."""
+    eval_every: int | None = field(default=None, metadata=_range(1))
+    """``--eval-every N``: the test set was also evaluated after every N-th step."""
+    target_accuracy: float | None = field(default=None, metadata=_range(0, 1, open_low=True))
+    """``--target-accuracy``: the test accuracy (a fraction) whose time-to-reach was measured."""
+    flops_per_step: float | None = field(default=None, metadata=COUNT)
+    """The FLOPs of one step, as the classifier states them for these settings."""
+    bytes_per_step: float | None = field(default=None, metadata=COUNT)
     plugin_version: str = ""
     distribution: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.plugin} ({self.device})"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What measuring one row gave, raw. Times in seconds."""
+
+    status: Status = Status.OK
+    error: str | None = None
+    steps_completed: int = field(default=0, metadata=COUNT)
+    step_seconds: list[float] | None = field(default=None, metadata={**SECONDS, "what": "step times"})
+    """Every step's time, the first included (with ``--steps-per-call``, each call's time
+    shared equally by its steps)."""
+    final_loss: float | None = None
+    loss_curve: list[list[float]] = field(default_factory=list, metadata={"width": 2, "what": "[step, loss] pairs"})
+    """``[step, loss]`` every ``loss_every`` steps (steps counted from 1), and the last."""
+    diverged_at_step: int | None = field(default=None, metadata=COUNT)
+    test_accuracy: float | None = field(default=None, metadata=FRACTION)
+    load_seconds: float | None = field(default=None, metadata=SECONDS)
+    """Creating the classifier object (imports its framework)."""
+    setup_seconds: float | None = field(default=None, metadata=SECONDS)
+    placement_seconds: float | None = field(default=None, metadata=SECONDS)
+    """``resident`` only: copying the training set to the device once."""
+    eval_seconds: float | None = field(default=None, metadata=SECONDS)
+    close_seconds: float | None = field(default=None, metadata=SECONDS)
+    wall_seconds: float | None = field(default=None, metadata=SECONDS)
+    worker_start_seconds: float | None = field(default=None, metadata=SECONDS)
+    """``process`` isolation: starting the worker, importing bench, mapping the data."""
+    eval_during_training_seconds: float | None = field(default=None, metadata=SECONDS)
+    """The evaluations of ``--eval-every``, all together (outside every step's timing,
+    inside the wall clock)."""
+    accuracy_curve: list[list[float]] = field(default_factory=list,
+                                              metadata={"width": 3, "what": "[step, accuracy, seconds] triples"})
+    """``[step, test accuracy, seconds since training began]`` at every evaluation, the
+    final one included (``--eval-every``)."""
+    steps_to_target: int | None = field(default=None, metadata=COUNT)
+    """Steps trained when an evaluation first reached the target accuracy; ``None``: not reached."""
+    time_to_target_seconds: float | None = field(default=None, metadata=SECONDS)
+    """Wall-clock seconds from the start of training to the end of that evaluation: every
+    step, the harness's bookkeeping between steps and the evaluations before it included;
+    load, setup and placement not. ``None``: not reached."""
+    peak_host_memory_bytes: int | None = field(default=None, metadata=COUNT)
+    """Peak resident set of the row's process (with ``--isolation none``, bench's own so far)."""
+    peak_device_memory_bytes: int | None = field(default=None, metadata=COUNT)
+    """Peak memory the framework allocated on the row's device, where it can tell."""
+    compiled_flops_per_step: float | None = field(default=None, metadata=COUNT)
+    """The compiler's own count of a step's FLOPs (XLA's cost analysis), where offered."""
+    compiled_bytes_per_step: float | None = field(default=None, metadata=COUNT)
     node: dict[str, Any] | None = None
     """Where the row ran when not on this machine (an executor's node)."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Fields of a newer writer that this version does not know, kept as read."""
-    # Kept in memory for the parity columns; never saved.
-    params_at_parity: dict[str, np.ndarray] | None = field(default=None, repr=False)
-    params_final: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    summary: dict[str, float] = field(default_factory=dict, compare=False, metadata={"derived": True})
+    """A schema-1 row's stored figures (it has no raw times); empty otherwise."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, Status):
+            object.__setattr__(self, "status", Status(self.status))
+        if self.step_seconds and self.steps_completed < len(self.step_seconds):
+            object.__setattr__(self, "steps_completed", len(self.step_seconds))
 
     @cached_property
     def stats(self) -> StepStats | None:
         """The steady steps' statistics, from the raw times (``None`` for schema-1 rows)."""
         return StepStats.of_row(self.step_seconds or [])
 
-    def summarise(self) -> None:
-        """Fill the derived fields (steps/s, first step, total) from ``step_seconds``."""
-        self.__dict__.pop("stats", None)
-        times = self.step_seconds or []
-        self.steps_completed = max(self.steps_completed, len(times)) if times else self.steps_completed
-        if not times:
-            return
-        self.first_step_seconds = times[0]
-        self.train_seconds = sum(times)
-        stats = self.stats
-        self.steps_per_second = stats.steps_per_second if stats else None
+    @property
+    def steps_per_second(self) -> float | None:
+        """Steady state: 1 / median time of the steps after the first (from :attr:`stats`)."""
+        if self.stats is not None:
+            return self.stats.steps_per_second
+        return self.summary.get("steps_per_second")
 
     @property
-    def label(self) -> str:
-        return f"{self.plugin} ({self.device})"
+    def first_step_seconds(self) -> float | None:
+        """Tracing, compilation, lazy allocation: the first step alone."""
+        return self.step_seconds[0] if self.step_seconds else self.summary.get("first_step_seconds")
 
     @property
-    def target_reached(self) -> bool | None:
-        """Whether the row reached ``target_accuracy``; ``None`` when it had none."""
-        return None if self.target_accuracy is None else self.steps_to_target is not None
+    def train_seconds(self) -> float | None:
+        """All training steps, the first included."""
+        if not self.step_seconds:
+            return self.summary.get("train_seconds")
+        try:
+            return math.fsum(self.step_seconds)
+        except OverflowError:  # times no clock gives, from a hand-made file
+            return math.inf
 
     @property
     def ok(self) -> bool:
         return self.status == Status.OK
 
     def to_dict(self) -> dict[str, Any]:
-        """The saved form (parameter snapshots left out; a NaN parity difference as ``"nan"``)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_SAVED}
+        """The wire and saved form of the measured fields (derived figures left out)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("derived")}
         data["status"] = self.status.value
-        for key in PARITY_FIELDS:
-            value = data.get(key)
-            if isinstance(value, float) and not math.isfinite(value):
-                data[key] = str(value)
-        data.update(data.pop("extra") or {})
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "measurement") -> Measurement:
+        """A measurement from its wire form, every field checked against its declaration."""
+        if not isinstance(data, Mapping):
+            raise ResultFormatError(f"{where} is not an object")
+        unknown = sorted(set(data) - set(_declared(cls)))
+        if unknown:
+            raise ResultFormatError(f"{where} has unknown fields: {', '.join(map(str, unknown[:5]))}")
+        return cls(**_checked_fields(cls, data, where))
+
+
+@dataclass(frozen=True)
+class ParameterSnapshots:
+    """The harness's copies of a row's parameters, for the parity columns (never saved)."""
+
+    at_parity: dict[str, np.ndarray] | None = None
+    """After the job's ``parity_step``."""
+    final: dict[str, np.ndarray] | None = None
+    """After the last step."""
+
+
+DERIVED = ("steps_per_second", "first_step_seconds", "train_seconds")
+"""Figures a row saves for readers, derived from ``step_seconds``."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the run derives once a row is in its document."""
+
+    parity_max_abs_diff: float | None = field(default=None, metadata=NAN_AS_TEXT)
+    """Largest absolute parameter difference from the row's parity reference after
+    ``parity_step`` (NaN when a parameter is NaN)."""
+    final_max_abs_diff: float | None = field(default=None, metadata=NAN_AS_TEXT)
+    roofline_fraction: float | None = field(default=None, metadata=COUNT)
+    """Steps/s over the attainable steps/s of this row's work on its device's ceilings."""
+    attainable_steps_per_second: float | None = field(default=None, metadata=COUNT)
+    """1 / max(FLOPs / peak FLOP/s, bytes / bandwidth) for a step of this row."""
+    roofline_bound: str | None = None
+    """``compute`` or ``memory``: the ceiling that limits a step of this work."""
+    roofline_reason: str | None = None
+    """Why the row has no fraction, when it has none."""
+
+
+PARTS: tuple[tuple[str, type], ...] = (("identity", RowIdentity), ("measurement", Measurement), ("analysis", Analysis))
+
+SAVED_ORDER = (
+    "plugin", "device", "status", "error", "test_accuracy", "final_loss", "steps_completed", "step_seconds",
+    "steps_per_second", "first_step_seconds", "train_seconds", "load_seconds", "setup_seconds", "placement",
+    "steps_per_call", "placement_seconds", "eval_seconds", "close_seconds", "wall_seconds", "worker_start_seconds",
+    "isolation", "diverged_at_step", "loss_curve", "parity_step", "parity_max_abs_diff", "final_max_abs_diff",
+    "roofline_fraction", "attainable_steps_per_second", "roofline_bound", "roofline_reason",
+    "compiled_flops_per_step", "compiled_bytes_per_step", "peak_host_memory_bytes", "peak_device_memory_bytes",
+    "flops_per_step", "bytes_per_step", "eval_every", "eval_during_training_seconds", "accuracy_curve",
+    "target_accuracy", "steps_to_target", "time_to_target_seconds", "schedule_sha256", "settings", "params",
+    "plugin_version", "distribution", "node",
+)
+"""A saved row's keys, in the order schema 2 has always written them."""
+_SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One classifier on one device: its identity, its measurement, the run's analysis of it."""
+
+    identity: RowIdentity
+    measurement: Measurement = field(default_factory=Measurement)
+    analysis: Analysis = field(default_factory=Analysis)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Fields of a newer writer that this version does not know, kept as read."""
+
+    def __getattr__(self, name: str) -> Any:
+        """``row.x``: the field or figure ``x`` of whichever part holds it."""
+        part = _PART_OF.get(name)
+        if part is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(object.__getattribute__(self, part), name)
+
+    @classmethod
+    def of(cls, **values: Any) -> Row:
+        """A row from flat fields (``Row.of(plugin="numpy", device="cpu", test_accuracy=0.3)``);
+        derived figures (``steps_per_second``, ...) given without step times are kept as stored."""
+        parts: dict[str, dict[str, Any]] = {name: {} for name, _ in PARTS}
+        extra = values.pop("extra", None) or {}
+        summary = {key: values.pop(key) for key in DERIVED if values.get(key) is not None}
+        if summary and not values.get("step_seconds"):
+            parts["measurement"]["summary"] = summary  # stored figures, as a schema-1 row has
+        for key, value in values.items():
+            part = _FIELD_PART.get(key)
+            if part is None:
+                raise TypeError(f"a row has no field {key!r}")
+            parts[part][key] = value
+        return cls(RowIdentity(**parts["identity"]), Measurement(**parts["measurement"]),
+                   Analysis(**parts["analysis"]), dict(extra))
+
+    @classmethod
+    def failed(cls, identity: RowIdentity, status: Status, error: str, **measured: Any) -> Row:
+        """A row that was not (fully) measured: failed, unavailable, timed out, interrupted."""
+        return cls(identity, Measurement(status=status, error=error, **measured))
+
+    def with_analysis(self, analysis: Analysis) -> Row:
+        return replace(self, analysis=analysis)
+
+    @property
+    def target_reached(self) -> bool | None:
+        """Whether the row reached ``target_accuracy``; ``None`` when it had none."""
+        return None if self.identity.target_accuracy is None else self.measurement.steps_to_target is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The saved form: flat, in schema 2's order (a NaN parity difference as ``"nan"``)."""
+        flat: dict[str, Any] = {}
+        for name, _ in PARTS:
+            part = object.__getattribute__(self, name)
+            for f in fields(part):
+                if not f.metadata.get("derived"):
+                    flat[f.name] = getattr(part, f.name)
+        for name in DERIVED:
+            flat[name] = getattr(self.measurement, name)
+        flat["status"] = self.measurement.status.value
+        for f in fields(Analysis):
+            value = flat[f.name]
+            if f.metadata.get("nan_as_text") and isinstance(value, float) and not math.isfinite(value):
+                flat[f.name] = str(value)
+        data = {key: flat[key] for key in SAVED_ORDER if key in flat}
         if data.get("node") is None:
-            data.pop("node")
+            data.pop("node", None)
+        data.update(self.extra)
         return data
 
     @classmethod
@@ -324,86 +330,105 @@ class Row:
         for key in ("plugin", "status"):
             if not isinstance(data.get(key), str):
                 raise ResultFormatError(f"{where} lacks plugin/status")
-        known = {f.name for f in fields(cls)} - _NOT_SAVED
         values: dict[str, Any] = {}
         extra: dict[str, Any] = {}
+        summary: dict[str, float] = {}
         for key, value in data.items():
             if key in _SCHEMA1_SUMMARY:
                 continue  # derived from step_seconds now; schema-1 rows keep their steps/s
-            if key not in known:
+            if key in DERIVED:
+                checked = _check_value(float | None, value, f"{where}.{key}", SECONDS)
+                if checked is not None:
+                    summary[key] = checked
+            elif key in _FIELD_PART:
+                values[key] = value
+            else:
                 extra[key] = value
-                continue
-            values[key] = _checked(key, value, f"{where}.{key}")
-        try:
-            values["status"] = Status(data["status"])
-        except ValueError:
-            raise ResultFormatError(f"{where}.status {data['status']!r} is not a known status") from None
         values.setdefault("device", "?")
-        row = cls(**values, extra=extra)
-        if row.step_seconds:
-            row.summarise()
-        return row
+        parts: dict[str, Any] = {}
+        for name, kind in PARTS:
+            own = {k: v for k, v in values.items() if _FIELD_PART[k] == name}
+            parts[name] = kind(**_checked_fields(kind, own, where))
+        measurement = parts["measurement"]
+        if not measurement.step_seconds and summary:
+            measurement = replace(measurement, summary=summary)
+        return cls(parts["identity"], measurement, parts["analysis"], extra)
 
 
 PARITY_FIELDS = ("parity_max_abs_diff", "final_max_abs_diff")
-_NOT_SAVED = {"params_at_parity", "params_final"}
-_SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
-_NUMBERS = {
-    "test_accuracy", "final_loss", "steps_per_second", "first_step_seconds", "train_seconds", "load_seconds",
-    "setup_seconds", "placement_seconds", "eval_seconds", "close_seconds", "wall_seconds", "worker_start_seconds",
-    "roofline_fraction", "flops_per_step", "bytes_per_step", "attainable_steps_per_second",
-    "compiled_flops_per_step", "compiled_bytes_per_step", "eval_during_training_seconds", "target_accuracy",
-    "time_to_target_seconds",
-}
-_INTEGERS = {"steps_completed", "steps_per_call", "diverged_at_step", "parity_step", "peak_host_memory_bytes",
-             "peak_device_memory_bytes", "eval_every", "steps_to_target"}
-_TEXTS = {"device", "error", "placement", "isolation", "plugin_version", "distribution", "plugin", "roofline_bound",
-          "roofline_reason", "schedule_sha256"}
-_OBJECTS = {"settings", "params", "node"}
 
 
-def _checked(key: str, value: Any, where: str) -> Any:
-    """``value`` if it has the type field ``key`` holds, else a ResultFormatError."""
-    if value is None:
-        return None
-    if key in _NUMBERS:
-        if not is_number(value):
-            raise ResultFormatError(f"{where} is not a finite number")
-        return float(value)
-    if key in PARITY_FIELDS:
-        if value in ("nan", "inf"):
-            return float(value)
-        if not is_number(value):
-            raise ResultFormatError(f"{where} is not a number")
-        return float(value)
-    if key in _INTEGERS:
-        if not is_number(value) or float(value) != int(value):
-            raise ResultFormatError(f"{where} is not an integer")
-        return int(value)
-    if key in _TEXTS:
+_DECLARED: dict[type, dict[str, tuple[Any, Mapping[str, Any]]]] = {}
+
+
+def _declared(kind: type) -> dict[str, tuple[Any, Mapping[str, Any]]]:
+    """A dataclass's saved fields: name -> (type, metadata), read from its annotations."""
+    if kind not in _DECLARED:
+        hints = get_type_hints(kind)
+        _DECLARED[kind] = {f.name: (hints[f.name], f.metadata) for f in fields(kind) if not f.metadata.get("derived")}
+    return _DECLARED[kind]
+
+
+def _checked_fields(kind: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    declared = _declared(kind)
+    return {key: _check_value(declared[key][0], value, f"{where}.{key}", declared[key][1])
+            for key, value in data.items() if key in declared}
+
+
+def _check_value(hint: Any, value: Any, where: str, meta: Mapping[str, Any]) -> Any:
+    """``value`` as the declared type ``hint`` holds it, else a ResultFormatError naming ``where``."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _check_value(inner, value, where, meta)
+    if hint is Status:
+        try:
+            return Status(value)
+        except ValueError:
+            raise ResultFormatError(f"{where} {str(value)[:40]!r} is not a known status") from None
+    if hint is str:
         if not isinstance(value, str):
             raise ResultFormatError(f"{where} is not a string")
         return value
-    if key in _OBJECTS:
-        if not isinstance(value, dict):
+    if hint is float:
+        if meta.get("nan_as_text") and value in ("nan", "inf"):
+            return float(value)
+        if not is_number(value):
+            raise ResultFormatError(f"{where} is not a finite number")
+        return _in_range(float(value), where, meta)
+    if hint is int:
+        if not is_number(value) or float(value) != int(value):
+            raise ResultFormatError(f"{where} is not an integer")
+        return _in_range(int(value), where, meta)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             raise ResultFormatError(f"{where} is not an object")
+        if args == (str, str) and not all(isinstance(v, str) for v in value.values()):
+            raise ResultFormatError(f"{where} is not an object of strings")
         return value
-    if key == "step_seconds":
-        if not isinstance(value, list) or not all(is_number(v) and v >= 0 for v in value):
-            raise ResultFormatError(f"{where} is not a list of step times")
-        return [float(v) for v in value]
-    if key == "loss_curve":
-        if not isinstance(value, list) or not all(
-            isinstance(p, list) and len(p) == 2 and all(is_number(x) for x in p) for p in value
-        ):
-            raise ResultFormatError(f"{where} is not a list of [step, loss] pairs")
-        return value
-    if key == "accuracy_curve":
-        if not isinstance(value, list) or not all(
-            isinstance(p, list) and len(p) == 3 and all(is_number(x) for x in p) for p in value
-        ):
-            raise ResultFormatError(f"{where} is not a list of [step, accuracy, seconds] triples")
-        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ResultFormatError(f"{where} is not a list")
+        width, what = meta.get("width"), meta.get("what", "values")
+        if width is not None:
+            if not all(isinstance(p, list) and len(p) == width and all(is_number(x) for x in p) for p in value):
+                raise ResultFormatError(f"{where} is not a list of {what}")
+            return value
+        try:
+            return [_check_value(args[0], item, f"{where}[{i}]", meta) for i, item in enumerate(value)]
+        except ResultFormatError:
+            raise ResultFormatError(f"{where} is not a list of {what}") from None
+    return value
+
+
+def _in_range(value: float, where: str, meta: Mapping[str, Any]) -> Any:
+    low, high = meta.get("low"), meta.get("high")
+    if low is not None and (value < low or (meta.get("open_low") and value == low)):
+        raise ResultFormatError(f"{where} {value:g} is out of range")
+    if high is not None and value > high:
+        raise ResultFormatError(f"{where} {value:g} is out of range")
     return value
 
 
@@ -415,6 +440,16 @@ def is_number(value: Any) -> bool:
         return math.isfinite(float(value))
     except OverflowError:
         return False
+
+
+_FIELD_PART = {f.name: name for name, kind in PARTS for f in fields(kind) if not f.metadata.get("derived")}
+"""Which part of a row holds each saved field."""
+_PART_OF = {
+    **_FIELD_PART,
+    **{name: "measurement" for name in ("stats", "ok", *DERIVED)},
+    "label": "identity",
+}
+"""Which part answers ``row.x`` for each field and figure."""
 
 
 @dataclass

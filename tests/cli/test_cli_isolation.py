@@ -165,7 +165,7 @@ def test_a_hung_row_times_out_and_the_run_goes_on(liars) -> None:
 
 
 def test_timeout_needs_process_isolation(liars, clean_error) -> None:
-    clean_error(liars.run("--plugins", "numpy", "--timeout", "3", "--isolation", "none"), 2, "--isolation process")
+    clean_error(liars.run("--plugins", "numpy", "--timeout", "3", "--isolation", "none"), 2, "--executor process")
 
 
 def test_a_lazy_loss_is_timed_when_it_is_computed(liars) -> None:

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench.classifier import SetupConfig
 from bench.dataset import load_dataset
 from bench.dataset.prepared import prepare
-from bench.execute import RowJob
-from bench.execute.node import (
-    DataSettings,
-    NodeError,
-    content_digest,
-    job_from_dict,
-    job_to_dict,
-    node_device,
-    run_request,
-    schedule_plan,
-)
+from bench.execute import RowData
+from bench.execute.ray.node import DataSettings, NodeError, content_digest, node_device, run_request
 from bench.execute.worker import WorkerExecutor
-from bench.measure import OK, max_abs_diff
-from bench.plugins import installed_registry
+from bench.job import RowJob, SchedulePlan
+from bench.measure import OK
+from bench.results.analysis import max_abs_diff
 from bench.schedule import build_schedule
 
 
@@ -35,14 +29,13 @@ def synthetic():
     return load_dataset("synthetic", seed=0)
 
 
-def _request(dataset, steps=20, **changes):
+def _request(dataset, steps=20, classifier="numpy", **changes):
     schedule = build_schedule(len(dataset.train_labels), steps, 100, 0)
-    job = RowJob("numpy", "cpu", SetupConfig(0.005, 100, dataset.input_dim, dataset.num_classes, params={"a": "1"}))
+    setup = SetupConfig(0.005, 100, dataset.input_dim, dataset.num_classes, params={"a": "1"})
+    job = RowJob(classifier, "cpu", setup, SchedulePlan.of(schedule))
     request = {
-        "classifier": "numpy",
-        "job": job_to_dict(job),
+        "job": job.to_dict(),
         "data": vars(DataSettings(dataset="synthetic", seed=0)),
-        "schedule": schedule_plan(schedule),
         "data_sha256": content_digest(dataset),
     }
     request.update(changes)
@@ -52,18 +45,20 @@ def _request(dataset, steps=20, **changes):
 def test_the_node_measures_the_same_row_as_a_local_worker(cache, synthetic):
     request, schedule, job = _request(synthetic)
     result = run_request(request)
-    local = WorkerExecutor(prepare(synthetic), schedule).run_row(installed_registry().get("numpy"), job).row
+    local = WorkerExecutor().run_row(job, RowData(synthetic, prepare(synthetic)))
     row = result["row"]
-    assert row["status"] == local.status == OK
-    assert row["loss_curve"] == local.loss_curve and row["test_accuracy"] == local.test_accuracy
-    assert max_abs_diff(result["params_final"], local.params_final) == 0.0
+    assert row["status"] == local.measurement.status == OK
+    assert row["loss_curve"] == local.measurement.loss_curve
+    assert row["test_accuracy"] == local.measurement.test_accuracy
+    assert max_abs_diff(result["params_final"], local.parameters.final) == 0.0
     assert result["data"]["batch_schedule_sha256"] == schedule.sha256()
     assert str(cache) in result["data"]["prepared_copy"]
 
 
 def test_a_job_survives_the_trip_as_plain_data():
-    job = RowJob("x", "gpu:2", SetupConfig(0.1, 10, 5, 2, device="gpu:2", threads=3, params={"k": "v"}), timeout=5.0)
-    assert job_from_dict(job_to_dict(job)) == job
+    setup = SetupConfig(0.1, 10, 5, 2, device="gpu:2", threads=3, params={"k": "v"})
+    job = RowJob("x", "gpu:2", setup, SchedulePlan(7, 10, 3, "epoch", "ab" * 32), timeout=5.0)
+    assert RowJob.from_dict(json.loads(json.dumps(job.to_dict()))) == job
 
 
 def test_a_gpu_row_runs_on_the_one_gpu_ray_gave_it():
@@ -81,7 +76,7 @@ def test_other_data_on_the_node_is_refused(cache, synthetic):
 
 def test_another_schedule_on_the_node_is_refused(cache, synthetic):
     request, schedule, _ = _request(synthetic)
-    request["schedule"] = {**request["schedule"], "sha256": "f" * 64}
+    request["job"]["schedule"] = {**request["job"]["schedule"], "sha256": "f" * 64}
     with pytest.raises(NodeError, match="schedule rebuilt on this node differs"):
         run_request(request)
 

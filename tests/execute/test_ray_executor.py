@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,11 +24,12 @@ from bench.classifier import SetupConfig
 from bench.dataset import load_dataset
 from bench.dataset.prepared import prepare
 from bench.errors import BenchError
-from bench.execute import RowJob
-from bench.execute.node import DataSettings
+from bench.execute import RowData
+from bench.execute.ray.node import DataSettings
 from bench.execute.worker import WorkerExecutor
-from bench.measure import FAILED, INTERRUPTED, OK, max_abs_diff
-from bench.plugins import installed_registry
+from bench.job import RowJob, SchedulePlan
+from bench.measure import FAILED, INTERRUPTED, OK
+from bench.results.analysis import max_abs_diff
 from bench.schedule import build_schedule
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
@@ -78,27 +80,37 @@ def synthetic():
     return load_dataset("synthetic", seed=0)
 
 
-def _executor(cluster, dataset, steps=30, **options):
+@dataclass
+class Rows:
+    """An executor on the test cluster with the run's data and a schedule of ``steps`` steps."""
+
+    executor: Any
+    data: RowData
+    schedule: Any
+
+    def job(self, **setup: Any) -> RowJob:
+        dataset = self.data.dataset
+        config = SetupConfig(0.005, 100, dataset.input_dim, dataset.num_classes, **setup)
+        return RowJob("numpy", "cpu", config, SchedulePlan.of(self.schedule))
+
+    def run_row(self, **setup: Any) -> Any:
+        return self.executor.run_row(self.job(**setup), self.data)
+
+    def submit(self, progress: Any = None) -> Any:
+        return self.executor.submit(self.job(), self.data, progress)
+
+    def as_completed(self, handles: Any = None) -> Any:
+        return self.executor.as_completed(handles)
+
+
+def _executor(cluster, dataset, steps=30, **options) -> Rows:
     from bench.execute.ray import RayExecutor
 
     schedule = build_schedule(len(dataset.train_labels), steps, 100, 0)
     data = options.pop("data", DataSettings(dataset="synthetic", seed=0))
-    executor = RayExecutor(dataset, schedule, data, address=cluster.address, **options)
+    executor = RayExecutor(address=cluster.address, **options)
     executor.connect()
-    return executor
-
-
-def _job(dataset, **setup):
-    return RowJob("numpy", "cpu", SetupConfig(0.005, 100, dataset.input_dim, dataset.num_classes, **setup))
-
-
-NUMPY = None
-
-
-def _numpy():
-    global NUMPY
-    NUMPY = NUMPY or installed_registry().get("numpy")
-    return NUMPY
+    return Rows(executor, RowData(dataset, None, data), schedule)
 
 
 def _descendants_running(pattern: str) -> list[Any]:
@@ -130,33 +142,33 @@ def _wait_until(condition, seconds: float) -> bool:
 
 def test_rows_on_the_cluster_equal_local_rows(cluster, synthetic):
     executor = _executor(cluster, synthetic)
-    job = _job(synthetic)
-    remote = executor.run_row(_numpy(), job)
-    local = WorkerExecutor(prepare(synthetic), executor.schedule).run_row(_numpy(), job)
-    a, b = remote.row, local.row
+    job = executor.job()
+    remote = executor.executor.run_row(job, executor.data)
+    local = WorkerExecutor().run_row(job, RowData(synthetic, prepare(synthetic)))
+    a, b = remote.measurement, local.measurement
     assert a.status == b.status == OK, (a.error, b.error)
     assert a.loss_curve == b.loss_curve and a.final_loss == b.final_loss
     assert a.test_accuracy == b.test_accuracy and a.steps_completed == b.steps_completed == 30
-    assert max_abs_diff(a.params_at_parity, b.params_at_parity) == 0.0
-    assert max_abs_diff(a.params_final, b.params_final) == 0.0
+    assert max_abs_diff(remote.parameters.at_parity, local.parameters.at_parity) == 0.0
+    assert max_abs_diff(remote.parameters.final, local.parameters.final) == 0.0
     node = a.node
-    assert node["data"]["batch_schedule_sha256"] == executor.schedule.sha256()
-    assert node["data"]["dataset_sha256"] == executor.data_sha256
+    assert node["data"]["batch_schedule_sha256"] == job.schedule.sha256
+    assert node["data"]["dataset_sha256"] == executor.executor.digest(executor.data)
     assert node["hostname"] and node["ray_node_id"] and node["ray_node_ip"] == "127.0.0.1"
     assert node["machine"]["hostname"] == node["hostname"] and node["machine"]["cpu_count_logical"]
     assert remote.environment == local.environment
-    assert local.row.node is None
+    assert local.measurement.node is None
 
 
 def test_rows_stream_back_and_a_node_times_one_row_at_a_time(cluster, synthetic):
     executor = _executor(cluster, synthetic)
     seen: list[int] = []
-    handles = [executor.submit(_numpy(), _job(synthetic), progress=seen.append) for _ in range(3)]
+    handles = [executor.submit(progress=seen.append) for _ in range(3)]
     finished = list(executor.as_completed())
     assert sorted(h.index for h in finished) == [h.index for h in handles]
-    assert all(h.outcome.row.status == OK for h in finished)
+    assert all(h.outcome.measurement.status == OK for h in finished)
     assert sum(seen) == 3 * 30
-    rows = [h.outcome.row for h in finished]
+    rows = [h.outcome.measurement for h in finished]
     assert len({r.node["ray_node_id"] for r in rows}) == 2  # both nodes measured
     for first in rows:
         for second in rows:
@@ -168,7 +180,7 @@ def test_rows_stream_back_and_a_node_times_one_row_at_a_time(cluster, synthetic)
 def test_ray_listens_on_loopback_only(cluster, synthetic):
     import psutil
 
-    _executor(cluster, synthetic).run_row(_numpy(), _job(synthetic))  # workers exist now
+    _executor(cluster, synthetic).run_row()  # workers exist now
     processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
     assert any("raylet" in " ".join(p.cmdline()) for p in processes)
     bound = []
@@ -196,7 +208,7 @@ def _when_training(handle, action) -> threading.Thread:
 
 def test_a_dead_ray_worker_is_a_failed_row_and_the_run_goes_on(cluster, synthetic):
     executor = _executor(cluster, synthetic, steps=40000)
-    long = executor.submit(_numpy(), _job(synthetic))
+    long = executor.submit()
     children: list[Any] = []
 
     def kill_the_ray_worker() -> None:
@@ -206,45 +218,45 @@ def test_a_dead_ray_worker_is_a_failed_row_and_the_run_goes_on(cluster, syntheti
     watcher = _when_training(long, kill_the_ray_worker)
     (done,) = list(executor.as_completed([long]))
     watcher.join()
-    row = done.outcome.row
+    row = done.outcome.measurement
     assert row.status == FAILED and "Ray worker running the row died" in row.error and "on node" in row.error
     assert row.node["hostname"] and 0 < row.steps_completed < 40000
     assert children  # the row ran in its own worker process, which died with the Ray worker
     assert _wait_until(lambda: not _descendants_running("bench.execute.child"), 10)
-    assert _executor(cluster, synthetic).run_row(_numpy(), _job(synthetic)).row.status == OK
+    assert _executor(cluster, synthetic).run_row().measurement.status == OK
 
 
 def test_ctrl_c_cancels_the_tasks_and_keeps_finished_rows(cluster, synthetic):
     quick = _executor(cluster, synthetic)
     executor = _executor(cluster, synthetic, steps=40000)
-    finished = quick.run_row(_numpy(), _job(synthetic))
-    long = executor.submit(_numpy(), _job(synthetic))
+    finished = quick.run_row()
+    long = executor.submit()
     watcher = _when_training(long, lambda: os.kill(os.getpid(), signal.SIGINT))
     rows = []
     with pytest.raises(KeyboardInterrupt):
         for handle in executor.as_completed():
             rows.append(handle.outcome)
     watcher.join()
-    assert [o.row.status for o in rows] == [INTERRUPTED] and rows[0].interrupted == "SIGINT"
-    assert "interrupted (SIGINT) on node" in rows[0].row.error
-    assert finished.row.status == OK
+    assert [o.measurement.status for o in rows] == [INTERRUPTED] and rows[0].interrupted == "SIGINT"
+    assert "interrupted (SIGINT) on node" in rows[0].measurement.error
+    assert finished.measurement.status == OK
     assert _wait_until(lambda: not _descendants_running("bench.execute.child"), 10)
-    assert quick.run_row(_numpy(), _job(synthetic)).row.status == OK  # the slot is free again
+    assert quick.run_row().measurement.status == OK  # the slot is free again
 
 
 def test_a_node_without_the_data_gives_a_failed_row(cluster, synthetic, tmp_path):
     data = DataSettings(dataset="cifar10", data_dir=str(tmp_path / "none"), offline=True)
-    row = _executor(cluster, synthetic, data=data).run_row(_numpy(), _job(synthetic)).row
+    row = _executor(cluster, synthetic, data=data).run_row().measurement
     assert row.status == FAILED and row.error.startswith("DataError: CIFAR-10 not found in") and "on node" in row.error
 
 
 def test_no_node_with_the_resources_fails_the_row_at_once(cluster, synthetic):
     executor = _executor(cluster, synthetic, resources={"A100": 1})
     start = time.monotonic()
-    row = executor.run_row(_numpy(), _job(synthetic)).row
+    row = executor.run_row().measurement
     assert time.monotonic() - start < 2
     assert row.status == FAILED and "asks for (CPU 1, bench_slot 1, A100 1)" in row.error
-    two_threads = _executor(cluster, synthetic).run_row(_numpy(), _job(synthetic, threads=2)).row
+    two_threads = _executor(cluster, synthetic).run_row(threads=2).measurement
     assert two_threads.status == FAILED and "CPU 2" in two_threads.error
 
 
@@ -259,7 +271,7 @@ def test_a_row_that_never_gets_a_free_slot_fails_after_the_wait(cluster, synthet
     holders = [Holder.remote() for _ in range(2)]
     try:
         ray.get([h.ping.remote() for h in holders], timeout=30)
-        row = _executor(cluster, synthetic, wait_seconds=1.0).run_row(_numpy(), _job(synthetic)).row
+        row = _executor(cluster, synthetic, wait_seconds=1.0).run_row().measurement
     finally:
         for holder in holders:
             ray.kill(holder)
@@ -275,17 +287,18 @@ LOCAL_RUN = '''
 import json, psutil
 from bench.classifier import SetupConfig
 from bench.dataset import load_dataset
-from bench.execute import RowJob
-from bench.execute.node import DataSettings
+from bench.execute import RowData
 from bench.execute.ray import RayExecutor
-from bench.plugins import installed_registry
+from bench.execute.ray.node import DataSettings
+from bench.job import RowJob, SchedulePlan
 from bench.schedule import build_schedule
 
 dataset = load_dataset("synthetic", seed=0)
 schedule = build_schedule(len(dataset.train_labels), 20, 100, 0)
-with RayExecutor(dataset, schedule, DataSettings(dataset="synthetic")) as executor:
-    job = RowJob("numpy", "cpu", SetupConfig(0.005, 100, dataset.input_dim, dataset.num_classes))
-    row = executor.run_row(installed_registry().get("numpy"), job).row
+with RayExecutor() as executor:
+    job = RowJob("numpy", "cpu", SetupConfig(0.005, 100, dataset.input_dim, dataset.num_classes),
+                 SchedulePlan.of(schedule))
+    row = executor.run_row(job, RowData(dataset, None, DataSettings(dataset="synthetic"))).measurement
     ray_processes = [p for p in psutil.Process().children(recursive=True) if "raylet" in " ".join(p.cmdline())
                      or "gcs_server" in " ".join(p.cmdline())]
     bound = [c.laddr.ip for p in [psutil.Process(), *psutil.Process().children(recursive=True)]

@@ -9,8 +9,8 @@ import pytest
 
 from bench.classifier import SetupConfig
 from bench.errors import BenchError, UsageError
-from bench.execute import RowJob
-from bench.execute.ray_resources import (
+from bench.job import RowJob, SchedulePlan
+from bench.execute.ray.resources import (
     SLOT,
     is_loopback,
     reachable,
@@ -23,7 +23,8 @@ from bench.execute.ray_resources import (
 
 
 def _job(device: str = "cpu", threads: int | None = None) -> RowJob:
-    return RowJob("numpy", device, SetupConfig(0.005, 100, 12, 3, device=device, threads=threads))
+    setup = SetupConfig(0.005, 100, 12, 3, device=device, threads=threads)
+    return RowJob("numpy", device, setup, SchedulePlan(10, 100, 0, "replacement", "0" * 64))
 
 
 @pytest.mark.parametrize(
@@ -123,7 +124,7 @@ def test_ray_is_imported_only_when_an_executor_connects():
 def test_without_ray_connecting_says_how_to_install_it():
     code = (
         "import sys; sys.modules['ray'] = None\n"
-        "from bench.execute.ray import _import_ray\n"
+        "from bench.execute.ray.executor import _import_ray\n"
         "from bench.errors import BenchError\n"
         "try:\n    _import_ray(local=True)\nexcept BenchError as exc:\n    print(exc)\n"
     )

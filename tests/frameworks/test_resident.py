@@ -67,9 +67,9 @@ def test_lax_scan_steps_equal_single_steps_exactly(make, require, problem):
 @pytest.mark.parametrize("name", NEW)
 def test_steps_per_call_through_the_runner(name, require, monkeypatch, tiny_dataset):
     require(name)
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
     config = RunConfig(plugins=[name], steps=12, batch_size=20, learning_rate=0.05, roofline=False,
-                       placement="resident", steps_per_call=5, isolation="none")  # the tiny set is patched in here
+                       placement="resident", steps_per_call=5, executor="inprocess")  # the tiny set is patched in here
     (row,) = runner.run(config, installed_registry()).rows
     spec = installed_registry().get(name)
     if spec.supports_steps_per_call:

@@ -26,14 +26,14 @@ HAS_GPU = bench_jax.jax_devices() != ["cpu"]
 @pytest.fixture
 def cpu_as_gpu(monkeypatch, tiny_dataset):
     monkeypatch.setattr(_runtime, "gpus", lambda jax: jax.devices("cpu"))
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
 
 
 @pytest.mark.parametrize("placement", ["feed", "resident"])
 def test_cpu_and_stand_in_gpu_rows_and_speedup_table(cpu_as_gpu, placement):
     config = RunConfig(plugins=["jax-jit", "jax-eager"], devices=["cpu", "gpu"], steps=30, batch_size=20,
                        learning_rate=0.05, roofline=False, placement=placement,
-                       isolation="none")  # the stand-in GPU is a monkeypatch of this process
+                       executor="inprocess")  # the stand-in GPU is a monkeypatch of this process
     outcome = runner.run(config, installed_registry())
     assert [(r.plugin, r.device, r.status) for r in outcome.rows] == [
         ("jax-jit", "cpu", "ok"), ("jax-jit", "gpu:0", "ok"),
@@ -78,9 +78,9 @@ def test_cuda_versions_as_text():
 def test_a_missing_gpu_is_unavailable_with_its_reason(monkeypatch, tiny_dataset):
     if HAS_GPU:
         pytest.skip("this machine has a GPU")
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
     config = RunConfig(plugins=["jax-jit"], devices=["cpu", "gpu:1"], steps=5, batch_size=20, roofline=False,
-                       isolation="none")
+                       executor="inprocess")
     rows = runner.run(config, installed_registry()).rows
     assert [(r.device, r.status) for r in rows] == [("cpu", "ok"), ("gpu:1", "unavailable")]
     assert "no GPU visible to JAX" in rows[1].error

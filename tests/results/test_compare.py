@@ -11,7 +11,7 @@ def _run(*rows: Row, interrupted: str | None = None) -> RunDocument:
 
 
 def _ok(plugin: str, rate: float) -> Row:
-    return Row(plugin, "cpu", steps_per_second=rate)
+    return Row.of(plugin=plugin, device="cpu", steps_per_second=rate)
 
 
 def test_rows_in_only_one_run_are_listed_and_a_lost_row_fails():
@@ -32,8 +32,8 @@ def test_an_interrupted_candidate_fails_the_gate():
 
 
 def test_a_slow_row_fails_and_an_unavailable_one_is_not_compared():
-    baseline = _run(_ok("a", 100), Row("g", "gpu:0", steps_per_second=900))
-    candidate = _run(_ok("a", 70), Row("g", "gpu:0", status=Status.UNAVAILABLE))
+    baseline = _run(_ok("a", 100), Row.of(plugin="g", device="gpu:0", steps_per_second=900))
+    candidate = _run(_ok("a", 70), Row.of(plugin="g", device="gpu:0", status=Status.UNAVAILABLE))
     comparisons = compare_runs(baseline, candidate, 0.8)
     lines, failed = gate_lines(comparisons, 0.8, candidate)
     assert failed and lines[0].startswith("REGRESSION a (cpu): 70.0 steps/s is 0.700 x")
@@ -41,14 +41,14 @@ def test_a_slow_row_fails_and_an_unavailable_one_is_not_compared():
 
 
 def test_nothing_compared_fails():
-    baseline = _run(Row("a", "gpu:0", status=Status.UNAVAILABLE))
-    lines, failed = gate_lines(compare_runs(baseline, _run(Row("a", "gpu:0", steps_per_second=5.0)), 0.8), 0.8, _run())
+    baseline = _run(Row.of(plugin="a", device="gpu:0", status=Status.UNAVAILABLE))
+    lines, failed = gate_lines(compare_runs(baseline, _run(Row.of(plugin="a", device="gpu:0", steps_per_second=5.0)), 0.8), 0.8, _run())
     assert failed and lines[-1].startswith("nothing compared")
 
 
 def test_sweep_rows_pair_by_their_varying_settings():
     def row(batch: int, rate: float) -> Row:
-        return Row("a", "cpu", steps_per_second=rate, settings={"batch_size": batch, "seed": 0})
+        return Row.of(plugin="a", device="cpu", steps_per_second=rate, settings={"batch_size": batch, "seed": 0})
 
     comparisons = compare_runs(_run(row(50, 100), row(100, 60)), _run(row(100, 59), row(50, 99)), 0.8)
     assert [(c.label, round(c.ratio, 2)) for c in comparisons] == [

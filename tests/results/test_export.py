@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import subprocess
 import sys
 
@@ -59,10 +60,10 @@ def test_real_run_has_pytest_benchmarks_layout(run_document):
 
 def test_rows_without_raw_times_are_left_out():
     document = RunDocument("r", "", None, {}, {}, results=[
-        Row("a", "cpu", status="failed"),
+        Row.of(plugin="a", device="cpu", status="failed"),
         Row.from_dict({"plugin": "old", "device": "cpu", "status": "ok", "steps_per_second": 5.0,
                        "step_seconds_median": 0.2}),
-        Row("y", "cpu", step_seconds=[0.1, 0.002, 0.003]),
+        Row.of(plugin="y", device="cpu", step_seconds=[0.1, 0.002, 0.003]),
     ])
     names = [b["name"] for b in to_pytest_benchmark(document)["benchmarks"]]
     assert names == ["train_step[y-cpu]"]
@@ -70,8 +71,9 @@ def test_rows_without_raw_times_are_left_out():
 
 def test_pytest_benchmark_compare_reads_exported_runs(run_document, tmp_path):
     faster = RunDocument.from_dict(json.loads(json.dumps(run_document.to_dict())))
-    faster.results[0].step_seconds = [t * 0.5 for t in faster.results[0].step_seconds]
-    faster.results[0].__dict__.pop("stats", None)
+    row = faster.results[0]
+    halved = replace(row.measurement, step_seconds=[t * 0.5 for t in row.step_seconds])
+    faster.results[0] = replace(row, measurement=halved)
     write_json_atomic(tmp_path / "a.json", to_pytest_benchmark(run_document))
     write_json_atomic(tmp_path / "b.json", to_pytest_benchmark(faster))
     proc = subprocess.run(

@@ -43,8 +43,7 @@ def test_outlier_statistics_match_pytest_benchmark(data):
 
 
 def test_a_row_derives_steps_per_second_from_its_raw_times():
-    row = Row("numpy", "cpu", step_seconds=[0.5, 0.002, 0.004, 0.001])
-    row.summarise()
+    row = Row.of(plugin="numpy", device="cpu", step_seconds=[0.5, 0.002, 0.004, 0.001])
     assert row.first_step_seconds == 0.5 and row.train_seconds == pytest.approx(0.507)
     assert row.steps_per_second == pytest.approx(1 / 0.002)  # the first step left out
     saved = row.to_dict()
@@ -53,14 +52,14 @@ def test_a_row_derives_steps_per_second_from_its_raw_times():
 
 
 def test_statuses_are_an_enum_saved_as_text():
-    row = Row("x", "cpu", status=Status.TIMEOUT)
+    row = Row.of(plugin="x", device="cpu", status=Status.TIMEOUT)
     assert row.to_dict()["status"] == "timeout" and Row.from_dict(row.to_dict()).status is Status.TIMEOUT
     with pytest.raises(ResultFormatError, match="not a known status"):
         Row.from_dict({"plugin": "x", "status": "fine"})
 
 
 def test_nan_parity_survives_a_round_trip():
-    row = Row("x", "cpu", parity_max_abs_diff=math.nan)
+    row = Row.of(plugin="x", device="cpu", parity_max_abs_diff=math.nan)
     saved = json.loads(json.dumps(row.to_dict()))
     assert saved["parity_max_abs_diff"] == "nan"
     assert math.isnan(Row.from_dict(saved).parity_max_abs_diff)
@@ -107,7 +106,7 @@ def test_unknown_row_fields_are_kept():
 
 
 def test_time_to_accuracy_and_settings_survive_a_round_trip():
-    row = Row("numpy", "cpu", eval_every=10, accuracy_curve=[[10, 0.2, 0.05], [20, 0.31, 0.1]], target_accuracy=0.3,
+    row = Row.of(plugin="numpy", device="cpu", eval_every=10, accuracy_curve=[[10, 0.2, 0.05], [20, 0.31, 0.1]], target_accuracy=0.3,
               steps_to_target=20, time_to_target_seconds=0.1, eval_during_training_seconds=0.01,
               schedule_sha256="ab" * 32, settings={"batch_size": 50, "seed": 1, "threads": None})
     again = Row.from_dict(row.to_dict())

@@ -24,7 +24,7 @@ def _document(rows: int) -> RunDocument:
     document = RunDocument("run", "2026-12-01", ["bench", "run"], {"cpu": "x"}, {"parity_step": 10},
                            batch_schedule_sha256="ab")
     for i in range(rows):
-        document.results.append(Row(f"p{i}", "cpu", step_seconds=[0.1, 0.002, 0.003], loss_curve=[[1, 2.0]]))
+        document.results.append(Row.of(plugin=f"p{i}", device="cpu", step_seconds=[0.1, 0.002, 0.003], loss_curve=[[1, 2.0]]))
     return document
 
 
@@ -35,7 +35,7 @@ def test_the_writer_serialises_each_row_once(tmp_path, monkeypatch):
     writer = DocumentWriter(tmp_path / "run.json")
     document = _document(0)
     for i in range(30):
-        document.results.append(Row(f"p{i}", "cpu", step_seconds=[0.1, 0.002]))
+        document.results.append(Row.of(plugin=f"p{i}", device="cpu", step_seconds=[0.1, 0.002]))
         writer.save(document)
     assert sorted(calls) == sorted(f"p{i}" for i in range(30))  # 30 saves, 30 serialisations
     loaded = load_run(tmp_path / "run.json")

@@ -29,12 +29,12 @@ def cpu_as_gpu(monkeypatch, tiny_dataset):
 
     for module in (graph, eager):
         monkeypatch.setattr(module, "tf_device_name", stand_in)
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
 
 
 def test_cpu_and_stand_in_gpu_rows_and_speedup_table(cpu_as_gpu):
     config = RunConfig(plugins=["tf-graph", "tf-function"], devices=["cpu", "gpu"], steps=30, batch_size=20,
-                       learning_rate=0.05, roofline=False, isolation="none")
+                       learning_rate=0.05, roofline=False, executor="inprocess")
     outcome = runner.run(config, installed_registry())
     assert [(r.plugin, r.device, r.status) for r in outcome.rows] == [
         ("tf-graph", "cpu", "ok"), ("tf-graph", "gpu:0", "ok"),
@@ -61,12 +61,12 @@ def test_all_devices_lists_what_tensorflow_sees():
 
 
 def test_a_missing_gpu_is_unavailable_with_its_reason(monkeypatch, tiny_dataset):
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
-    config = RunConfig(plugins=["tf-eager"], devices=["cpu", "gpu:1"], steps=5, batch_size=20, roofline=False, isolation="none")
+    config = RunConfig(plugins=["tf-eager"], devices=["cpu", "gpu:1"], steps=5, batch_size=20, roofline=False, executor="inprocess")
     rows = runner.run(config, installed_registry()).rows
     assert [(r.device, r.status) for r in rows] == [("cpu", "ok"), ("gpu:1", "unavailable")]
     assert "no GPU visible to TensorFlow" in rows[1].error

@@ -30,7 +30,7 @@ def cpu_as_gpu(monkeypatch, tiny_dataset):
 
     monkeypatch.setattr(softmax, "torch_device", stand_in)
     monkeypatch.setattr(_runtime, "device_names", lambda: ["cpu", "gpu:0"])
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
 
 
 @pytest.mark.parametrize("placement", ["feed", "resident"])
@@ -39,7 +39,7 @@ def test_cpu_and_stand_in_gpu_rows_and_speedup_table(cpu_as_gpu, placement):
     # row's OpenMP threads spin-wait for a core, hundreds of times slower than the other's.
     config = RunConfig(plugins=["torch-eager"], devices=["all"], steps=30, batch_size=20,
                        learning_rate=0.05, roofline=False, placement=placement, threads=1,
-                       isolation="none")  # the stand-in GPU is a monkeypatch of this process
+                       executor="inprocess")  # the stand-in GPU is a monkeypatch of this process
     outcome = runner.run(config, installed_registry())
     assert [(r.plugin, r.device, r.status) for r in outcome.rows] == [
         ("torch-eager", "cpu", "ok"), ("torch-eager", "gpu:0", "ok"),
@@ -54,9 +54,9 @@ def test_cpu_and_stand_in_gpu_rows_and_speedup_table(cpu_as_gpu, placement):
 def test_a_missing_gpu_is_unavailable_with_its_reason(monkeypatch, tiny_dataset):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
     config = RunConfig(plugins=["torch-eager"], devices=["cpu", "gpu:1"], steps=5, batch_size=20, roofline=False,
-                       isolation="none")
+                       executor="inprocess")
     rows = runner.run(config, installed_registry()).rows
     assert [(r.device, r.status) for r in rows] == [("cpu", "ok"), ("gpu:1", "unavailable")]
     assert "this PyTorch build has no CUDA" in rows[1].error or "no GPU visible to PyTorch" in rows[1].error

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bench.errors import BenchError, UsageError
-from bench.execute import RowJob
+from bench.job import RowJob
 
 SLOT = "bench_slot"
 """The custom resource every row asks one unit of; give each node one (a node with more

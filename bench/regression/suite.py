@@ -1,8 +1,7 @@
-"""``python -m bench.regression [--bounds FILE]``: the whole within-run check from a shell."""
+"""The whole within-run check, as ``bench check`` (and ``python -m bench.regression``) runs it."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,10 +47,3 @@ def run_check(
                 report.extend(check_harness_speed(registry.get(name), dataset, bounds, attempts=attempts))
     out(report.describe())
     return report
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bench.regression``: an alias of ``bench check``."""
-    from bench.cli import main as bench_main
-
-    return bench_main(["check", *(sys.argv[1:] if argv is None else argv)], prog="python -m bench.regression")

@@ -6,7 +6,7 @@ Each row is one Ray task that asks for what the row uses: the CPUs of its thread
 that may run rows is started with ``--resources '{"bench_slot": 1}'``, so a node times at
 most one row at a time. On its node the task gets the data itself, checks data and
 schedule against the run's and measures the row in a fresh worker process
-(:mod:`bench.execute.node`), then sends back the row, its parameter snapshots, and the
+(:mod:`bench.execute.ray.node`), then sends back the row, its parameter snapshots, and the
 node's machine facts, recorded as the row's ``node`` field.
 
 The task is a Ray streaming generator: it reports ``started`` (with its node) as soon as
@@ -21,7 +21,7 @@ every outstanding task (``ray.cancel(force=True)``, which also ends the row's wo
 process) and keeps the rows already finished.
 
 Ray is imported only when an executor connects (and, on the nodes, by the tasks of
-:mod:`bench.execute.ray_task`); :mod:`bench.execute.ray_resources` needs no Ray at all.
+:mod:`bench.execute.ray.task`); :mod:`bench.execute.ray.resources` needs no Ray at all.
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from bench.classifier import ClassifierSpec
-from bench.dataset import Dataset
-from bench.errors import BenchError, Terminated, describe_exception
-from bench.execute import Progress, RowJob, RowOutcome, ray_task
-from bench.execute.node import DataSettings, content_digest, job_to_dict, schedule_plan
-from bench.execute.ray_resources import (
+from bench.errors import BenchError, Terminated, UsageError, describe_exception
+from bench.execute import Progress, RowData, RowJob, RowOutcome
+from bench.execute.ray import task as ray_task
+from bench.execute.ray.node import DataSettings, content_digest
+from bench.execute.ray.resources import (
     SLOT,
     check_slots,
     describe_nodes,
@@ -52,12 +52,15 @@ from bench.execute.ray_resources import (
     task_resources,
 )
 from bench.execute.worker import _catch_signals, _restore_signals
-from bench.results.model import Row, Status
-from bench.schedule import BatchSchedule
+from bench.results.model import Measurement, ParameterSnapshots, Status
+
+if TYPE_CHECKING:
+    from bench.plugins import Registry
+    from bench.settings import RunConfig
 
 FAILED, INTERRUPTED = Status.FAILED, Status.INTERRUPTED
 
-__all__ = ["SLOT", "RayExecutor", "RowHandle", "data_settings", "parse_resources"]
+__all__ = ["SLOT", "RayExecutor", "RowHandle", "parse_resources"]
 
 WAIT_SECONDS = 600.0
 POLL_SECONDS = 0.1
@@ -68,7 +71,6 @@ _INSTALL = "pip install 'bench[ray]'"
 class RowHandle:
     """One submitted row: its Ray task and what it has reported so far."""
 
-    spec: ClassifierSpec
     job: RowJob
     index: int
     options: dict[str, Any]
@@ -98,40 +100,64 @@ class RowHandle:
 
 
 class RayExecutor:
-    """Rows as Ray tasks on the nodes of a cluster (``--executor ray``)."""
+    """``--executor ray``: rows as Ray tasks on the nodes of a cluster."""
 
-    isolation = "process"
+    name: ClassVar[str] = "ray"
+    isolation: ClassVar[str] = "process"
     """Every row still runs in a fresh worker process, on its node."""
-    name = "ray"
+    needs_prepared_copy: ClassVar[bool] = False
+    """Each node prepares its own copy (checked against the run's digest)."""
+    options: ClassVar[tuple[str, ...]] = ("timeout", "ray_address", "ray_resources", "ray_data_dir")
 
     def __init__(
         self,
-        dataset: Dataset,
-        schedule: BatchSchedule,
-        data: DataSettings,
         *,
         address: str | None = None,
         resources: Mapping[str, float] | None = None,
+        data_dir: str | None = None,
         wait_seconds: float = WAIT_SECONDS,
         slot: str = SLOT,
     ) -> None:
-        """``dataset`` is the run's own copy: nodes must hash to it. ``address`` is a Ray
-        cluster's GCS address (``host:6379``); ``None`` attaches to ``$RAY_ADDRESS`` or
-        starts a local Ray instance on 127.0.0.1 with one :data:`SLOT`."""
-        self.schedule = schedule
-        self.data = data
+        """``address`` is a Ray cluster's GCS address (``host:6379``); ``None`` attaches to
+        ``$RAY_ADDRESS`` or starts a local Ray instance on 127.0.0.1 with one :data:`SLOT`.
+        ``data_dir`` is where the *nodes* look for CIFAR-10 (``--ray-data-dir``); the
+        parent's ``--data-dir`` is a path on this machine and is not passed on."""
         self.address = address
         self.resources = dict(resources or {})
+        self.data_dir = data_dir
         self.wait_seconds = wait_seconds
         self.slot = slot
-        start = time.perf_counter()
-        self.data_sha256 = content_digest(dataset)
-        self.digest_seconds = time.perf_counter() - start
         self.started_local = False
+        self.phases: list[tuple[str, float]] = []
+        """Set-up phases for the run's timeline (connecting, hashing the data)."""
         self._ray: Any = None
         self._owns_connection = False
         self._handles: list[RowHandle] = []
-        self._plan = schedule_plan(schedule)
+        self._digests: dict[int, str] = {}
+
+    @classmethod
+    def check(cls, config: RunConfig) -> None:
+        parse_resources(config.ray_resources)  # a UsageError names what is wrong
+        if config.ray_address is not None and not config.ray_address.strip():
+            raise UsageError("--ray-address must name a cluster (host:port), not ''")
+
+    @classmethod
+    def open(cls, config: RunConfig, registry: Registry) -> RayExecutor:
+        executor = cls(address=config.ray_address, resources=parse_resources(config.ray_resources),
+                       data_dir=config.ray_data_dir)
+        start = time.perf_counter()
+        executor.connect()
+        executor.phases.append(("ray: connect", time.perf_counter() - start))
+        return executor
+
+    def digest(self, data: RowData) -> str:
+        """The sha256 every node's data must hash to (computed once per dataset)."""
+        key = id(data.dataset)
+        if key not in self._digests:
+            start = time.perf_counter()
+            self._digests[key] = content_digest(data.dataset)
+            self.phases.append(("data: digest for the nodes' check", time.perf_counter() - start))
+        return self._digests[key]
 
     # connection ---------------------------------------------------------------------
 
@@ -189,11 +215,11 @@ class RayExecutor:
 
     # rows ---------------------------------------------------------------------------
 
-    def submit(self, spec: ClassifierSpec, job: RowJob, progress: Progress | None = None) -> RowHandle:
+    def submit(self, job: RowJob, data: RowData, progress: Progress | None = None) -> RowHandle:
         """Start a row's task now; it runs when a node has its resources free."""
         self.connect()
         options = task_resources(job, self.resources, self.slot)
-        handle = RowHandle(spec, job, len(self._handles), options, progress)
+        handle = RowHandle(job, len(self._handles), options, progress)
         self._handles.append(handle)
         nodes = self.nodes()
         if not any(fits(node.get("Resources", {}), options) for node in nodes):
@@ -203,12 +229,11 @@ class RayExecutor:
                 f"nodes: {describe_nodes(nodes)}",
             )
             return handle
+        settings: DataSettings = data.settings
         request = {
-            "classifier": spec.name,
-            "job": job_to_dict(job),
-            "data": vars(self.data).copy(),
-            "schedule": self._plan,
-            "data_sha256": self.data_sha256,
+            "job": job.to_dict(),
+            "data": {**asdict(settings), "data_dir": self.data_dir},
+            "data_sha256": self.digest(data),
         }
         handle.ref = _remote(self._ray, "row").options(**options).remote(request)
         handle.submitted = time.monotonic()
@@ -264,9 +289,9 @@ class RayExecutor:
                 except Exception:  # noqa: BLE001 - already finished, or the cluster is gone
                     pass
 
-    def run_row(self, spec: ClassifierSpec, job: RowJob, progress: Progress | None = None) -> RowOutcome:
+    def run_row(self, job: RowJob, data: RowData, progress: Progress | None = None) -> RowOutcome:
         """One row alone: submit it and wait for it (an interrupt gives an interrupted row)."""
-        handle = self.submit(spec, job, progress)
+        handle = self.submit(job, data, progress)
         try:
             for done in self.as_completed([handle]):
                 assert done.outcome is not None
@@ -276,8 +301,7 @@ class RayExecutor:
                 return handle.outcome
             name = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT"
             outcome = self._failed(handle, INTERRUPTED, f"interrupted ({name}) before it started on a node")
-            outcome.interrupted = name
-            return outcome
+            return replace(outcome, interrupted=name)
         raise AssertionError("as_completed ended without the row")  # pragma: no cover
 
     def list_devices(self, spec: ClassifierSpec) -> list[str]:
@@ -339,27 +363,13 @@ class RayExecutor:
             handle.outcome = self._failed(handle, FAILED, f"{message.get('message')}{handle.where}")
 
     def _finished(self, handle: RowHandle, message: Mapping[str, Any]) -> RowOutcome:
-        row = Row.from_dict(message["row"], "the node's row")
-        row.params_at_parity = message.get("params_at_parity")
-        row.params_final = message.get("params_final")
-        row.params = dict(handle.job.setup.params)
-        row.node = handle.node
-        return RowOutcome(row, dict(message.get("environment") or {}), message.get("interrupted"))
+        measurement = Measurement.from_dict(message["row"], "the node's measurement")
+        parameters = ParameterSnapshots(message.get("params_at_parity"), message.get("params_final"))
+        return RowOutcome(replace(measurement, node=handle.node), parameters, dict(message.get("environment") or {}),
+                          message.get("interrupted"))
 
     def _failed(self, handle: RowHandle, status: Status, error: str) -> RowOutcome:
-        spec, job = handle.spec, handle.job
-        row = Row(
-            plugin=spec.name,
-            device=job.device,
-            status=status,
-            error=error,
-            steps_completed=handle.steps,
-            placement=job.placement,
-            steps_per_call=job.steps_per_call,
-            params=dict(job.setup.params),
-        )
-        row.node = handle.node
-        return RowOutcome(row)
+        return RowOutcome(Measurement(status=status, error=error, steps_completed=handle.steps, node=handle.node))
 
     def _count_waits(self, live: list[RowHandle], seconds: float) -> None:
         """Charge waiting time to unstarted rows while none of this run's rows is running."""
@@ -382,26 +392,11 @@ class RayExecutor:
         self.cancel(live)
         for handle in live:
             if handle.running:
-                note = f" (step {handle.steps} of {self.schedule.steps})" if handle.steps else ""
-                handle.outcome = self._failed(handle, INTERRUPTED, f"interrupted ({name}){handle.where}{note}")
-                handle.outcome.interrupted = name
+                note = f" (step {handle.steps} of {handle.job.schedule.steps})" if handle.steps else ""
+                outcome = self._failed(handle, INTERRUPTED, f"interrupted ({name}){handle.where}{note}")
+                handle.outcome = replace(outcome, interrupted=name)
                 handle._yielded = True
                 yield handle
-
-
-def data_settings(config: Any, data_dir: str | None = None) -> DataSettings:
-    """The run's dataset settings for the nodes, from a :class:`bench.runner.RunConfig`.
-
-    ``data_dir`` is where the *nodes* look (``--ray-data-dir``); the parent's ``--data-dir``
-    is a path on this machine and is not passed on.
-    """
-    return DataSettings(
-        dataset=config.dataset,
-        preprocessing=config.preprocessing,
-        seed=config.seed,
-        data_dir=data_dir,
-        offline=config.offline,
-    )
 
 
 # Ray itself -------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """One row on a machine of its own (a Ray node): its own data, the same schedule, a local worker.
 
-:mod:`bench.execute.ray` sends each row as a *request*, a plain dict: the job, the run's
-dataset settings, the schedule's recipe (steps, batch size, seed, sampling) and sha256,
-and the sha256 of the run's preprocessed arrays. :func:`run_request` then, on the node:
+:class:`bench.execute.ray.RayExecutor` sends each row as a *request*, a plain dict: the
+job (:meth:`bench.job.RowJob.to_dict`, with its schedule's recipe and sha256), the run's
+dataset settings, and the sha256 of the run's preprocessed arrays. :func:`run_request` then, on the node:
 
 1. reads CIFAR-10 through the verified path (:func:`bench.dataset.load_dataset`, with the
    node's own ``--data-dir``/``$BENCH_DATA_DIR``/cache default, downloading it when it is
@@ -24,17 +24,17 @@ import hashlib
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.classifier import SetupConfig
 from bench.dataset import Dataset
 from bench.errors import BenchError
-from bench.execute import Progress, RowJob
-from bench.schedule import BatchSchedule, build_schedule
+from bench.execute import RowData
+from bench.job import RowJob
+from bench.measure import Progress
 
 _ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
 _CHUNK = 32 << 20
@@ -56,25 +56,6 @@ class DataSettings:
     data_dir: str | None = None
     """Where the node looks for CIFAR-10; ``None``: the node's ``$BENCH_DATA_DIR`` or cache."""
     offline: bool = False
-
-
-def schedule_plan(schedule: BatchSchedule) -> dict[str, Any]:
-    """What a node needs to rebuild ``schedule``, and the digest to check it against."""
-    return {
-        "steps": schedule.steps,
-        "batch_size": schedule.batch_size,
-        "seed": schedule.seed,
-        "sampling": schedule.sampling,
-        "sha256": schedule.sha256(),
-    }
-
-
-def job_to_dict(job: RowJob) -> dict[str, Any]:
-    return {**asdict(job), "setup": {**asdict(job.setup), "params": dict(job.setup.params)}}
-
-
-def job_from_dict(data: Mapping[str, Any]) -> RowJob:
-    return RowJob(**{**data, "setup": SetupConfig(**data["setup"])})
 
 
 def content_digest(dataset: Dataset) -> str:
@@ -153,16 +134,6 @@ def check_copy(copy: Path, expected: str) -> Dataset:
     return dataset
 
 
-def check_schedule(dataset: Dataset, plan: Mapping[str, Any]) -> BatchSchedule:
-    """Rebuild the run's schedule here and check that it is the same."""
-    schedule = build_schedule(
-        len(dataset.train_labels), plan["steps"], plan["batch_size"], plan["seed"], plan["sampling"]
-    )
-    if schedule.sha256() != plan["sha256"]:
-        raise NodeError("the batch schedule rebuilt on this node differs from the run's (sha256 mismatch)")
-    return schedule
-
-
 def node_device(device: str) -> str:
     """The device name on the node: a GPU row sees only the one GPU it was given, as ``gpu:0``."""
     return "gpu:0" if device.startswith("gpu") else device
@@ -171,7 +142,7 @@ def node_device(device: str) -> str:
 def run_request(
     request: Mapping[str, Any], progress: Progress | None = None, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Measure one requested row here; return the row, its parameter snapshots and facts.
+    """Measure one requested row here; return its measurement, parameter snapshots and facts.
 
     Raises :class:`NodeError` (or another :class:`BenchError`) when the node cannot run it
     as the run describes it; a plugin's failure is a row, as locally.
@@ -183,34 +154,30 @@ def run_request(
     settings = DataSettings(**request["data"])
     copy, data_facts = prepared_copy(settings)
     dataset = check_copy(copy, request["data_sha256"])
-    schedule = check_schedule(dataset, request["schedule"])
-    data_facts["seconds_check"] = time.perf_counter() - started - data_facts["seconds"]
-    registry = installed_registry()
+    job = RowJob.from_dict(request["job"])
     try:
-        spec = registry.get(request["classifier"])
+        job.schedule.rebuild(len(dataset.train_labels))
+    except RuntimeError:
+        raise NodeError("the batch schedule rebuilt on this node differs from the run's (sha256 mismatch)") from None
+    data_facts["seconds_check"] = time.perf_counter() - started - data_facts["seconds"]
+    try:
+        installed_registry().get(job.classifier)
     except BenchError as exc:
         raise NodeError(f"not installed on this node: {exc}") from None
-    job = job_from_dict(request["job"])
     device = node_device(job.device)
-    local_job = RowJob(**{**asdict(job), "device": device, "setup": _with_device(job.setup, device)})
-    outcome = WorkerExecutor(copy, schedule, env=env).run_row(spec, local_job, progress)
-    row = outcome.row
-    row.device = job.device
+    local_job = replace(job, device=device, setup=replace(job.setup, device=device))
+    outcome = WorkerExecutor(env=env).run_row(local_job, RowData(dataset, copy, settings), progress)
     return {
-        "row": row.to_dict(),
-        "params_at_parity": row.params_at_parity,
-        "params_final": row.params_final,
+        "row": outcome.measurement.to_dict(),
+        "params_at_parity": outcome.parameters.at_parity,
+        "params_final": outcome.parameters.final,
         "environment": outcome.environment,
         "interrupted": outcome.interrupted,
         "data": {
             **data_facts,
             "prepared_copy": str(copy),
             "dataset_sha256": request["data_sha256"],
-            "batch_schedule_sha256": schedule.sha256(),
+            "batch_schedule_sha256": job.schedule.sha256,
             "device_on_node": device,
         },
     }
-
-
-def _with_device(setup: SetupConfig, device: str) -> SetupConfig:
-    return SetupConfig(**{**asdict(setup), "device": device, "params": dict(setup.params)})

@@ -1,9 +1,9 @@
-"""The Ray tasks themselves: what runs on a node for :mod:`bench.execute.ray`.
+"""The Ray tasks themselves: what runs on a node for :class:`bench.execute.ray.RayExecutor`.
 
 :func:`row_task` is a streaming generator. It reports ``started`` (with the node's facts)
 as soon as Ray gave it its resources, then the row's progress, then ``done`` (the row,
 its parameter snapshots, the node's machine facts) or ``error``. The row itself is
-measured by :func:`bench.execute.node.run_request`, in a thread, so that progress can be
+measured by :func:`bench.execute.ray.node.run_request`, in a thread, so that progress can be
 sent while it runs.
 """
 
@@ -52,7 +52,7 @@ def injected_by_ray(name: str) -> bool:
 
 def row_task(request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The Ray task of one row (a streaming generator; runs on the node)."""
-    from bench.execute.node import run_request
+    from bench.execute.ray.node import run_request
     from bench.machine import machine_info
 
     facts = node_facts()
@@ -98,4 +98,4 @@ def devices_task(name: str) -> list[str]:
     from bench.plugins import installed_registry
 
     spec = installed_registry().get(name)
-    return WorkerExecutor(Path(), None).list_devices(spec)  # type: ignore[arg-type]  # listing needs no data
+    return WorkerExecutor().list_devices(spec)
