@@ -52,7 +52,8 @@ def cluster() -> Iterator[Any]:
     """A head and one worker node on 127.0.0.1, each with 1 CPU and one bench_slot."""
     patch = pytest.MonkeyPatch()
     temp = tempfile.mkdtemp(prefix="bray-")  # short: Ray's socket paths live under it
-    for name, value in {**ENVIRONMENT, "BENCH_CACHE_DIR": os.path.join(temp, "cache")}.items():
+    # RAY_TMPDIR: Ray's files of "the current cluster" go under this test's own directory too.
+    for name, value in {**ENVIRONMENT, "BENCH_CACHE_DIR": os.path.join(temp, "cache"), "RAY_TMPDIR": temp}.items():
         patch.setenv(name, value)
     import ray
     from ray.cluster_utils import Cluster

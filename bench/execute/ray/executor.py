@@ -133,7 +133,7 @@ class RayExecutor:
         self._ray: Any = None
         self._owns_connection = False
         self._handles: list[RowHandle] = []
-        self._digests: dict[int, str] = {}
+        self._digests: dict[DataSettings, str] = {}
 
     @classmethod
     def check(cls, config: RunConfig) -> None:
@@ -152,7 +152,7 @@ class RayExecutor:
 
     def digest(self, data: RowData) -> str:
         """The sha256 every node's data must hash to (computed once per dataset)."""
-        key = id(data.dataset)
+        key = data.settings  # the same settings give the same data (the synthetic set: per seed)
         if key not in self._digests:
             start = time.perf_counter()
             self._digests[key] = content_digest(data.dataset)
