@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import bench
+from bench import linear_softmax_work, mlp_work
 from bench.classifier import SetupConfig, StepWork
 from bench.plugins import installed_registry
-from bench import linear_softmax_work, mlp_work
 
 
 def config(batch: int = 100, dim: int = 3072, classes: int = 10, **params: str) -> SetupConfig:
@@ -124,7 +124,8 @@ def test_the_old_import_path_still_works_and_warns():
     import bench.roofline.work as old
 
     for name in ("linear_softmax_work", "mlp_work", "dense_flops", "minimum_bytes", "softmax_cross_entropy_flops"):
-        with pytest.warns(DeprecationWarning, match=rf"bench\.roofline\.work\.{name} is deprecated; use 'from bench import {name}'"):
+        message = rf"bench\.roofline\.work\.{name} is deprecated; use 'from bench import {name}'"
+        with pytest.warns(DeprecationWarning, match=message):
             assert getattr(old, name) is getattr(bench, name)
     with pytest.raises(AttributeError):
         old.nothing_here  # noqa: B018
