@@ -44,7 +44,8 @@ class SetupConfig:
     input_dim: int
     num_classes: int
     device: str = "cpu"
-    """``"cpu"`` or ``"gpu:N"``; raise :class:`bench.errors.DeviceUnavailable` if absent."""
+    """``"cpu"`` or ``"gpu:N"`` (:func:`gpu_index` gives ``None`` or ``N``); raise
+    :class:`bench.errors.DeviceUnavailable` if absent."""
     seed: int = 0
     threads: int | None = None
     """Threads the framework may use for its ops; ``None`` leaves its default."""
