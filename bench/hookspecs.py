@@ -3,8 +3,8 @@
 A plugin is any module or object registered under the packaging entry-point group
 ``bench``; it implements the hooks below, marked with ``bench.hookimpl``:
 ``bench_register_classifiers``, and, only in plugins written before
-``ClassifierSpec(environment=...)``, the deprecated ``bench_environment_info``. Built-in plugins (``plugins/``) use exactly
-the same mechanism.
+``ClassifierSpec(environment=...)``, the deprecated ``bench_environment_info``.
+Built-in plugins (``plugins/``) use exactly the same mechanism.
 """
 
 from __future__ import annotations
