@@ -4,7 +4,16 @@ What a plugin needs is importable from here::
 
     from bench import ClassifierSpec, DeviceUnavailable, SetupConfig, hookimpl
 
-and so is running bench from Python (:func:`bench.run`, see :mod:`bench.api`)::
+- the spec and its parts: :class:`ClassifierSpec`, :class:`Param`, :class:`RecipeDefaults`,
+  :class:`StepWork`, and :func:`hookimpl` to mark the hook that registers it;
+- the classifier's side: :class:`Classifier` (and the optional
+  :class:`ResidentClassifier`, :class:`MultiStepClassifier`), :class:`SetupConfig`,
+  :func:`gpu_index`, :class:`DeviceUnavailable`, :class:`UsageError`;
+- a step's work for ``ClassifierSpec(work=...)``, in FLOPs and bytes per step:
+  :func:`linear_softmax_work`, :func:`mlp_work`, and their parts :func:`dense_flops`,
+  :func:`softmax_cross_entropy_flops`, :func:`minimum_bytes` (see :mod:`bench.work`).
+
+So is running bench from Python (:func:`bench.run`, see :mod:`bench.api`)::
 
     import bench
 
@@ -21,9 +30,20 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from bench.classifier import Classifier, ClassifierSpec, Param, RecipeDefaults, SetupConfig, StepWork
+from bench.classifier import (
+    Classifier,
+    ClassifierSpec,
+    MultiStepClassifier,
+    Param,
+    RecipeDefaults,
+    ResidentClassifier,
+    SetupConfig,
+    StepWork,
+    gpu_index,
+)
 from bench.errors import DeviceUnavailable, UsageError
 from bench.hookspecs import hookimpl
+from bench.work import dense_flops, linear_softmax_work, minimum_bytes, mlp_work, softmax_cross_entropy_flops
 
 if TYPE_CHECKING:
     from bench.api import run
@@ -59,8 +79,10 @@ __all__ = [
     "Classifier",
     "ClassifierSpec",
     "DeviceUnavailable",
+    "MultiStepClassifier",
     "Param",
     "RecipeDefaults",
+    "ResidentClassifier",
     "Row",
     "RunConfig",
     "RunDocument",
@@ -69,8 +91,14 @@ __all__ = [
     "StepWork",
     "UsageError",
     "__version__",
+    "dense_flops",
+    "gpu_index",
     "hookimpl",
     "installed_registry",
+    "linear_softmax_work",
     "load_run",
+    "minimum_bytes",
+    "mlp_work",
     "run",
+    "softmax_cross_entropy_flops",
 ]

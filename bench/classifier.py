@@ -25,6 +25,7 @@ Optional methods, used when present:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -43,12 +44,28 @@ class SetupConfig:
     input_dim: int
     num_classes: int
     device: str = "cpu"
-    """``"cpu"`` or ``"gpu:N"``; raise :class:`bench.errors.DeviceUnavailable` if absent."""
+    """``"cpu"`` or ``"gpu:N"`` (:func:`gpu_index` gives ``None`` or ``N``); raise
+    :class:`bench.errors.DeviceUnavailable` if absent."""
     seed: int = 0
     threads: int | None = None
     """Threads the framework may use for its ops; ``None`` leaves its default."""
     params: Mapping[str, str] = field(default_factory=dict)
     """Extra ``--param key=value`` settings, for models that take more than the above."""
+
+
+def gpu_index(device: str) -> int | None:
+    """The GPU's index in a harness device name: ``"gpu:N"`` -> ``N``, ``"cpu"`` -> ``None``.
+
+    ``device`` is :attr:`SetupConfig.device`. Any other text raises :class:`bench.UsageError`
+    (``unknown device 'tpu'; expected 'cpu' or 'gpu:N'``). Whether that GPU exists is the
+    plugin's to check (raise :class:`bench.DeviceUnavailable` if not).
+    """
+    if device == "cpu":
+        return None
+    match = re.fullmatch(r"gpu:(\d+)", device)
+    if match is None:
+        raise UsageError(f"unknown device {device!r}; expected 'cpu' or 'gpu:N'")
+    return int(match.group(1))
 
 
 @runtime_checkable

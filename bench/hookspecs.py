@@ -1,8 +1,10 @@
 """The hooks a bench plugin can implement.
 
 A plugin is any module or object registered under the packaging entry-point group
-``bench``; it implements one or more of the hooks below, marked with
-``bench.hookimpl``. Built-in plugins (``plugins/``) use exactly the same mechanism.
+``bench``; it implements the hooks below, marked with ``bench.hookimpl``:
+``bench_register_classifiers``, and, only in plugins written before
+``ClassifierSpec(environment=...)``, the deprecated ``bench_environment_info``.
+Built-in plugins (``plugins/``) use exactly the same mechanism.
 """
 
 from __future__ import annotations
@@ -37,11 +39,14 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
 
 @hookspec
 def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
-    """Return framework facts worth recording with a run, or ``None``.
+    """Deprecated: declare ``ClassifierSpec(environment=...)`` instead.
 
-    Prefer ``ClassifierSpec(environment=...)``, which names its own classifier; this hook
-    is called only for a spec without one. It runs in the row's own process after the row,
-    with ``classifiers`` holding that row's classifier; a plugin reports only when one of
-    its own classifiers is among them. Typical keys: ``tensorflow``, ``cuda``, ``cudnn``,
-    ``gpu``. The values are stored under ``machine.frameworks`` in the result file.
+    Return framework facts worth recording with a run, or ``None``. Still called, for old
+    plugins, but only for a spec without ``environment``; each plugin whose
+    implementation answers (returns facts) gets a :class:`DeprecationWarning` naming it.
+    The hook will be removed in a later release. It runs in the row's own process after
+    the row, with ``classifiers`` holding that row's classifier; a plugin reports only when
+    one of its own classifiers is among them. Typical keys: ``tensorflow``, ``cuda``,
+    ``cudnn``, ``gpu``. The values are stored under ``machine.frameworks`` in the result
+    file.
     """

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.metadata
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import pluggy
 
@@ -59,11 +61,40 @@ class Registry:
             raise UsageError(f"unknown plugin {name!r}; available: {known}{note}") from None
 
     def environment_info(self, names: list[str]) -> dict[str, str]:
-        """Framework facts from the plugins whose classifiers are in ``names``."""
+        """Framework facts for the classifiers in ``names``: each one's spec ``environment``;
+        for a name whose spec has none, the plugins' deprecated ``bench_environment_info``
+        hook, with a :class:`DeprecationWarning` naming each plugin that answers it."""
         info: dict[str, str] = {}
-        if self.plugin_manager is not None:
-            for part in self.plugin_manager.hook.bench_environment_info(classifiers=list(names)):
-                info.update(part or {})
+        without: list[str] = []
+        for name in names:
+            spec = self.classifiers.get(name)
+            if spec is not None and spec.environment is not None:
+                info.update({str(k): str(v) for k, v in spec.environment().items()})
+            else:
+                without.append(name)
+        if without and self.plugin_manager is not None:
+            info.update(self._environment_from_hook(without))
+        return info
+
+    def _environment_from_hook(self, names: list[str]) -> dict[str, str]:
+        """The deprecated hook, each plugin on its own (in pluggy's order: the first
+        registered wins a key), so that the warning can name the plugin."""
+        assert self.plugin_manager is not None
+        pm = self.plugin_manager
+        info: dict[str, str] = {}
+        for impl in reversed(pm.hook.bench_environment_info.get_hookimpls()):
+            part: Any = impl.function(classifiers=list(names))
+            if not part:
+                continue
+            plugin = pm.get_name(impl.plugin) or impl.plugin_name
+            warnings.warn(
+                f"plugin {plugin!r} reports its environment through the deprecated "
+                "bench_environment_info hook; declare it as ClassifierSpec(environment=...) "
+                "instead (the hook will be removed in a later release)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            info.update(part)
         return info
 
 
@@ -140,7 +171,8 @@ def installed_registry() -> Registry:
 
 def environment_of(registry: Registry, spec: ClassifierSpec) -> dict[str, str]:
     """Framework facts for a row of ``spec`` that has run: its spec's ``environment``, else
-    its plugin's ``bench_environment_info`` hook. A failure is recorded, never raised."""
+    its plugin's deprecated ``bench_environment_info`` hook (which warns, naming the
+    plugin). A failure is recorded, never raised."""
     try:
         if spec.environment is not None:
             return {str(k): str(v) for k, v in spec.environment().items()}

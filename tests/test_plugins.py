@@ -86,3 +86,30 @@ def test_duplicate_name_is_reported_not_overwritten():
     assert registry.origin("toy").plugin == "first"
     assert registry.broken[0].name == "second"
     assert "already registered" in registry.broken[0].reason
+
+
+class _BothWays:
+    """A plugin that states its environment in the spec and still implements the old hook."""
+
+    @hookimpl
+    def bench_register_classifiers(self, register):
+        register(ClassifierSpec(name="both", description="", factory=object, environment=lambda: {"fw": "spec"}))
+        register(ClassifierSpec(name="hook-only", description="", factory=object))
+
+    @hookimpl
+    def bench_environment_info(self, classifiers):
+        return {"fw": "hook"} if "hook-only" in classifiers else None
+
+
+def test_the_spec_environment_wins_and_the_hook_warns_only_when_it_answers():
+    import warnings
+
+    pm, _ = create_plugin_manager(load_entry_points=False)
+    pm.register(_BothWays(), name="both-ways")
+    registry = collect_classifiers(pm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the hook is not asked for a spec with environment
+        assert registry.environment_info(["both"]) == {"fw": "spec"}
+        assert registry.environment_info(["unknown"]) == {}  # asked, answers None: no warning
+    with pytest.warns(DeprecationWarning, match=r"plugin 'both-ways' reports its environment through the deprecated"):
+        assert registry.environment_info(["hook-only"]) == {"fw": "hook"}

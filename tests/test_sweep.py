@@ -4,7 +4,7 @@ size), parity within a schedule, per-row settings, the grouped table and the tim
 from __future__ import annotations
 
 import pytest
-from bench.roofline.work import linear_softmax_work
+from bench import linear_softmax_work
 from bench_numpy.softmax import NumpySoftmax
 
 from bench import runner

@@ -3,7 +3,8 @@
 - :mod:`~bench.roofline.ceilings`: a device's peak FLOP/s and memory bandwidth, measured
   (numpy on the CPU; any framework's device through :class:`Kernels`);
 - :mod:`~bench.roofline.cache`: those ceilings kept per machine and settings;
-- :mod:`~bench.roofline.work`: the FLOPs and bytes of a step of the built-in models;
+- :mod:`bench.work` (exported from :mod:`bench`): the FLOPs and bytes of a step of the
+  built-in models (``bench.roofline.work`` is its deprecated old name);
 - :mod:`~bench.roofline.bound`: attainable steps/s and a row's fraction of it;
 - :mod:`~bench.roofline.unfused`: the *unfused numpy bound*, a second reference for the
   linear model (:func:`probe`; the runner no longer calls it, `% roof` uses the ceilings).
@@ -27,7 +28,7 @@ from bench.roofline.bound import (
 from bench.roofline.cache import cached_ceilings, cpu_ceilings
 from bench.roofline.ceilings import Ceilings, Kernels, cpu_kernels, measure, timed
 from bench.roofline.unfused import probe
-from bench.roofline.work import linear_softmax_work, mlp_work
+from bench.work import linear_softmax_work, mlp_work
 
 __all__ = [
     "NO_CEILINGS_REASON",

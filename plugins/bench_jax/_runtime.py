@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import re
 from typing import Any
 
-from bench import DeviceUnavailable, UsageError
-
-PREDICT_CHUNK = 5000
-"""Rows per ``predict`` call: bounds device memory and splits CIFAR-10's 10,000 test images
-evenly, so the jitted predict compiles one shape."""
+from bench import DeviceUnavailable, UsageError, gpu_index
 
 CPU_THREADS_ENV = "PJRT_NPROC"
 """Read by XLA's CPU client when JAX creates it: the size of its intra-op (Eigen) thread pool.
@@ -134,12 +129,9 @@ def jax_device(jax: Any, device: str) -> Any:
 
     Raises DeviceUnavailable for a GPU JAX cannot see, UsageError for another name.
     """
-    if device == "cpu":
+    index = gpu_index(device)
+    if index is None:
         return jax.devices("cpu")[0]
-    match = re.fullmatch(r"gpu:(\d+)", device)
-    if match is None:
-        raise UsageError(f"unknown device {device!r}; expected 'cpu' or 'gpu:N'")
-    index = int(match.group(1))
     found = gpus(jax)
     if not found:
         raise DeviceUnavailable(f"{device}: no GPU visible to JAX ({_why_no_gpu()})")

@@ -26,29 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from bench import SetupConfig, StepWork, UsageError
-from bench_jax._runtime import PREDICT_CHUNK, apply_cpu_threads, import_jax, jax_device, peak_bytes
+from bench import SetupConfig, StepWork
+from bench.linear_softmax import PREDICT_CHUNK, check_layout, linear_logits, weight_shape
+from bench_jax._runtime import apply_cpu_threads, import_jax, jax_device, peak_bytes
 
 jax = import_jax()
 jnp = jax.numpy
 
-LAYOUTS = ("cd", "dc")
-"""``cd``: weights held as (classes, features), the default; ``dc``: (features, classes)."""
-
-def check_params(params: Any, name: str) -> str:
-    """The weight layout from ``--param layout=...``; any other key is a usage error."""
-    unknown = sorted(set(params) - {"layout"})
-    if unknown:
-        raise UsageError(f"{name}: unknown --param {', '.join(unknown)}; valid: layout ({', '.join(LAYOUTS)})")
-    layout = params.get("layout", "cd")
-    if layout not in LAYOUTS:
-        raise UsageError(f"{name}: --param layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
-    return layout
-
 
 def logits(params: tuple[Any, Any], images: Any, layout: str) -> Any:
     weights, biases = params
-    return (images @ weights.T if layout == "cd" else images @ weights) + biases
+    return linear_logits(weights, biases, images, layout)
 
 
 def mean_loss(params: tuple[Any, Any], images: Any, labels: Any, layout: str) -> Any:
@@ -84,10 +72,10 @@ class _JaxSoftmax:
 
     def setup(self, config: SetupConfig) -> None:
         self.close()
-        layout = check_params(config.params, self.name)
+        layout = check_layout(config.params, self.name)
         apply_cpu_threads(jax, config.threads, self.name)  # before JAX creates its CPU client
         device = jax_device(jax, config.device)
-        shape = (config.num_classes, config.input_dim) if layout == "cd" else (config.input_dim, config.num_classes)
+        shape = weight_shape(config, layout)
         self._params = (
             jax.device_put(np.zeros(shape, np.float32), device),
             jax.device_put(np.zeros(config.num_classes, np.float32), device),

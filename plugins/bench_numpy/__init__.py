@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import ClassifierSpec, Param, hookimpl
-from bench.roofline.work import linear_softmax_work
+from bench import ClassifierSpec, Param, hookimpl, linear_softmax_work
 
 
 @hookimpl
@@ -24,13 +23,6 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
             work=linear_softmax_work,
         )
     )
-
-
-@hookimpl
-def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
-    if "numpy" not in classifiers:
-        return None
-    return numpy_environment()
 
 
 def numpy_environment() -> dict[str, str]:

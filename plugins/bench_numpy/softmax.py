@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.classifier import SetupConfig
-from bench.errors import DeviceUnavailable, UsageError
+from bench import DeviceUnavailable, SetupConfig, UsageError
 
 
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:

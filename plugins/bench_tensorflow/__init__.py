@@ -20,8 +20,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from bench import Classifier, ClassifierSpec, Param, RecipeDefaults, SetupConfig, StepWork, hookimpl
-from bench.roofline.work import linear_softmax_work, mlp_work
+from bench import (
+    Classifier,
+    ClassifierSpec,
+    Param,
+    RecipeDefaults,
+    SetupConfig,
+    StepWork,
+    hookimpl,
+    linear_softmax_work,
+    mlp_work,
+)
 
 # Before anything imports TensorFlow: keep its C++ log lines off the terminal.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -120,13 +129,6 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
                 supports_steps_per_call=multi_step,
             )
         )
-
-
-@hookimpl
-def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
-    if not {name for name, *_ in _CLASSIFIERS} & set(classifiers):
-        return None
-    return tf_environment()
 
 
 def tf_environment() -> dict[str, str]:

@@ -6,12 +6,11 @@ Nothing here imports TensorFlow at module level; :func:`import_tensorflow` does,
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 from typing import Any
 
-from bench.errors import DeviceUnavailable, UsageError
+from bench import DeviceUnavailable, UsageError, gpu_index
 
 PREDICT_CHUNK = 5000
 """Rows per ``predict`` evaluation: bounds device memory (5000 x 3072 float32 = 61 MB)
@@ -81,12 +80,9 @@ def tf_device_name(tf: Any, device: str) -> str:
 
     Raises DeviceUnavailable when the GPU is not one TensorFlow can see.
     """
-    if device == "cpu":
+    index = gpu_index(device)
+    if index is None:
         return "/CPU:0"
-    match = re.fullmatch(r"gpu:(\d+)", device)
-    if match is None:
-        raise UsageError(f"unknown device {device!r}; expected 'cpu' or 'gpu:N'")
-    index = int(match.group(1))
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         build = tf.sysconfig.get_build_info()

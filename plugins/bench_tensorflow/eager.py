@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.classifier import SetupConfig, StepWork
-from bench.errors import DeviceUnavailable
+from bench import DeviceUnavailable, SetupConfig, StepWork
 from bench_tensorflow._runtime import (
     PREDICT_CHUNK,
     apply_eager_threads,

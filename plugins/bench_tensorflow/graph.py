@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.classifier import SetupConfig
+from bench import SetupConfig
 from bench_tensorflow._runtime import (
     PREDICT_CHUNK,
     claim_cpu_thread_pool,

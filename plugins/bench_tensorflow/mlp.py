@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.classifier import SetupConfig
-from bench.errors import UsageError
+from bench import SetupConfig, UsageError
 from bench_tensorflow._runtime import (
     PREDICT_CHUNK,
     apply_eager_threads,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench import Classifier, ClassifierSpec, Param, hookimpl
-from bench.roofline.work import linear_softmax_work
+from bench import Classifier, ClassifierSpec, hookimpl, linear_softmax_work
+from bench.linear_softmax import LAYOUT_PARAM
 
 
 def make_torch_eager() -> Classifier:
@@ -65,16 +65,8 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
                 devices=torch_devices,
                 environment=torch_environment,
                 work=linear_softmax_work,
-                params=(Param("layout", str, "cd", "weights held as (classes, features) or (features, classes)",
-                              choices=("cd", "dc")),),
+                params=(LAYOUT_PARAM,),
                 supports_resident=True,
                 supports_steps_per_call=False,
             )
         )
-
-
-@hookimpl
-def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
-    if not NAMES & set(classifiers):
-        return None
-    return torch_environment()

@@ -5,13 +5,9 @@ Nothing here imports torch at module level; :func:`import_torch` does, once.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from bench import DeviceUnavailable, UsageError
-
-PREDICT_CHUNK = 5000
-"""Rows per ``predict`` product: bounds device memory (5000 x 3072 float32 = 61 MB)."""
+from bench import DeviceUnavailable, gpu_index
 
 _torch: Any = None
 
@@ -43,12 +39,9 @@ def torch_device(torch: Any, device: str) -> Any:
 
     Raises DeviceUnavailable for a GPU this PyTorch cannot use, UsageError for another name.
     """
-    if device == "cpu":
+    index = gpu_index(device)
+    if index is None:
         return torch.device("cpu")
-    match = re.fullmatch(r"gpu:(\d+)", device)
-    if match is None:
-        raise UsageError(f"unknown device {device!r}; expected 'cpu' or 'gpu:N'")
-    index = int(match.group(1))
     if not torch.backends.cuda.is_built():
         raise DeviceUnavailable(f"{device}: this PyTorch build has no CUDA (torch {torch.__version__})")
     count = torch.cuda.device_count()

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from bench import SetupConfig, UsageError
+from bench import SetupConfig
+from bench.linear_softmax import PREDICT_CHUNK, check_layout, linear_logits, weight_shape
 from bench_torch._runtime import (
-    PREDICT_CHUNK,
     apply_threads,
     import_torch,
     peak_bytes,
@@ -40,30 +40,12 @@ from bench_torch._runtime import (
 torch = import_torch()
 F = torch.nn.functional
 
-LAYOUTS = ("cd", "dc")
-"""``cd``: weights held as (classes, features), the default; ``dc``: (features, classes)."""
-
-
-def check_params(params: Any, name: str) -> str:
-    """The weight layout from ``--param layout=...``; any other key is a usage error."""
-    unknown = sorted(set(params) - {"layout"})
-    if unknown:
-        raise UsageError(f"{name}: unknown --param {', '.join(unknown)}; valid: layout ({', '.join(LAYOUTS)})")
-    layout = params.get("layout", "cd")
-    if layout not in LAYOUTS:
-        raise UsageError(f"{name}: --param layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
-    return layout
-
-
-def logits(weights: Any, biases: Any, images: Any, layout: str) -> Any:
-    return (images @ weights.T if layout == "cd" else images @ weights) + biases
-
 
 def make_autograd_step(weights: Any, biases: Any, layout: str, learning_rate: float) -> Any:
     """``step(images, labels) -> loss``: forward, ``backward()``, update in place."""
 
     def step(images: Any, labels: Any) -> Any:
-        loss = F.cross_entropy(logits(weights, biases, images, layout), labels)
+        loss = F.cross_entropy(linear_logits(weights, biases, images, layout), labels)
         loss.backward()
         with torch.no_grad():
             for param in (weights, biases):
@@ -79,7 +61,7 @@ def make_functional_step(weights: Any, biases: Any, layout: str, learning_rate: 
     """The same update with ``torch.func.grad_and_value``: one graph for ``torch.compile``."""
 
     def loss_fn(weights: Any, biases: Any, images: Any, labels: Any) -> Any:
-        return F.cross_entropy(logits(weights, biases, images, layout), labels)
+        return F.cross_entropy(linear_logits(weights, biases, images, layout), labels)
 
     loss_and_grads = torch.func.grad_and_value(loss_fn, argnums=(0, 1))
 
@@ -120,11 +102,11 @@ class _TorchSoftmax:
 
     def setup(self, config: SetupConfig) -> None:
         self.close()
-        layout = check_params(config.params, self.name)
+        layout = check_layout(config.params, self.name)
         device = torch_device(torch, config.device)
         self._previous_threads = apply_threads(torch, config.threads)
         torch.manual_seed(config.seed)
-        shape = (config.num_classes, config.input_dim) if layout == "cd" else (config.input_dim, config.num_classes)
+        shape = weight_shape(config, layout)
         trainable = not self.compiled  # the functional step differentiates without the tape
         self._weights = torch.zeros(shape, dtype=torch.float32, device=device, requires_grad=trainable)
         self._biases = torch.zeros(config.num_classes, dtype=torch.float32, device=device, requires_grad=trainable)
@@ -171,7 +153,7 @@ class _TorchSoftmax:
         with torch.no_grad():
             for start in range(0, len(images), PREDICT_CHUNK):
                 chunk = torch.from_numpy(images[start : start + PREDICT_CHUNK]).to(self._device)
-                out = logits(self._weights, self._biases, chunk, self._layout)
+                out = linear_logits(self._weights, self._biases, chunk, self._layout)
                 chunks.append(out.argmax(dim=1).cpu().numpy().astype(np.int64))
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
 

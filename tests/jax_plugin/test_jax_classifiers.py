@@ -9,7 +9,7 @@ jax = pytest.importorskip("jax")
 
 import bench_jax  # noqa: E402
 from bench import Classifier, DeviceUnavailable, SetupConfig, StepWork, UsageError  # noqa: E402
-from bench.roofline.work import linear_softmax_work  # noqa: E402
+from bench import linear_softmax_work  # noqa: E402
 
 NAMES = ("jax-jit", "jax-eager")
 FACTORIES = {"jax-jit": bench_jax.make_jax_jit, "jax-eager": bench_jax.make_jax_eager}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+import bench
+from bench import linear_softmax_work, mlp_work
 from bench.classifier import SetupConfig, StepWork
 from bench.plugins import installed_registry
-from bench.roofline.work import linear_softmax_work, mlp_work
 
 
 def config(batch: int = 100, dim: int = 3072, classes: int = 10, **params: str) -> SetupConfig:
@@ -117,3 +118,14 @@ def test_mlp_spec_rejects_nonsense_params():
     for bad in ({"hidden": "many"}, {"hidden": "0"}, {"l2": "lots"}):
         with pytest.raises(UsageError):  # refused before any row, so work() never sees it
             resolve_params([spec], bad)
+
+
+def test_the_old_import_path_still_works_and_warns():
+    import bench.roofline.work as old
+
+    for name in ("linear_softmax_work", "mlp_work", "dense_flops", "minimum_bytes", "softmax_cross_entropy_flops"):
+        message = rf"bench\.roofline\.work\.{name} is deprecated; use 'from bench import {name}'"
+        with pytest.warns(DeprecationWarning, match=message):
+            assert getattr(old, name) is getattr(bench, name)
+    with pytest.raises(AttributeError):
+        old.nothing_here  # noqa: B018

@@ -97,9 +97,11 @@ def test_registered_with_the_article_defaults():
         assert isinstance(spec.factory(), Classifier)
 
 
-def test_environment_info_for_the_mlp_names():
-    info = bench_tensorflow.bench_environment_info(classifiers=["tf-mlp-eager"])
-    assert info is not None and info["tensorflow"] == tf.__version__
+def test_environment_of_the_mlp_names():
+    pm, _ = create_plugin_manager(load_entry_points=False)
+    pm.register(bench_tensorflow, name="tensorflow")
+    info = collect_classifiers(pm).environment_info(["tf-mlp-eager"])
+    assert info["tensorflow"] == tf.__version__
 
 
 # -- parameters ---------------------------------------------------------------------------

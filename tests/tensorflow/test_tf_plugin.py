@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
@@ -51,10 +52,16 @@ def test_registers_every_classifier():
         assert callable(spec.factory)
 
 
-def test_environment_info_only_when_selected():
-    assert bench_tensorflow.bench_environment_info(classifiers=["numpy"]) is None
-    assert bench_tensorflow.bench_environment_info(classifiers=[]) is None
-    info = bench_tensorflow.bench_environment_info(classifiers=["numpy", "tf-xla"])
+def test_environment_comes_only_from_the_spec():
+    # One way per fact: every spec declares environment=, the deprecated hook is not implemented.
+    assert not hasattr(bench_tensorflow, "bench_environment_info")
+    pm, _ = create_plugin_manager(load_entry_points=False)
+    pm.register(bench_tensorflow, name="tensorflow")
+    registry = collect_classifiers(pm)
+    assert all(spec.environment is bench_tensorflow.tf_environment for spec in registry.classifiers.values())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DeprecationWarning: the hook is not asked
+        info = registry.environment_info(["numpy", "tf-xla"])
     assert set(info) == {"tensorflow", "tf_cuda_build", "cuda", "cudnn", "gpus"}
     assert info["tensorflow"] == tf.__version__
     assert all(isinstance(value, str) and value for value in info.values())

@@ -11,8 +11,7 @@ pytest.importorskip("tensorflow")
 from bench_tensorflow.eager import TFXlaSoftmax
 from bench_tensorflow.hlo_cost import count
 
-from bench.classifier import SetupConfig
-from bench.roofline.work import linear_softmax_work, mlp_work
+from bench import SetupConfig, linear_softmax_work, mlp_work
 
 
 def test_tf_xla_compiled_step_matches_the_linear_formula():

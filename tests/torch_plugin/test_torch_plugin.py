@@ -6,15 +6,15 @@ import importlib.metadata
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
 import bench_torch  # noqa: E402
-from bench import SetupConfig  # noqa: E402
+from bench import SetupConfig, linear_softmax_work  # noqa: E402
 from bench.plugins import collect_classifiers, create_plugin_manager  # noqa: E402
-from bench.roofline.work import linear_softmax_work  # noqa: E402
 
 NAMES = {"torch-eager", "torch-compile"}
 
@@ -45,9 +45,11 @@ def test_registers_both_classifiers_with_their_capabilities():
     assert hasattr(clf, "train_step_indices") and not hasattr(clf, "train_steps_indices")
 
 
-def test_environment_info_only_when_selected():
-    assert bench_torch.bench_environment_info(classifiers=["numpy", "jax-jit"]) is None
-    info = bench_torch.bench_environment_info(classifiers=["torch-compile"])
+def test_environment_comes_only_from_the_spec():
+    assert not hasattr(bench_torch, "bench_environment_info")  # one way per fact: the spec
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DeprecationWarning: the hook is not asked
+        info = _registry().environment_info(["torch-compile"])
     assert info == bench_torch.torch_environment()
     assert set(info) == {"torch", "torch_cuda", "torch_cudnn", "torch_threads", "torch_gpus"}
     assert info["torch"] == torch.__version__
