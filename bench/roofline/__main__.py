@@ -22,6 +22,8 @@ CIFAR10_INPUT_DIM = 3072
 CIFAR10_CLASSES = 10
 REFERENCE_BATCH = 100
 REFERENCE_LEARNING_RATE = 0.005
+clock = time.perf_counter
+"""The clock the reported measuring time is read from."""
 
 
 def default_setup(spec: ClassifierSpec) -> SetupConfig:
@@ -85,11 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 
     rounds = args.rounds or DEFAULT_ROUNDS
     budget = DEFAULT_BUDGET_SECONDS if args.budget is None else args.budget
-    start = time.perf_counter()
+    start = clock()
     try:
         ceilings = cpu_ceilings(args.threads, remeasure=args.remeasure or args.thorough, thorough=args.thorough,
                                 budget=budget, rounds=rounds, progress=_progress)
-        took = time.perf_counter() - start
+        took = clock() - start
     except KeyboardInterrupt:
         print("bench.roofline: interrupted", file=sys.stderr)
         return 130

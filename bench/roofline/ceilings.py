@@ -258,10 +258,10 @@ def measure(
     ``contended`` is true.
 
     ``budget`` (seconds of ``clock``, None: none) bounds the measurement: after the warm-up
-    call of each kernel and one round with at least one call of each, no call starts that
-    would end past the budget (a call is expected to take as long as that kernel's last
-    one), so fewer rounds or repeats may be made (``rounds`` of the result says how many),
-    and a contended round is not called again. Without a budget (the thorough procedure) a
+    call of each kernel and a first round with at least one call of each, no round starts
+    that would end past the budget, nor any call (a call is expected to take as long as
+    that kernel's last one), so fewer rounds or repeats may be made (``rounds`` of the
+    result says how many), and a contended round is not called again. Without a budget (the thorough procedure) a
     round whose ``repeats`` calls were all contended calls again, up to ``attempts`` calls
     in all, until one is clean (on a crowded machine a short call now and then gets the
     cores); after ``GIVE_UP_AFTER_ROUNDS`` rounds without a clean call it stops trying (the
@@ -292,7 +292,7 @@ def measure(
     clean: list[list[float]] = [[], []]
     done = 0
     for round_index in range(rounds):
-        if round_index > 0 and not fits(cost[0] + cost[1]):
+        if round_index > 0 and not fits(repeats * (cost[0] + cost[1])):
             break
         order = (0, 1) if round_index % 2 == 0 else (1, 0)
         for which in order:
