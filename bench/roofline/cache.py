@@ -191,7 +191,7 @@ def cached_ceilings(
             return found
     if progress is not None:
         what = what or f"the {device} ceilings"
-        how = "thoroughly (a minute or more on a busy machine" if thorough else f"(about {budget:.0f} s"
+        how = "thoroughly (a minute or more on a busy machine" if thorough else f"(about {budget:g} s"
         progress(f"measuring {what} {how}; cached afterwards)")
     start = clock()
     kernels = make_kernels()

@@ -9,10 +9,10 @@ kept beside them. On a shared machine another process may hold a core for a whol
 the CPU kernels notice (their CPU time falls short of threads x wall time), and such
 contended calls are left out while enough clean ones remain.
 
-A measurement may be bounded by a time budget (``budget`` of :func:`measure`): it stops
-starting calls when the next would end past it (after at least one round), and does not
-call a contended round again; the figures then say how many rounds fitted and whether
-they were contended. Without a budget it is the thorough procedure: every round, and a
+A measurement may be bounded by a time budget (``budget`` of :func:`measure`): after a
+first round it starts no round or call that would end past the budget, and does not call
+a contended round again; the figures then say how many rounds fitted and whether they
+were contended. Without a budget it is the thorough procedure: every round, and a
 contended round called again until one call is clean.
 
 A device is measured through :class:`Kernels`: two callables that each run their kernel
@@ -54,7 +54,8 @@ GIVE_UP_AFTER_ROUNDS = 3
 DEFAULT_BUDGET_SECONDS = 5.0
 """Wall seconds a measurement may take unless it is thorough, building the kernels included
 (on the 2-core machine: 1.3 s to allocate and touch the copy arrays, then about 0.4 s a
-call of both kernels, so two or three rounds of three calls fit, whatever the load)."""
+call of both kernels, so up to three rounds of three calls fit; at least one, whatever the
+load)."""
 
 
 def _nothing() -> None:
