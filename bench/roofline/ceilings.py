@@ -54,8 +54,8 @@ GIVE_UP_AFTER_ROUNDS = 3
 DEFAULT_BUDGET_SECONDS = 5.0
 """Wall seconds a measurement may take unless it is thorough, building the kernels included
 (on the 2-core machine: 1.3 s to allocate and touch the copy arrays, then about 0.4 s a
-call of both kernels, so up to three rounds of three calls fit; at least one, whatever the
-load)."""
+call of both kernels, so three or four rounds of three calls fit; at least one, whatever
+the load)."""
 
 
 def _nothing() -> None:
