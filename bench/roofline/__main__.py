@@ -1,9 +1,11 @@
 """``python -m bench.roofline``: this machine's ceilings, and what they allow each model.
 
 Prints the CPU's measured peak FLOP/s and memory bandwidth (from the cache when they were
-measured before with the same settings; ``--remeasure`` to measure again), then, for every
-installed classifier that states its work, a step's FLOPs and bytes at its default recipe
-on CIFAR-10 and the steps/s the ceilings allow it. ``--json`` prints the ceilings as JSON.
+measured before with the same settings; ``--remeasure`` to measure again, within about
+``--budget`` seconds; ``--thorough`` to measure again without a budget, contended rounds
+retried), then, for every installed classifier that states its work, a step's FLOPs and
+bytes at its default recipe on CIFAR-10 and the steps/s the ceilings allow it. ``--json``
+prints the ceilings as JSON. A line on stderr says when a measurement starts.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from bench.classifier import ClassifierSpec, SetupConfig
@@ -19,6 +22,8 @@ CIFAR10_INPUT_DIM = 3072
 CIFAR10_CLASSES = 10
 REFERENCE_BATCH = 100
 REFERENCE_LEARNING_RATE = 0.005
+clock = time.perf_counter
+"""The clock the reported measuring time is read from."""
 
 
 def default_setup(spec: ClassifierSpec) -> SetupConfig:
@@ -55,10 +60,18 @@ def model_rows(ceilings: Any, specs: list[ClassifierSpec]) -> list[list[Any]]:
     return rows
 
 
+def _progress(message: str) -> None:
+    print(f"bench.roofline: {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.roofline", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="threads the kernels may use (default: every core)")
     parser.add_argument("--remeasure", action="store_true", help="measure again instead of using the cache")
+    parser.add_argument("--thorough", action="store_true",
+                        help="measure again without a time budget: every round, contended rounds retried (a minute or more)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds a measurement may take, unless --thorough (default 5)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds of the interleaved kernels (default 9)")
     parser.add_argument("--json", action="store_true", help="print the ceilings as JSON and nothing else")
     args = parser.parse_args(argv)
@@ -66,13 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--threads must be at least 1")
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.budget is not None and not args.budget >= 0:
+        parser.error("--budget must be at least 0")
 
     from bench.roofline.cache import cache_file, cache_key, cpu_ceilings
-    from bench.roofline.ceilings import DEFAULT_REPEATS, DEFAULT_ROUNDS, cpu_settings
+    from bench.roofline.ceilings import DEFAULT_BUDGET_SECONDS, DEFAULT_REPEATS, DEFAULT_ROUNDS, cpu_settings
 
     rounds = args.rounds or DEFAULT_ROUNDS
+    budget = DEFAULT_BUDGET_SECONDS if args.budget is None else args.budget
+    start = clock()
     try:
-        ceilings = cpu_ceilings(args.threads, remeasure=args.remeasure, rounds=rounds)
+        ceilings = cpu_ceilings(args.threads, remeasure=args.remeasure or args.thorough, thorough=args.thorough,
+                                budget=budget, rounds=rounds, progress=_progress)
+        took = clock() - start
     except KeyboardInterrupt:
         print("bench.roofline: interrupted", file=sys.stderr)
         return 130
@@ -92,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     print(ceilings.describe())
     print(f"  compute: {settings.get('matmul')} ({settings.get('blas')})")
     print(f"  memory:  {settings.get('stream')}")
-    print(f"  ridge point: {ridge_point(ceilings):.1f} FLOP/byte; measuring took {ceilings.measure_seconds:.1f} s")
+    how = (f"from the cache (measuring took {ceilings.measure_seconds:.1f} s)" if ceilings.from_cache
+           else f"measuring took {took:.1f} s")
+    print(f"  ridge point: {ridge_point(ceilings):.1f} FLOP/byte; {how}")
     print(f"  cache: {cache_file(cache_key('cpu', cpu_settings(args.threads), rounds, DEFAULT_REPEATS))}")
     specs = sorted(installed_registry().classifiers.values(), key=lambda spec: spec.name)
     print()

@@ -9,6 +9,12 @@ kept beside them. On a shared machine another process may hold a core for a whol
 the CPU kernels notice (their CPU time falls short of threads x wall time), and such
 contended calls are left out while enough clean ones remain.
 
+A measurement may be bounded by a time budget (``budget`` of :func:`measure`): after a
+first round it starts no round or call that would end past the budget, and does not call
+a contended round again; the figures then say how many rounds fitted and whether they
+were contended. Without a budget it is the thorough procedure: every round, and a
+contended round called again until one call is clean.
+
 A device is measured through :class:`Kernels`: two callables that each run their kernel
 once on the device and return the seconds it took, finished. :func:`cpu_kernels` builds
 them with numpy on the CPU; a framework measures its GPU by building its own (a matmul
@@ -24,7 +30,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,8 +49,13 @@ for a copy that another process interrupted, 0.3 for two threads on a crowded ma
 DEFAULT_ROUNDS = 9
 DEFAULT_REPEATS = 3
 DEFAULT_ATTEMPTS = 12
-"""Calls a round may make, at most, to find one that had the cores to itself."""
+"""Calls a round may make, at most, to find one that had the cores to itself (thorough only)."""
 GIVE_UP_AFTER_ROUNDS = 3
+DEFAULT_BUDGET_SECONDS = 5.0
+"""Wall seconds a measurement may take unless it is thorough, building the kernels included
+(on the 2-core machine: 1.3 s to allocate and touch the copy arrays, then about 0.4 s a
+call of both kernels, so three or four rounds of three calls fit; at least one, whatever
+the load)."""
 
 
 def _nothing() -> None:
@@ -103,6 +114,13 @@ class Ceilings:
     measure_seconds: float
     contended_rounds: Mapping[str, int] = field(default_factory=dict)
     """Per ceiling, the rounds in which no call had the device to itself."""
+    contended: bool = False
+    """Whether either figure is a median over contended rounds (fewer than half had a clean
+    call): a ceiling of the moment, not of the machine; the cache measures it again later."""
+    load_average: float | None = None
+    """The 1-minute load average when the measurement began (None where unknown)."""
+    budget_seconds: float | None = None
+    """The time budget it was measured under; None: thorough (no budget, contended rounds retried)."""
     note: str = ""
     """How the figures were adjusted, if they were (see :func:`bench.roofline.cache.cpu_ceilings`)."""
     from_cache: bool = False
@@ -116,24 +134,39 @@ class Ceilings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Ceilings:
-        """The inverse of :meth:`as_dict`; KeyError/TypeError/ValueError for anything else."""
+        """The inverse of :meth:`as_dict`; KeyError/TypeError/ValueError for anything else
+        (numbers must be JSON numbers, not strings or booleans, and finite; ``contended``
+        defaults to what ``contended_rounds`` says, for files written before it existed)."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"ceilings must be a mapping, not {type(data).__name__}")
+        rounds = _integer(data["rounds"], "rounds")
+        if rounds < 1:
+            raise ValueError("rounds must be at least 1")
+        spread = _mapping(data["spread"], "spread")
+        contended_rounds = _mapping(data.get("contended_rounds") or {}, "contended_rounds")
         ceilings = cls(
-            device=str(data["device"]),
-            peak_flops_per_second=float(data["peak_flops_per_second"]),
-            memory_bytes_per_second=float(data["memory_bytes_per_second"]),
-            settings=dict(data["settings"]),
-            spread={str(k): [float(x) for x in v] for k, v in data["spread"].items()},
-            rounds=int(data["rounds"]),
-            measured=str(data["measured"]),
-            measure_seconds=float(data["measure_seconds"]),
-            contended_rounds={str(k): int(v) for k, v in dict(data.get("contended_rounds") or {}).items()},
-            note=str(data.get("note") or ""),
-            from_cache=bool(data.get("from_cache", False)),
+            device=_text(data["device"], "device"),
+            peak_flops_per_second=_real(data["peak_flops_per_second"], "peak_flops_per_second"),
+            memory_bytes_per_second=_real(data["memory_bytes_per_second"], "memory_bytes_per_second"),
+            settings=dict(_mapping(data["settings"], "settings")),
+            spread={str(k): [_real(x, "spread") for x in _sequence(v, "spread")] for k, v in spread.items()},
+            rounds=rounds,
+            measured=_text(data["measured"], "measured"),
+            measure_seconds=_real(data["measure_seconds"], "measure_seconds"),
+            contended_rounds={str(k): _integer(v, "contended_rounds") for k, v in contended_rounds.items()},
+            contended=False,
+            load_average=None if data.get("load_average") is None else _real(data["load_average"], "load_average"),
+            budget_seconds=None if data.get("budget_seconds") is None else _real(data["budget_seconds"], "budget_seconds"),
+            note=_text(data.get("note") or "", "note"),
+            from_cache=_flag(data.get("from_cache", False), "from_cache"),
         )
-        if not all(math.isfinite(v) and v > 0 for v in (ceilings.peak_flops_per_second, ceilings.memory_bytes_per_second)):
+        if not all(v > 0 for v in (ceilings.peak_flops_per_second, ceilings.memory_bytes_per_second)):
             raise ValueError("ceilings must be positive and finite")
+        if ceilings.measure_seconds < 0 or any(not 0 <= v <= rounds for v in ceilings.contended_rounds.values()):
+            raise ValueError("measure_seconds must be at least 0, contended_rounds between 0 and rounds")
         measured_at(ceilings)
-        return ceilings
+        derived = any(2 * count > rounds for count in ceilings.contended_rounds.values())
+        return replace(ceilings, contended=_flag(data.get("contended", derived), "contended"))
 
     def _contention(self) -> str:
         return _contention_text(self.contended_rounds, self.rounds)
@@ -155,6 +188,44 @@ class Ceilings:
         )
 
 
+def _real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, not {value!r}")
+    return float(value)
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, not {value!r}")
+    return value
+
+
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping, not {value!r}")
+    return value
+
+
+def _sequence(value: Any, name: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{name} must be a list, not {value!r}")
+    return value
+
+
 def _contention_text(contended: Mapping[str, int], rounds: int) -> str:
     busy = {k: v for k, v in contended.items() if v}
     if not busy:
@@ -170,7 +241,13 @@ def measured_at(ceilings: Ceilings) -> datetime:
 
 
 def measure(
-    kernels: Kernels, rounds: int = DEFAULT_ROUNDS, repeats: int = DEFAULT_REPEATS, attempts: int = DEFAULT_ATTEMPTS
+    kernels: Kernels,
+    rounds: int = DEFAULT_ROUNDS,
+    repeats: int = DEFAULT_REPEATS,
+    attempts: int = DEFAULT_ATTEMPTS,
+    *,
+    budget: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Ceilings:
     """Time both kernels ``rounds`` times, interleaved, the fastest of ``repeats`` calls per
     round; return the medians over rounds as the device's ceilings.
@@ -178,33 +255,60 @@ def measure(
     A kernel may return ``(seconds, clean)`` instead of seconds, ``clean`` saying whether it
     had the device to itself (the CPU kernels check their CPU time). A round's value is its
     fastest clean call; when at least half the rounds have one, the median is over those
-    rounds only, else over all, and ``contended_rounds`` says how many had none. A round
-    whose ``repeats`` calls were all contended calls again, up to ``attempts`` calls in all,
-    until one is clean (on a crowded machine a short call now and then gets the cores);
-    after ``GIVE_UP_AFTER_ROUNDS`` rounds without a clean call it stops trying (the cores
-    are taken; more calls would only cost time).
+    rounds only, else over all, ``contended_rounds`` says how many had none and
+    ``contended`` is true.
+
+    ``budget`` (seconds of ``clock``, None: none) bounds the measurement: after the warm-up
+    call of each kernel and a first round with at least one call of each, no round starts
+    that would end past the budget, nor any call (a call is expected to take as long as
+    that kernel's last one), so fewer rounds or repeats may be made (``rounds`` of the
+    result says how many), and a contended round is not called again. Without a budget (the thorough procedure) a
+    round whose ``repeats`` calls were all contended calls again, up to ``attempts`` calls
+    in all, until one is clean (on a crowded machine a short call now and then gets the
+    cores); after ``GIVE_UP_AFTER_ROUNDS`` rounds without a clean call it stops trying (the
+    cores are taken; more calls would only cost time).
     """
     if rounds < 1 or repeats < 1:
         raise ValueError("rounds and repeats must be at least 1")
-    start = time.perf_counter()
+    if budget is not None and not budget >= 0:
+        raise ValueError("budget must be at least 0 seconds")
+    start = clock()
+    load = load_average()
+    deadline = math.inf if budget is None else start + budget
     pairs = ((kernels.matmul, kernels.matmul_flops), (kernels.stream, kernels.stream_bytes))
-    for kernel, _ in pairs:  # warm-up: first-touch pages, BLAS buffers, thread pools
-        kernel()
+    cost = [0.0, 0.0]  # wall seconds of each kernel's last call
+
+    def call(which: int) -> tuple[float, bool]:
+        before = clock()
+        sample = _sample(pairs[which][0]())
+        cost[which] = clock() - before
+        return sample
+
+    def fits(seconds: float) -> bool:
+        return clock() + seconds <= deadline
+
+    for which in (0, 1):  # warm-up: first-touch pages, BLAS buffers, thread pools
+        call(which)
     every: list[list[float]] = [[], []]
     clean: list[list[float]] = [[], []]
+    done = 0
     for round_index in range(rounds):
+        if round_index > 0 and not fits(repeats * (cost[0] + cost[1])):
+            break
         order = (0, 1) if round_index % 2 == 0 else (1, 0)
         for which in order:
-            kernel, work = pairs[which]
-            samples = [_sample(kernel()) for _ in range(repeats)]
-            hopeless = round_index >= GIVE_UP_AFTER_ROUNDS and not clean[which]
+            samples = [call(which)]
+            while len(samples) < repeats and fits(cost[which]):
+                samples.append(call(which))
+            hopeless = budget is not None or (round_index >= GIVE_UP_AFTER_ROUNDS and not clean[which])
             while not hopeless and len(samples) < attempts and not any(alone for _, alone in samples):
-                samples.append(_sample(kernel()))
+                samples.append(call(which))
             ours = [seconds for seconds, alone in samples if alone]
-            every[which].append(_rate(work, min(ours or [seconds for seconds, _ in samples])))
+            every[which].append(_rate(pairs[which][1], min(ours or [seconds for seconds, _ in samples])))
             if ours:
                 clean[which].append(every[which][-1])
-    used = [clean[i] if 2 * len(clean[i]) >= rounds else every[i] for i in (0, 1)]
+        done += 1
+    used = [clean[i] if 2 * len(clean[i]) >= done else every[i] for i in (0, 1)]
     names = ("peak_flops_per_second", "memory_bytes_per_second")
     return Ceilings(
         device=kernels.device,
@@ -212,11 +316,22 @@ def measure(
         memory_bytes_per_second=statistics.median(used[1]),
         settings=dict(kernels.settings),
         spread={name: [min(values), max(values)] for name, values in zip(names, used, strict=True)},
-        rounds=rounds,
+        rounds=done,
         measured=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        measure_seconds=time.perf_counter() - start,
-        contended_rounds={name: rounds - len(clean[i]) for i, name in enumerate(names)},
+        measure_seconds=clock() - start,
+        contended_rounds={name: done - len(clean[i]) for i, name in enumerate(names)},
+        contended=any(2 * len(clean[i]) < done for i in (0, 1)),
+        load_average=load,
+        budget_seconds=budget,
     )
+
+
+def load_average() -> float | None:
+    """The 1-minute load average of the machine (None where the system does not say)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
 
 
 def _sample(result: float | tuple[float, bool]) -> tuple[float, bool]:

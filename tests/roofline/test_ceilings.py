@@ -281,15 +281,19 @@ def test_default_cache_dir_is_the_user_cache(monkeypatch, tmp_path):
 
 
 def _fixed(threads: int, flops: float, memory: float, contended: int) -> Ceilings:
-    return Ceilings("cpu", flops, memory, {"threads": threads}, {}, 9, "2026-01-01T00:00:00Z", 1.0,
-                    {"peak_flops_per_second": contended, "memory_bytes_per_second": contended})
+    return Ceilings("cpu", flops, memory, {"threads": threads},
+                    {"peak_flops_per_second": [flops, flops], "memory_bytes_per_second": [memory, memory]},
+                    9, "2026-01-01T00:00:00Z", 1.0,
+                    {"peak_flops_per_second": contended, "memory_bytes_per_second": contended}, contended > 4)
 
 
+@pytest.mark.parametrize("thorough", [False, True])
 @pytest.mark.parametrize("contended, expected", [(9, (130e9, 25e9)), (0, (75e9, 25e9))])
-def test_several_threads_are_never_rated_below_one_thread_when_contended(monkeypatch, contended, expected):
+def test_several_threads_are_never_rated_below_one_thread_when_contended(monkeypatch, contended, expected, thorough):
     measured = {2: _fixed(2, 75e9, 25e9, contended), 1: _fixed(1, 130e9, 22e9, 0)}
     monkeypatch.setattr(cache, "cached_ceilings", lambda device, settings, make, **options: measured[settings["threads"]])
-    ceilings = cpu_ceilings(2, matmul_size=8, stream_bytes=1024)
+    monkeypatch.setattr(cache, "load", lambda key, *args, **options: measured[key["settings"]["threads"]])
+    ceilings = cpu_ceilings(2, matmul_size=8, stream_bytes=1024, thorough=thorough)
     assert (ceilings.peak_flops_per_second, ceilings.memory_bytes_per_second) == expected
     assert ("1-thread" in ceilings.note) == bool(contended)
     assert Ceilings.from_dict(ceilings.as_dict()).note == ceilings.note

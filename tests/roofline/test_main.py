@@ -47,3 +47,32 @@ def test_bad_flags(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         entry.main(argv)
     assert exit_.value.code == 2
+
+
+def test_thorough_measures_again_and_the_reported_time_is_the_wall_time(monkeypatch, capsys):
+    clock = iter([100.0, 137.0])  # the command's clock around the measurement: 37 s
+    monkeypatch.setattr(entry, "clock", lambda: next(clock))
+
+    def fake(threads=None, **options):
+        options["progress"]("measuring this CPU's ceilings thoroughly (...)")
+        fake.options = options
+        return FAKE  # whose own measure_seconds says 5.0
+
+    monkeypatch.setattr(cache, "cpu_ceilings", fake)
+    assert entry.main(["--thorough"]) == 0
+    captured = capsys.readouterr()
+    assert fake.options["thorough"] is True and fake.options["remeasure"] is True
+    assert "measuring took 37.0 s" in captured.out
+    assert captured.err == "bench.roofline: measuring this CPU's ceilings thoroughly (...)\n"
+
+
+def test_budget_flag_and_cached_figures(fake_ceilings, monkeypatch, capsys):
+    from dataclasses import replace
+
+    monkeypatch.setattr(cache, "cpu_ceilings", lambda threads=None, **options: fake_ceilings.append(options) or replace(
+        FAKE, from_cache=True))
+    assert entry.main(["--budget", "2.5"]) == 0
+    assert fake_ceilings[0]["budget"] == 2.5 and fake_ceilings[0]["thorough"] is False
+    assert "from the cache (measuring took 5.0 s)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        entry.main(["--budget", "-1"])
