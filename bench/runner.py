@@ -69,6 +69,7 @@ def run(
     process_started: float | None = None,
     on_update: Callable[[RunDocument], None] | None = None,
     progress: ProgressFactory | None = None,
+    notify: Callable[[str], None] | None = None,
     executor: Executor | None = None,
 ) -> RunOutcome:
     """Run every planned row (every selected plugin on every device, and with ``axes``,
@@ -78,6 +79,8 @@ def run(
     ``on_update`` receives the document after every row (to save it as it grows, so a
     crash or Ctrl-C loses nothing already measured). ``process_started`` (a
     ``time.time()`` value) lets the timeline show the interpreter's start-up.
+    ``notify`` hears a line before every step of the run's own that may take more than
+    a second (reading the data, writing its prepared copy, measuring the ceilings).
     ``executor`` replaces the one ``config.executor`` names.
     """
     if isinstance(plan, RunConfig):
@@ -89,7 +92,7 @@ def run(
     outcome = RunOutcome(document)
     session: RunSession | None = None
     try:
-        session = RunSession(plan, registry, document, executor)
+        session = RunSession(plan, registry, document, executor, notify)
         session.draw_schedules(c for c, problem in plan.combinations if problem is None)
         planned = plan.rows(session.devices_for)
         outcome.interrupted = session.measure(planned, on_update=on_update, progress=progress)
@@ -144,9 +147,10 @@ class RunSession:
     parity references."""
 
     def __init__(self, plan: RunPlan, registry: Registry, document: RunDocument,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.plan, self.config, self.registry, self.document = plan, plan.config, registry, document
         self._executor = executor
+        self._notify = notify
         self._data_key: Any = ()
         self._data: RowData | None = None
         self._schedules: dict[ScheduleKey, BatchSchedule] = {}
@@ -312,7 +316,7 @@ class RunSession:
             prepared = executor_class(self.config.executor).needs_prepared_copy if self._executor is None else (
                 getattr(self._executor, "needs_prepared_copy", False))
             start = time.perf_counter()
-            dataset, copy, reused, write_seconds = _load_data(config, prepared)
+            dataset, copy, reused, write_seconds = _load_data(config, prepared, self._notify)
             label = ("data: prepared copy (source files unchanged since verified)" if reused
                      else "data: read, verify, preprocess")
             seed = f" (synthetic seed {config.seed})" if config.dataset == "synthetic" else ""
@@ -336,7 +340,8 @@ class RunSession:
         if not self.config.roofline or threads in self._rooflines:
             return
         start = time.perf_counter()
-        ceilings = roofline.cpu_ceilings(threads, remeasure=self.config.remeasure_roofline).as_dict()
+        ceilings = roofline.cpu_ceilings(threads, remeasure=self.config.remeasure_roofline,
+                                         progress=self._notify).as_dict()
         self._add_phase("roofline: CPU ceilings" + (" (cached)" if ceilings.get("from_cache") else " measured"),
                         time.perf_counter() - start)
         self._rooflines[threads] = ceilings
@@ -368,7 +373,8 @@ def _data_settings(config: RunConfig) -> Any:
                         data_dir=None, offline=config.offline)
 
 
-def _load_data(config: RunConfig, prepared: bool) -> tuple[Dataset, Any, bool, float]:
+def _load_data(config: RunConfig, prepared: bool, notify: Callable[[str], None] | None = None
+               ) -> tuple[Dataset, Any, bool, float]:
     """The dataset; with ``prepared`` also its prepared copy (for worker processes), whether
     that copy was reused, and the seconds spent writing it.
 
@@ -386,6 +392,8 @@ def _load_data(config: RunConfig, prepared: bool) -> tuple[Dataset, Any, bool, f
                 dataset = prep.open_prepared(found, populate=False)  # this process trains nothing
                 dataset.details["prepared_copy"] = str(found)
                 return dataset, found, True, 0.0
+    if notify is not None and config.dataset == "cifar10":
+        notify("reading, verifying and preprocessing CIFAR-10 (a few seconds; a prepared copy is kept for later runs)")
     dataset = load_dataset(
         config.dataset,
         data_dir=config.data_dir,

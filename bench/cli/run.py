@@ -194,6 +194,7 @@ def measure_and_finish(args: argparse.Namespace, plan: RunPlan) -> int:
             process_started=process_start_time(),
             on_update=saver,
             progress=None if args.quiet else progress_bar,
+            notify=None if args.quiet else notice,
         )
     except BaseException:
         if created is not None and not saver.writers:
@@ -241,6 +242,11 @@ def ignore_further_signals() -> None:
     """After a run was interrupted, more Ctrl-C (or SIGTERM) must not cut the final save short."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
+
+
+def notice(message: str) -> None:
+    """A line on standard error before a step of the run that may take more than a second."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def progress_bar(label: str, total: int) -> Any:
