@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.results.identity import value_of, varying_of
 from bench.results.model import Row, RunDocument
 
 LAYOUT_VERSION = "5.3.1"
@@ -23,9 +24,7 @@ def to_pytest_benchmark(document: RunDocument) -> dict[str, Any]:
     """The run in pytest-benchmark's JSON layout (see the module docstring)."""
     dataset = (document.dataset or {}).get("name") or document.config.get("dataset") or "?"
     batch_size = document.config.get("batch_size")
-    from bench.report import varying_settings
-
-    axes = [key for key in varying_settings(document) if key != "batch_size"]  # the batch is in the group
+    axes = [key for key in varying_of(document.results) if key != "batch_size"]  # the batch is in the group
     benchmarks = [_benchmark(row, document, dataset, batch_size, axes) for row in document.results
                   if row.ok and row.stats is not None]
     return {
@@ -49,7 +48,7 @@ def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, a
     batch = row.settings.get("batch_size", batch_size)
     param = f"{row.plugin}-{row.device}" + ("" if row.placement == "feed" or "placement" in axes
                                             else f"-{row.placement}")
-    param += "".join(f"-{key}{row.settings.get(key)}" for key in axes)
+    param += "".join(f"-{key}{value_of(row.settings, row.params, key)}" for key in axes)
     extra = {
         key: getattr(row, key)
         for key in (
