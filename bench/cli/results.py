@@ -94,8 +94,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.report.export import skipped_rows, to_pytest_benchmark
-    from bench.report.text import safe_text
+    from bench.report.export import skipped_lines, to_pytest_benchmark
     from bench.results.storage import load_run, write_json_atomic
 
     source = Path(args.file)
@@ -104,6 +103,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     converted = to_pytest_benchmark(document)
     write_json_atomic(target, converted)
     print(f"wrote {target} ({len(converted['benchmarks'])} benchmarks)")
-    for row in skipped_rows(document):
-        print(f"  not exported: {safe_text(row.label)}: a schema-1 row without per-step times")
+    for line in skipped_lines(document):
+        print(f"  {line}")
     return 0

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.results.identity import value_of, varying_of
+from bench.report.text import safe_text
+from bench.results.identity import label_of, value_of, varying_of
 from bench.results.model import Row, RunDocument
 
 LAYOUT_VERSION = "5.3.1"
@@ -39,6 +40,13 @@ def to_pytest_benchmark(document: RunDocument) -> dict[str, Any]:
 def skipped_rows(document: RunDocument) -> list[Row]:
     """Ok rows that have no raw step times (schema 1) and so are not exported."""
     return [row for row in document.results if row.ok and row.stats is None]
+
+
+def skipped_lines(document: RunDocument) -> list[str]:
+    """One line per :func:`skipped_rows` row, for people."""
+    axes = varying_of(document.results)
+    return [f"not exported: {safe_text(label_of(row, axes))}: a schema-1 row without per-step times"
+            for row in skipped_rows(document)]
 
 
 def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, axes: list[str]) -> dict[str, Any]:
