@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -417,10 +417,6 @@ def is_number(value: Any) -> bool:
         return False
 
 
-RUN_THREADS: Any = object()
-"""``RunDocument.ceilings(threads=RUN_THREADS)``: the threads the run's ceilings were measured with."""
-
-
 @dataclass
 class RunDocument:
     """One run: its identity, machine, settings, data, schedule and rows."""
@@ -445,6 +441,9 @@ class RunDocument:
         value = self.config.get("parity_step")
         return value if isinstance(value, int) and not isinstance(value, bool) else 10
 
+    RUN_THREADS: ClassVar[Any] = object()
+    """``ceilings(threads=RUN_THREADS)``: the threads the run's ceilings were measured with."""
+
     def ceilings(self, threads: Any = RUN_THREADS) -> dict[str, dict[str, Any]]:
         """``device -> ceilings entry`` of the roofline section for ``threads`` (default:
         the threads the run's first ceilings were measured with, ``roofline.threads``).
@@ -457,7 +456,7 @@ class RunDocument:
         if not isinstance(section, dict):
             return {}
         devices = section.get("ceilings")
-        if threads is not RUN_THREADS and "threads" in section and threads != section.get("threads"):
+        if threads is not self.RUN_THREADS and "threads" in section and threads != section.get("threads"):
             by_threads = section.get("by_threads")
             devices = by_threads.get(str(threads)) if isinstance(by_threads, dict) else None
         if not isinstance(devices, dict):
