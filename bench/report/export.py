@@ -6,7 +6,7 @@ training steps, the first step left out, as bench reports them) with ``stats``,
 ``options`` and ``extra_info``, then ``datetime`` and ``version``. The statistics come
 from the row's raw step times through :class:`bench.results.model.StepStats`, so they are
 exactly what pytest-benchmark computes from the same data. A schema-1 row, which kept no
-raw times, is left out (listed in the returned ``skipped``).
+raw times, is left out (:func:`skipped_rows`).
 """
 
 from __future__ import annotations
