@@ -1,5 +1,5 @@
 """``python -m bench.benchjson RUN.json [-o OUT]``: an alias of ``bench export`` (see
-:mod:`bench.results.export` for the layout)."""
+:mod:`bench.report.export` for the layout)."""
 
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bench.classifier import ClassifierSpec
+from bench.results.identity import row_label, varying_keys
 from bench.settings import (
-    ROW_SETTINGS,
     RunConfig,
     resolve_params,
     row_settings,
@@ -58,9 +58,9 @@ class PlannedRow:
         return row_settings(self.config)
 
     def label(self, varying: Sequence[str] = ()) -> str:
-        """``numpy (cpu)``, with the varying settings: ``numpy (cpu) batch_size=50 seed=1``."""
-        settings = self.settings
-        return " ".join([f"{self.spec.name} ({self.device})", *(f"{key}={settings[key]}" for key in varying)])
+        """``numpy (cpu)``, with the varying settings: ``numpy (cpu) batch_size=50 seed=1``
+        (:func:`bench.results.identity.row_label`)."""
+        return row_label(self.spec.name, self.device, self.settings, self.params, varying)
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,9 @@ def plan_rows(
 
 
 def varying(rows: Sequence[PlannedRow]) -> list[str]:
-    """The settings that take more than one value among ``rows`` (a sweep's axes)."""
-    return [key for key in ROW_SETTINGS if len({repr(row.settings[key]) for row in rows}) > 1]
+    """The settings that take more than one value among ``rows`` (a sweep's axes;
+    :func:`bench.results.identity.varying_keys`)."""
+    return varying_keys([(row.spec.name, row.settings, row.params) for row in rows])
 
 
 def schedule_keys(rows: Sequence[PlannedRow]) -> list[ScheduleKey]:

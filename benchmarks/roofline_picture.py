@@ -46,9 +46,12 @@ def main() -> int:
               f"{row.get('roofline_bound') or row.get('roofline_reason') or '-'} | {compiled} |")
     if args.json:
         args.json.write_text(json.dumps(combined, indent=1) + "\n")
-    from bench.plot_roofline import plot_roofline
+    from bench.report.plot.roofline import plot_roofline
+    from bench.results.model import Row, RunDocument
 
-    print(f"\nsaved {plot_roofline(combined, args.output)}")
+    document = RunDocument(combined["run_id"], "", None, combined["machine"] or {}, {},
+                           roofline=combined["roofline"], results=[Row.from_dict(row) for row in rows])
+    print(f"\nsaved {plot_roofline(document, args.output)}")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Sweeps in bench's own process: combinations, the plan, one schedule per (seed, batch
-size), parity within a schedule, per-row settings, the grouped table and the timeline."""
+size), parity within a schedule, per-row settings, the export of a sweep (the grouped table
+and the timeline: tests/report/)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from bench.classifier import ClassifierSpec
 from bench.errors import UsageError
 from bench.plan import plan_rows, schedule_keys, varying
 from bench.plugins import Registry
-from bench.report import NOT_REACHED, ordered_rows, parity_note, references, results_table, timeline
-from bench.results.model import Row, RunDocument
 from bench.settings import RunConfig, row_settings, sweep_combinations
 
 NUMPY = ClassifierSpec("numpy", "numpy", NumpySoftmax, supports_resident=True, supports_steps_per_call=True,
@@ -148,54 +147,8 @@ def test_a_plain_run_records_the_same_settings_on_its_rows(tiny):
     assert rows[1].parity_max_abs_diff == 0.0
 
 
-def _doc(rows: list[Row]) -> RunDocument:
-    return RunDocument("r", "", None, {}, {"parity_step": 10}, results=rows)
-
-
-def _row(plugin: str, seed: int, batch: int, **fields) -> Row:
-    settings = {"seed": seed, "batch_size": batch}
-    return Row.of(plugin=plugin, device="cpu", settings=settings, schedule_sha256=f"{seed}/{batch}", steps_per_second=100.0,
-               test_accuracy=0.3, wall_seconds=1.0, **fields)
-
-
-def test_table_groups_by_classifier_then_the_varying_settings_and_marks_each_reference():
-    rows = [_row("b", 0, 40), _row("a", 0, 40), _row("b", 0, 20), _row("a", 0, 20), _row("a", 1, 20)]
-    document = _doc(rows)
-    order = [(r.plugin, r.settings["batch_size"], r.settings["seed"]) for r in ordered_rows(document)]
-    assert order == [("b", 20, 0), ("b", 40, 0), ("a", 20, 0), ("a", 20, 1), ("a", 40, 0)]
-    assert references(document) == [rows[0], rows[2], rows[4]]  # the first ok row of each schedule
-    lines = results_table(document, width=0).splitlines()
-    assert lines[0].split()[:5] == ["plugin", "device", "status", "batch", "seed"]
-    assert sum(" ref " in line for line in lines[2:]) == 3
-    assert "same seed and batch size" in parity_note(document)
-    assert parity_note(_doc([_row("a", 0, 20), _row("b", 0, 20)])) is None
-
-
-def test_time_to_target_columns_and_the_not_reached_marker():
-    reached = _row("a", 0, 20, target_accuracy=0.25, steps_to_target=30, time_to_target_seconds=0.5)
-    missed = _row("a", 1, 20, target_accuracy=0.25)
-    text = results_table(_doc([reached, missed]), width=0)
-    header, _, first, second = text.splitlines()
-    assert "steps to 25%" in header and "s to 25%" in header
-    assert " 30 " in first and "0.500" in first
-    assert second.count(NOT_REACHED) == 2
-    picked = results_table(_doc([reached, missed]), columns=["plugin", "to_target"]).splitlines()
-    assert picked[0].split() == ["plugin", "seed", "steps", "to", "25%", "s", "to", "25%"]
-    assert missed.target_reached is False and reached.target_reached is True and Row.of(plugin="x", device="cpu").target_reached is None
-
-
-def test_a_sweeps_timeline_sums_each_phase_over_the_rows():
-    rows = [_row("a", seed, 20, first_step_seconds=0.1, train_seconds=0.5, eval_seconds=0.2,
-                 eval_during_training_seconds=0.05) for seed in (0, 1)]
-    phases = dict(timeline(_doc(rows)))
-    assert phases["2 rows: first step"] == pytest.approx(0.2)
-    assert phases["2 rows: other steps"] == pytest.approx(0.8)
-    assert phases["2 rows: evaluations during training"] == pytest.approx(0.1)
-    assert phases["2 rows: harness bookkeeping, parameter snapshots"] == pytest.approx(2 * (1.0 - 0.75))
-
-
 def test_a_sweep_exports_one_pytest_benchmark_per_row_named_by_its_settings(tiny):
-    from bench.results.export import to_pytest_benchmark
+    from bench.report.export import to_pytest_benchmark
 
     document = runner.run(base(plugins=["numpy"], roofline=False), Registry({"numpy": NUMPY}),
                           axes={"seed": [0, 1], "batch_size": [20, 40]}).document

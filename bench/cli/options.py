@@ -82,7 +82,7 @@ def key_value(text: str) -> tuple[str, str]:
 
 def table_format(text: str) -> str:
     from bench.errors import UsageError
-    from bench.report import check_format
+    from bench.report.table import check_format
 
     try:
         return check_format(text)
@@ -92,7 +92,7 @@ def table_format(text: str) -> str:
 
 def columns(text: str) -> list[str]:
     from bench.errors import UsageError
-    from bench.report import check_columns
+    from bench.report.table import check_columns
 
     try:
         return check_columns(text)

@@ -31,7 +31,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.plugins import installed_registry
-    from bench.report import safe_text
+    from bench.report.text import safe_text
 
     registry = installed_registry()
     body = []

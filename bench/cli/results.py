@@ -11,7 +11,7 @@ from bench.results.model import RunDocument
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
-    from bench.report import COLUMN_KEYS
+    from bench.report.table import COLUMN_KEYS
 
     report = commands.add_parser("report", parents=[common], help="print a saved run again",
                                  description="Print a saved run: what ran where, its rows, and where the time went. "
@@ -51,66 +51,38 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     export.set_defaults(handler=cmd_export)
 
 
-def print_run(document: RunDocument, args: argparse.Namespace) -> None:
-    """The results table, the rows' problems, the roofline, speed-ups and the timeline."""
-    from bench.report import (
-        device_speedup_table,
-        parity_note,
-        problems,
-        results_table,
-        roofline_line,
-        timeline_table,
-    )
+def print_run(document: RunDocument, args: argparse.Namespace, identity: bool = False) -> None:
+    """The results table, the rows' problems, the roofline, speed-ups and the timeline
+    (``identity``: what run this is, first)."""
+    from bench.report.run import render_run
 
-    print(results_table(document, args.format, **options.table_options(args)))
-    note = parity_note(document)
-    if note:
-        print(note)
-    for line in problems(document):
-        print(f"  {line}")
-    roof = roofline_line(document)
-    if roof:
-        print(roof)
-    speedups = device_speedup_table(document, args.format)
-    if speedups:
-        print()
-        print(speedups)
-    print()
-    print(timeline_table(document, args.format))
+    print(render_run(document, args.format, identity=identity, **options.table_options(args)))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import identity_lines
     from bench.results.storage import load_run
 
-    document = load_run(args.file)
-    print("\n".join(identity_lines(document)))
-    print()
-    print_run(document, args)
+    print_run(load_run(args.file), args, identity=True)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench.report import compare_table, safe_text
-    from bench.results.compare import comparability_notes, compare_runs, gate_lines
+    from bench.report.compare import render_comparison
+    from bench.results.compare import compare_runs
     from bench.results.storage import load_run
 
     baseline, candidate = load_run(args.baseline), load_run(args.candidate)
     comparisons = compare_runs(baseline, candidate, args.fail_below)
-    print(f"A: {safe_text(args.baseline)}\nB: {safe_text(args.candidate)}")
-    print(compare_table(comparisons, args.format))
-    for note in comparability_notes(baseline, candidate):
-        print(f"note: {safe_text(note)}")
-    if args.fail_below is None:
-        return 0
-    lines, failed = gate_lines(comparisons, args.fail_below, candidate)
-    print("\n".join(safe_text(line) for line in lines))
+    text, failed = render_comparison((args.baseline, args.candidate), baseline, candidate, comparisons, args.format,
+                                     args.fail_below)
+    print(text)
     return 1 if failed else 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from bench.plot import output_path, plot_document
-    from bench.plot_roofline import plot_roofline
+    from bench.report.plot import plot_document
+    from bench.report.plot.figure import output_path
+    from bench.report.plot.roofline import plot_roofline
     from bench.results.storage import load_run
 
     document = load_run(args.file)
@@ -122,8 +94,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.report import safe_text
-    from bench.results.export import skipped_rows, to_pytest_benchmark
+    from bench.report.export import skipped_lines, to_pytest_benchmark
     from bench.results.storage import load_run, write_json_atomic
 
     source = Path(args.file)
@@ -132,6 +103,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     converted = to_pytest_benchmark(document)
     write_json_atomic(target, converted)
     print(f"wrote {target} ({len(converted['benchmarks'])} benchmarks)")
-    for row in skipped_rows(document):
-        print(f"  not exported: {safe_text(row.label)}: a schema-1 row without per-step times")
+    for line in skipped_lines(document):
+        print(f"  {line}")
     return 0

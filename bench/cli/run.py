@@ -215,7 +215,7 @@ def finish(args: argparse.Namespace, document: RunDocument, saver: Saver, interr
     print_run(document, args)
     saved = saver.report()
     if args.benchmark_json:
-        from bench.results.export import to_pytest_benchmark
+        from bench.report.export import to_pytest_benchmark
         from bench.results.storage import write_json_atomic
 
         try:

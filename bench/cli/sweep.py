@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.cli.run import add_run_options, config_from_args, measure_and_finish
-
-if TYPE_CHECKING:
-    from bench.plan import PlannedRow
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -63,6 +60,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     config, given = config_from_args(first)
     plan = prepare_run(config, installed_registry(), axes=axes, given=given)
     if args.dry_run:
+        from bench.report.plan import plan_summary, plan_table
+
         planned = plan.rows(lambda spec: _requested_devices(plan.config.devices))
         print(plan_table(planned, args.format))
         print(plan_summary(planned))
@@ -80,42 +79,3 @@ def _requested_devices(requested: list[str]) -> list[str]:
         if name not in devices:
             devices.append(name)
     return devices
-
-
-def plan_table(planned: list[PlannedRow], fmt: str = "simple") -> str:
-    """The rows in the order they would run: what varies, the schedule, the parity reference."""
-    from tabulate import tabulate
-
-    from bench.plan import varying
-
-    axes = varying(planned)
-    references: dict[tuple[int, int], int] = {}
-    body = []
-    for number, item in enumerate(planned, 1):
-        settings = item.settings
-        if item.unavailable is not None:
-            parity, runs = "-", f"unavailable: {item.unavailable}"
-        else:
-            reference = references.setdefault(item.schedule_key, number)
-            parity, runs = ("ref" if reference == number else f"vs #{reference}"), "run"
-        seed, batch = item.schedule_key
-        body.append([number, item.spec.name, item.device, *(settings[key] for key in axes),
-                     f"seed {seed}, batch {batch}", parity, runs])
-    headers = ["#", "plugin", "device", *(key.replace("_", " ") for key in axes), "schedule", "parity", "status"]
-    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
-
-
-def plan_summary(planned: list[PlannedRow]) -> str:
-    from bench.plan import schedule_keys
-
-    runnable = [item for item in planned if item.unavailable is None]
-    steps = sorted({item.config.steps for item in runnable})
-    lines = [
-        f"{len(planned)} rows: {len(runnable)} to run, {len(planned) - len(runnable)} unavailable; "
-        f"{len(schedule_keys(planned))} batch schedule(s) of {', '.join(map(str, steps))} steps",
-        "parity: each row against the first ok row of its schedule (same seed and batch size)",
-    ]
-    if any(item.device == "all" for item in planned):
-        lines.append("device 'all' is expanded to each plugin's devices when the sweep runs")
-    lines.append("nothing was run (--dry-run)")
-    return "\n".join(lines)

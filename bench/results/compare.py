@@ -1,8 +1,10 @@
 """Two runs side by side, and the gate ``bench compare A B --fail-below RATIO``.
 
-:func:`compare_runs` pairs the rows of a baseline run A and a candidate run B by
-(plugin, device, placement, and any per-row settings) and says for each pair whether it
-holds: B's steps/s at least ``fail_below`` times A's. Rows present in only one run are
+:func:`compare_runs` pairs the rows of a baseline run A and a candidate run B by their
+:func:`~bench.results.identity.match_key` (plugin, device, placement, steps per call, the
+settings that vary between the rows of either run, and every param both runs record for
+the plugin) and says for each pair whether it holds: B's steps/s at least ``fail_below``
+times A's. Rows present in only one run are
 listed too; the gate fails when the candidate lacks a row the baseline measured, when a
 row the baseline measured failed in the candidate, and when the candidate run was
 interrupted. Rows unavailable in the candidate (no such device here) are not compared.
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.errors import UsageError
+from bench.results.identity import match_key, match_label, shared_params, varying_across
 from bench.results.model import Row, RunDocument, Status
 
 NOT_MEASURED = {Status.UNAVAILABLE}
@@ -35,27 +38,8 @@ class RowComparison:
 
     @property
     def label(self) -> str:
-        plugin, device, *rest = self.key
-        extra = ", ".join(part for part in rest if part)
-        return f"{plugin} ({device}{', ' + extra if extra else ''})"
-
-
-def row_key(row: Row, varying: Sequence[str] = ()) -> tuple[str, ...]:
-    """What makes two rows the same measurement: plugin, device, placement, and the row
-    settings that vary between the rows of a run (a sweep's batch sizes, seeds, ...)."""
-    settings = ", ".join(f"{k}={row.settings.get(k)}" for k in varying)
-    placement = "" if row.placement == "feed" and row.steps_per_call == 1 else (
-        f"{row.placement}" + (f" x{row.steps_per_call}" if row.steps_per_call > 1 else ""))
-    return (row.plugin, row.device, placement, settings)
-
-
-def varying_settings(*documents: RunDocument) -> list[str]:
-    """The row settings that differ between rows of one of ``documents``."""
-    keys = sorted({key for document in documents for row in document.results for key in row.settings})
-    return [
-        key for key in keys
-        if any(len({repr(row.settings.get(key)) for row in document.results}) > 1 for document in documents)
-    ]
+        """``a (cpu, resident x5, batch_size=50)`` (:func:`~bench.results.identity.match_label`)."""
+        return match_label(self.key)
 
 
 def rate(row: Row | None) -> float | None:
@@ -70,9 +54,10 @@ def compare_runs(baseline: RunDocument, candidate: RunDocument, fail_below: floa
     """Every row key of either run, in the baseline's order, then the candidate's new ones."""
     if fail_below is not None and not (fail_below > 0 and math.isfinite(fail_below)):
         raise UsageError(f"--fail-below must be a positive number, not {fail_below}")
-    varying = varying_settings(baseline, candidate)
-    before = {row_key(r, varying): r for r in baseline.results}
-    after = {row_key(r, varying): r for r in candidate.results}
+    varying = varying_across(baseline.results, candidate.results)
+    shared = shared_params(baseline.results, candidate.results)
+    before = {match_key(r, varying, shared): r for r in baseline.results}
+    after = {match_key(r, varying, shared): r for r in candidate.results}
     comparisons = []
     for key in [*before, *(k for k in after if k not in before)]:
         old, new = before.get(key), after.get(key)

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from functools import cached_property
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
@@ -475,6 +475,32 @@ class RunDocument:
     def parity_step(self) -> int:
         value = self.config.get("parity_step")
         return value if isinstance(value, int) and not isinstance(value, bool) else 10
+
+    RUN_THREADS: ClassVar[Any] = object()
+    """``ceilings(threads=RUN_THREADS)``: the threads the run's ceilings were measured with."""
+
+    def ceilings(self, threads: Any = RUN_THREADS) -> dict[str, dict[str, Any]]:
+        """``device -> ceilings entry`` of the roofline section for ``threads`` (default:
+        the threads the run's first ceilings were measured with, ``roofline.threads``).
+
+        The one reader of the section's layout: ``ceilings`` by device for the run's
+        threads, and ``by_threads[str(threads)]`` by device for the other thread counts of a
+        sweep. Entries that are not objects are left out; no section, no entries.
+        """
+        section = self.roofline
+        if not isinstance(section, dict):
+            return {}
+        devices = section.get("ceilings")
+        if threads is not self.RUN_THREADS and "threads" in section and threads != section.get("threads"):
+            by_threads = section.get("by_threads")
+            devices = by_threads.get(str(threads)) if isinstance(by_threads, dict) else None
+        if not isinstance(devices, dict):
+            return {}
+        return {str(device): entry for device, entry in devices.items() if isinstance(entry, dict)}
+
+    def ceilings_for(self, device: str, threads: Any = RUN_THREADS) -> dict[str, Any] | None:
+        """The ceilings entry of ``device`` for ``threads`` (see :meth:`ceilings`), or ``None``."""
+        return self.ceilings(threads).get(device)
 
     def header(self) -> dict[str, Any]:
         """Everything but the rows, in the saved key order."""

@@ -16,7 +16,7 @@ jax = pytest.importorskip("jax")
 import bench_jax  # noqa: E402
 from bench import runner  # noqa: E402
 from bench.plugins import installed_registry  # noqa: E402
-from bench.report import device_speedup_table  # noqa: E402
+from bench.report.run import device_speedup_table  # noqa: E402
 from bench.runner import RunConfig  # noqa: E402
 from bench_jax import _runtime  # noqa: E402
 

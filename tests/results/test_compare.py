@@ -54,3 +54,21 @@ def test_sweep_rows_pair_by_their_varying_settings():
     assert [(c.label, round(c.ratio, 2)) for c in comparisons] == [
         ("a (cpu, batch_size=50)", 0.99), ("a (cpu, batch_size=100)", 0.98),
     ]
+
+
+def test_rows_that_differ_only_in_a_param_are_not_matched():
+    def row(mode: str, rate: float) -> Row:
+        return Row.of(plugin="jax", device="cpu", steps_per_second=rate, params={"mode": mode})
+
+    comparisons = compare_runs(_run(row("xla", 100)), _run(row("eager", 10)), 0.8)
+    assert [(c.label, c.ratio, c.note) for c in comparisons] == [
+        ("jax (cpu, mode=xla)", None, "missing from the candidate"),
+        ("jax (cpu, mode=eager)", None, "only in the candidate"),
+    ]
+    lines, failed = gate_lines(comparisons, 0.8, _run())
+    assert failed and "REGRESSION jax (cpu, mode=xla): missing from the candidate" in lines
+    # The same param value in both: one pair; a param only one run records is no difference.
+    same = compare_runs(_run(row("xla", 100)), _run(row("xla", 90)))
+    assert [(c.label, c.ratio) for c in same] == [("jax (cpu)", 0.9)]
+    newer = Row.of(plugin="jax", device="cpu", steps_per_second=90, params={"mode": "xla", "layout": "dc"})
+    assert [(c.label, c.ratio) for c in compare_runs(_run(row("xla", 100)), _run(newer))] == [("jax (cpu)", 0.9)]

@@ -15,7 +15,7 @@ pytest.importorskip("tensorflow")
 import bench_tensorflow  # noqa: E402
 from bench import runner  # noqa: E402
 from bench.plugins import installed_registry  # noqa: E402
-from bench.report import device_speedup_table  # noqa: E402
+from bench.report.run import device_speedup_table  # noqa: E402
 from bench.runner import RunConfig  # noqa: E402
 from bench_tensorflow import _runtime, eager, graph  # noqa: E402
 

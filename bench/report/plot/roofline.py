@@ -4,10 +4,11 @@ Log-log, arithmetic intensity (FLOP per byte of a step) against FLOP/s. Each dev
 roof is its bandwidth slope (``bytes/s x intensity``) up to the ridge point, then its flat
 compute peak; each row is one point at its step's intensity and the FLOP/s it achieved
 (FLOPs per step x steps/s), labelled with its fraction of the attainable. The input is a
-run document: ``roofline.ceilings`` maps a device (``cpu``, ``gpu:0``) to its
-``peak_flops_per_second`` and ``memory_bytes_per_second``; each row of ``results`` has
-``plugin``, ``device``, ``steps_per_second``, ``flops_per_step`` and ``bytes_per_step``.
-Rows without those numbers are left out; matplotlib is imported only here.
+typed run document: its ceilings (:meth:`~bench.results.model.RunDocument.ceilings`) map
+a device (``cpu``, ``gpu:0``) to its ``peak_flops_per_second`` and
+``memory_bytes_per_second``; each row has ``steps_per_second``, ``flops_per_step`` and
+``bytes_per_step``. Rows without those numbers are left out; matplotlib is imported only
+when a figure is made.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
-from bench.plot import save_figure
+from bench.report.plot.figure import figure, save_figure, with_suffix
+from bench.results.identity import status_label
 from bench.results.model import RunDocument
 from bench.roofline.bound import ceiling_values
 
@@ -41,40 +42,31 @@ def _positive(value: Any) -> float | None:
     return float(value)
 
 
-def document_ceilings(document: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """``device -> (peak FLOP/s, bytes/s)`` from the run's ``roofline.ceilings``; bad entries dropped."""
-    section = (document.get("roofline") or {}) if isinstance(document.get("roofline"), dict) else {}
+def document_ceilings(document: RunDocument) -> dict[str, tuple[float, float]]:
+    """``device -> (peak FLOP/s, bytes/s)`` of the run's ceilings; bad entries dropped."""
     found: dict[str, tuple[float, float]] = {}
-    for device, entry in (section.get("ceilings") or {}).items() if isinstance(section.get("ceilings"), dict) else ():
+    for device, entry in document.ceilings().items():
         try:
-            found[str(device)] = ceiling_values(entry)
+            found[device] = ceiling_values(entry)
         except ValueError:
             continue
     return found
 
 
-def roofline_points(document: dict[str, Any]) -> list[Point]:
+def roofline_points(document: RunDocument) -> list[Point]:
     """The rows that have a positive steps/s, FLOPs and bytes per step, as points."""
     ceilings = document_ceilings(document)
     points = []
-    for row in document.get("results") or []:
-        if not isinstance(row, dict):
-            continue
-        speed, flops, moved = (_positive(row.get(k)) for k in ("steps_per_second", "flops_per_step", "bytes_per_step"))
+    for row in document.results:
+        speed, flops, moved = (_positive(v) for v in (row.steps_per_second, row.flops_per_step, row.bytes_per_step))
         if speed is None or flops is None or moved is None:
             continue
-        device = str(row.get("device", "?"))
         share = None
-        if device in ceilings:
-            peak, bandwidth = ceilings[device]
+        if row.device in ceilings:
+            peak, bandwidth = ceilings[row.device]
             share = speed * max(flops / peak, moved / bandwidth)
-        points.append(Point(_label(row), device, flops / moved, flops * speed, share))
+        points.append(Point(status_label(row), row.device, flops / moved, flops * speed, share))
     return points
-
-
-def _label(row: dict[str, Any]) -> str:
-    label = f"{row.get('plugin', '?')} ({row.get('device', '?')})"
-    return label if row.get("status") in (None, "ok") else f"{label} [{row.get('status')}]"
 
 
 def _si(value: float, unit: str) -> str:
@@ -84,29 +76,17 @@ def _si(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-def plot_roofline(document: RunDocument | dict[str, Any], output: str | Path) -> Path:
+def plot_roofline(document: RunDocument, output: str | Path) -> Path:
     """Draw the roofline of ``document`` (a loaded run) into ``output`` (PNG, or SVG/PDF by suffix)."""
-    if isinstance(document, RunDocument):
-        document = document.to_dict()
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise BenchError("the roofline plot needs matplotlib: pip install 'bench[plot]'") from None
-
-    output = Path(output)
-    if not output.suffix:
-        output = output.with_suffix(".png")
+    made, (axes,) = figure(10, 6.5, needs="the roofline plot needs matplotlib: pip install 'bench[plot]'")
+    output = with_suffix(output)
     ceilings = document_ceilings(document)
     points = roofline_points(document)
 
-    figure = Figure(figsize=(10, 6.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots()
     axes.set(xscale="log", yscale="log", xlabel="arithmetic intensity of a step (FLOP / byte)",
              ylabel="FLOP/s (FLOPs per step x steps/s)")
-    title = textwrap.fill(f"{document.get('run_id', 'bench run')}: roofline", width=110)  # long ids of merged runs
-    figure.suptitle(title, fontsize=10)
+    run_title = textwrap.fill(f"{document.run_id}: roofline", width=110)  # long ids of merged runs
+    made.suptitle(run_title, fontsize=10)
 
     intensities = [p.intensity for p in points] + [peak / bandwidth for peak, bandwidth in ceilings.values()]
     rates = [p.flops_per_second for p in points] + [peak for peak, _ in ceilings.values()]
@@ -123,7 +103,7 @@ def plot_roofline(document: RunDocument | dict[str, Any], output: str | Path) ->
     axes.grid(True, which="major", alpha=0.3)
     axes.grid(True, which="minor", alpha=0.1)
 
-    return save_figure(figure, output, dpi=120)
+    return save_figure(made, output, dpi=120)
 
 
 def _draw_roofs(axes: Any, ceilings: dict[str, tuple[float, float]], low_x: float, high_x: float) -> None:

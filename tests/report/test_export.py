@@ -1,4 +1,4 @@
-"""bench/results/export.py: a run in pytest-benchmark's JSON layout, read back by the real
+"""bench/report/export.py: a run in pytest-benchmark's JSON layout, read back by the real
 ``pytest-benchmark compare``; ``bench export`` and its alias ``python -m bench.benchjson``."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from bench import runner
 from bench.benchjson import main
 from bench.plugins import installed_registry
-from bench.results.export import LAYOUT_VERSION, to_pytest_benchmark
+from bench.report.export import LAYOUT_VERSION, to_pytest_benchmark
 from bench.results.model import Row, RunDocument
 from bench.results.storage import write_json_atomic
 from bench.settings import RunConfig

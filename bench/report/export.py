@@ -6,13 +6,15 @@ training steps, the first step left out, as bench reports them) with ``stats``,
 ``options`` and ``extra_info``, then ``datetime`` and ``version``. The statistics come
 from the row's raw step times through :class:`bench.results.model.StepStats`, so they are
 exactly what pytest-benchmark computes from the same data. A schema-1 row, which kept no
-raw times, is left out (listed in the returned ``skipped``).
+raw times, is left out (:func:`skipped_rows`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bench.report.text import safe_text
+from bench.results.identity import label_of, value_of, varying_of
 from bench.results.model import Row, RunDocument
 
 LAYOUT_VERSION = "5.3.1"
@@ -23,9 +25,7 @@ def to_pytest_benchmark(document: RunDocument) -> dict[str, Any]:
     """The run in pytest-benchmark's JSON layout (see the module docstring)."""
     dataset = (document.dataset or {}).get("name") or document.config.get("dataset") or "?"
     batch_size = document.config.get("batch_size")
-    from bench.report import varying_settings
-
-    axes = [key for key in varying_settings(document) if key != "batch_size"]  # the batch is in the group
+    axes = [key for key in varying_of(document.results) if key != "batch_size"]  # the batch is in the group
     benchmarks = [_benchmark(row, document, dataset, batch_size, axes) for row in document.results
                   if row.ok and row.stats is not None]
     return {
@@ -42,6 +42,13 @@ def skipped_rows(document: RunDocument) -> list[Row]:
     return [row for row in document.results if row.ok and row.stats is None]
 
 
+def skipped_lines(document: RunDocument) -> list[str]:
+    """One line per :func:`skipped_rows` row, for people."""
+    axes = varying_of(document.results)
+    return [f"not exported: {safe_text(label_of(row, axes))}: a schema-1 row without per-step times"
+            for row in skipped_rows(document)]
+
+
 def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, axes: list[str]) -> dict[str, Any]:
     """One ok row; a sweep's varying settings (``axes``) name it apart from its neighbours."""
     stats = row.stats
@@ -49,7 +56,7 @@ def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, a
     batch = row.settings.get("batch_size", batch_size)
     param = f"{row.plugin}-{row.device}" + ("" if row.placement == "feed" or "placement" in axes
                                             else f"-{row.placement}")
-    param += "".join(f"-{key}{row.settings.get(key)}" for key in axes)
+    param += "".join(f"-{key}{value_of(row.settings, row.params, key)}" for key in axes)
     extra = {
         key: getattr(row, key)
         for key in (

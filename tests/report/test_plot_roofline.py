@@ -1,17 +1,18 @@
-"""The roofline picture from a hand-made run document."""
+"""bench/report/plot/roofline.py: the roofline picture from a hand-made run document."""
 
 from __future__ import annotations
 
 import pytest
 
 from bench.classifier import SetupConfig
-from bench.plot_roofline import document_ceilings, plot_roofline, roofline_points
+from bench.report.plot.roofline import document_ceilings, plot_roofline, roofline_points
+from bench.results.model import RunDocument
 from bench.roofline import linear_softmax_work, mlp_work
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _document() -> dict:
+def _document() -> RunDocument:
     linear = linear_softmax_work(SetupConfig(0.005, 100, 3072, 10))
     mlp = mlp_work(SetupConfig(0.001, 400, 3072, 10), hidden=120)
 
@@ -19,7 +20,8 @@ def _document() -> dict:
         return {"plugin": plugin, "device": device, "status": status, "steps_per_second": speed,
                 "flops_per_step": work.flops if work else None, "bytes_per_step": work.bytes if work else None}
 
-    return {
+    return RunDocument.from_dict({
+        "schema_version": 2, "machine": {}, "config": {}, "batch_schedule_sha256": None,
         "run_id": "20260101T000000Z_example",
         "roofline": {"ceilings": {
             "cpu": {"peak_flops_per_second": 300e9, "memory_bytes_per_second": 26e9, "measured": "2026-01-01T00:00:00Z"},
@@ -36,7 +38,7 @@ def _document() -> dict:
             row("third-party", "cpu", 500.0, None),  # states no work: left out
             row("tf-eager", "cpu", None, linear, status="failed"),
         ],
-    }
+    })
 
 
 def test_points_and_ceilings_from_the_document():
@@ -67,9 +69,10 @@ def test_writes_a_png(tmp_path):
 def test_svg_and_empty_documents(tmp_path):
     pytest.importorskip("matplotlib")
     assert plot_roofline(_document(), tmp_path / "r.svg").read_text().lstrip().startswith("<?xml")
-    empty = plot_roofline({"results": []}, tmp_path / "empty")
+    empty = plot_roofline(RunDocument("r", "", None, {}, {}), tmp_path / "empty")
     assert empty.suffix == ".png" and empty.read_bytes().startswith(PNG_MAGIC)
-    only_ceilings = plot_roofline({"roofline": {"ceilings": _document()["roofline"]["ceilings"]}}, tmp_path / "c.png")
+    only_ceilings = plot_roofline(RunDocument("r", "", None, {}, {}, roofline={"ceilings": _document().ceilings()}),
+                                  tmp_path / "c.png")
     assert only_ceilings.read_bytes().startswith(PNG_MAGIC)
 
 

@@ -1,0 +1,26 @@
+"""bench/report/compare.py: two runs side by side as ``bench compare`` prints them."""
+
+from __future__ import annotations
+
+from bench.report.compare import compare_table, render_comparison
+from bench.results.compare import compare_runs
+from bench.results.model import Row, RunDocument
+
+
+def _run(*rows: Row) -> RunDocument:
+    return RunDocument("r", "", None, {}, {}, results=list(rows))
+
+
+def test_the_table_and_the_gate():
+    baseline = _run(Row.of(plugin="a", device="cpu", steps_per_second=100.0, test_accuracy=0.25), Row.of(plugin="b", device="cpu", steps_per_second=50.0))
+    candidate = _run(Row.of(plugin="a", device="cpu", steps_per_second=70.0, test_accuracy=0.26))
+    comparisons = compare_runs(baseline, candidate, 0.8)
+    lines = compare_table(comparisons).splitlines()
+    assert lines[0].split()[:4] == ["row", "steps/s", "A", "steps/s"]
+    assert lines[2].split() == ["a", "(cpu)", "100", "70", "0.700", "25.00", "26.00", "1.00"]
+    assert lines[3].split()[-4:] == ["missing", "from", "the", "candidate"]
+    text, failed = render_comparison(("A.json", "B\x1b.json"), baseline, candidate, comparisons, fail_below=0.8)
+    assert failed and text.startswith("A: A.json\nB: B\\x1b.json\n")
+    assert "REGRESSION a (cpu): 70.0 steps/s is 0.700 x the baseline's 100.0 (below 0.8)" in text
+    text, failed = render_comparison(("A", "B"), baseline, candidate, comparisons)
+    assert not failed and "REGRESSION" not in text
