@@ -190,7 +190,7 @@ class RunSession:
         """A measured row joins the document, with the run's analysis of it and its
         process's framework facts. Rows join in the plan's order, so that each
         schedule's parity reference is its first planned row that is ok."""
-        self.document.results.append(analyse(row, outcome.parameters, self._parity, self.document.roofline))
+        self.document.results.append(analyse(row, outcome.parameters, self._parity, self.document))
         self.document.machine.setdefault("frameworks", {}).update(outcome.environment)
 
     def identity(self, item: PlannedRow) -> RowIdentity:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from bench.classifier import StepWork
-from bench.results.model import Analysis, ParameterSnapshots, Row
+from bench.results.model import Analysis, ParameterSnapshots, Row, RunDocument
 
 
 @dataclass
@@ -37,27 +37,22 @@ class ParityReferences:
         return max_abs_diff(reference.at_parity, parameters.at_parity), max_abs_diff(reference.final, parameters.final)
 
 
-def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferences,
-            roofline: dict[str, Any] | None) -> Row:
+def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferences, document: RunDocument) -> Row:
     """``row`` with its analysis: parity against its reference, its roofline rating."""
     at_parity, final = references.compare(row, parameters)
-    return row.with_analysis(Analysis(at_parity, final, **roofline_rating(row, roofline)))
+    return row.with_analysis(Analysis(at_parity, final, **roofline_rating(row, document)))
 
 
-def roofline_rating(row: Row, section: dict[str, Any] | None) -> dict[str, Any]:
+def roofline_rating(row: Row, document: RunDocument) -> dict[str, Any]:
     """The row's fraction of what its device's ceilings allow a step of its work (or why not)."""
     from bench import roofline
     from bench.roofline.ceilings import Ceilings
 
-    if not section:
+    if not document.roofline:
         return {}
     if row.node is not None:  # measured on another machine than these ceilings
         return {"roofline_reason": "ran on another node than the ceilings were measured on"}
-    devices = section.get("ceilings") or {}
-    threads = row.settings.get("threads", section.get("threads"))
-    if "threads" in section and threads != section.get("threads"):
-        devices = (section.get("by_threads") or {}).get(str(threads)) or {}
-    entry = devices.get(row.device)
+    entry = document.ceilings_for(row.device, row.settings.get("threads", document.RUN_THREADS))
     ceilings = Ceilings.from_dict(entry) if entry else None
     work = None if row.flops_per_step is None or row.bytes_per_step is None else StepWork(
         row.flops_per_step, row.bytes_per_step)
