@@ -71,7 +71,7 @@ class DamagedCopyError(DataError):
     def __init__(self, path: Path, reason: str) -> None:
         self.path, self.reason = path, reason
         super().__init__(
-            f"the prepared copy {path} is damaged ({reason}); the next bench run rebuilds it "
+            f"the prepared copy {path} is damaged: {reason}; the next bench run rebuilds it "
             f"from the verified source (or remove {path})"
         )
 
@@ -243,7 +243,7 @@ def verify(path: str | os.PathLike[str]) -> dict[str, Any]:
             if actual != size:
                 raise DamagedCopyError(path, f"{name}.npy has {actual} bytes, {size} when written")
             if _file_digest(file) != digest:
-                raise DamagedCopyError(path, f"{name}.npy differs from what was written ({HASH} digest)")
+                raise DamagedCopyError(path, f"{name}.npy is not what was written (its {HASH} digest differs)")
         except OSError as exc:
             raise DamagedCopyError(path, f"{name}.npy cannot be read: {exc.strerror or exc}") from None
     with contextlib.suppress(OSError):
@@ -394,7 +394,7 @@ def _discard(path: Path, reason: str, notice: Notice | None) -> None:
     release(path)
     _VERIFIED.pop(str(path), None)
     _take_away(path)
-    (notice or _stderr)(f"bench: the prepared copy {path} was damaged ({reason}): rebuilding it from the verified source")
+    (notice or _stderr)(f"bench: the prepared copy {path} is damaged: {reason}; rebuilding it from the verified source")
 
 
 def _remove_stale(root: Path) -> None:
@@ -493,7 +493,7 @@ def _map_npy(directory: Path, name: str, populate: bool, expected: tuple[int, st
             flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
             mapped = mmap.mmap(handle.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
             if expected is not None and _digest(mapped) != expected[1]:
-                raise DamagedCopyError(directory, f"{name}.npy differs from what was written ({HASH} digest)")
+                raise DamagedCopyError(directory, f"{name}.npy is not what was written (its {HASH} digest differs)")
             version = np.lib.format.read_magic(handle)
             read_header = (
                 np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
