@@ -46,10 +46,10 @@ def test_open_prepared_checks_every_file_and_names_the_copy(root: Path) -> None:
         prepared.open_prepared(copy)
     with open(copy / "train_images.npy", "r+b") as handle:
         handle.truncate(100)
-    with pytest.raises(prepared.DamagedCopyError, match="train_images.npy has 100 bytes"):
+    with pytest.raises(prepared.DamagedCopyError, match=r"train_images\.npy has 100 bytes"):
         prepared.open_prepared(copy)
     (copy / "meta.json").write_text("{")
-    with pytest.raises(prepared.DamagedCopyError, match="meta.json cannot be read"):
+    with pytest.raises(prepared.DamagedCopyError, match=r"meta\.json cannot be read"):
         prepared.open_prepared(copy)
 
 
