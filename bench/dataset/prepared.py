@@ -154,6 +154,8 @@ def hold(path: str | os.PathLike[str]) -> bool:
     """Hold a shared lock on the copy at ``path`` until this process exits (or :func:`release`),
     so that no other run prunes it; ``False`` when there is no copy there any more."""
     path = Path(path)
+    if fcntl is None:  # pragma: no cover - Windows: no locks
+        return path.is_dir()
     key = str(path)
     if key in _HELD:
         if _is_current(_HELD[key], path):
@@ -162,7 +164,7 @@ def hold(path: str | os.PathLike[str]) -> bool:
     fd = _open_dir(path)
     if fd is None:
         return False
-    if not _flock(fd, (fcntl.LOCK_SH if fcntl else 0)) or not _is_current(fd, path):
+    if not _flock(fd, fcntl.LOCK_SH) or not _is_current(fd, path):
         os.close(fd)
         return False
     _HELD[key] = fd
@@ -309,7 +311,10 @@ def _make_root(root: Path) -> None:
 
 
 def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | None) -> None:
-    tmp, fd = _temporary(target)
+    try:
+        tmp, fd = _temporary(target)
+    except OSError as exc:
+        raise _cannot_write(dataset, target, exc) from None
     try:
         files = {}
         for name in _ARRAYS:
@@ -337,17 +342,21 @@ def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | 
             if not target.is_dir():
                 raise
     except OSError as exc:
-        needed = sum(np.asarray(getattr(dataset, name)).nbytes for name in _ARRAYS)
-        raise DataError(
-            f"cannot write the prepared copy of {dataset.name} into {target.parent} "
-            f"({needed / 1e6:.0f} MB): {_why(exc)}; free some space there, or set "
-            "BENCH_CACHE_DIR to a directory with room"
-        ) from None
+        raise _cannot_write(dataset, target, exc) from None
     finally:
         if os.path.lexists(tmp):
             _remove(tmp)
         os.close(fd)
     _prune(target.parent, keep=target)
+
+
+def _cannot_write(dataset: Dataset, target: Path, exc: OSError) -> DataError:
+    needed = sum(np.asarray(getattr(dataset, name)).nbytes for name in _ARRAYS)
+    return DataError(
+        f"cannot write the prepared copy of {dataset.name} into {target.parent} "
+        f"({needed / 1e6:.0f} MB): {_why(exc)}; free some space there, or set "
+        "BENCH_CACHE_DIR to a writable directory with room"
+    )
 
 
 def _why(exc: OSError) -> str:
@@ -378,22 +387,29 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _take_away(entry: Path) -> bool:
-    """Rename ``entry`` to a temporary name nobody holds and remove it."""
+def _take_away(entry: Path) -> OSError | None:
+    """Rename ``entry`` to a temporary name nobody holds and remove it; the error if it cannot."""
     trash = entry.parent / f".{entry.name}.{secrets.token_hex(4)}.tmp"
     try:
         os.rename(entry, trash)
-    except OSError:
-        return False
+    except FileNotFoundError:
+        return None  # another process took it away first
+    except OSError as exc:
+        return exc
     _remove(trash)
-    return True
+    return None
 
 
 def _discard(path: Path, reason: str, notice: Notice | None) -> None:
     """Remove a damaged copy, saying so in one line."""
     release(path)
     _VERIFIED.pop(str(path), None)
-    _take_away(path)
+    error = _take_away(path)
+    if error is not None:
+        raise DataError(
+            f"the prepared copy {path} is damaged: {reason}; and it cannot be removed "
+            f"({error.strerror or error}): remove it by hand, or set BENCH_CACHE_DIR to another directory"
+        )
     (notice or _stderr)(f"bench: the prepared copy {path} is damaged: {reason}; rebuilding it from the verified source")
 
 
