@@ -432,10 +432,6 @@ def _remove_stale(root: Path) -> None:
             os.close(fd)
 
 
-def _complete(path: Path) -> bool:
-    return (path / "meta.json").is_file() and all((path / f"{name}.npy").is_file() for name in _ARRAYS)
-
-
 def _prune(root: Path, keep: Path) -> None:
     """Remove the least recently used copies beyond :data:`KEEP` that no process holds."""
     copies = []
