@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bench import roofline
 from bench.classifier import ClassifierSpec, SetupConfig
 from bench.dataset import Dataset
+from bench.dataset.provide import DataSettings, provide_data
 from bench.errors import Terminated
 from bench.execute import Executor, RowData, RowOutcome, executor_class
 from bench.job import RowJob, SchedulePlan
@@ -315,12 +316,15 @@ class RunSession:
             self._data = None  # free the previous seed's synthetic set first
             prepared = executor_class(self.config.executor).needs_prepared_copy if self._executor is None else (
                 getattr(self._executor, "needs_prepared_copy", False))
-            start = time.perf_counter()
-            dataset, copy, reused, write_seconds = _load_data(config, prepared, self._notify)
-            label = ("data: prepared copy (source files unchanged since verified)" if reused
+            settings = DataSettings(config.dataset, config.preprocessing, config.seed, config.data_dir, config.offline)
+            provided = provide_data(settings, prepare=prepared, notify=self._notify)
+            if provided.note and self._notify is not None:
+                self._notify(provided.note)
+            dataset, write_seconds = provided.dataset, provided.write_seconds
+            label = ("data: prepared copy (source files unchanged since verified)" if provided.reused
                      else "data: read, verify, preprocess")
             seed = f" (synthetic seed {config.seed})" if config.dataset == "synthetic" else ""
-            self.document.timeline.append((label + seed, time.perf_counter() - start - write_seconds))
+            self.document.timeline.append((label + seed, provided.seconds - write_seconds))
             if write_seconds:
                 self.document.timeline.append(("data: write the prepared copy for workers" + seed, write_seconds))
             info = _dataset_info(dataset)
@@ -328,7 +332,7 @@ class RunSession:
                 self.document.dataset = info
             elif info != self.document.dataset:
                 self.document.dataset.setdefault("per_seed", {})[str(config.seed)] = info["source"]
-            self._data, self._data_key = RowData(dataset, copy, _data_settings(config)), key
+            self._data, self._data_key = RowData(dataset, provided.prepared, settings), key
             self._train_size = len(dataset.train_labels)
         return self._data
 
@@ -363,51 +367,6 @@ class RunSession:
                 timeline[i] = (label, before + seconds)
                 return
         timeline.append((label, seconds))
-
-
-def _data_settings(config: RunConfig) -> Any:
-    """How a node obtains the run's data itself (``--executor ray``)."""
-    from bench.execute.ray.node import DataSettings
-
-    return DataSettings(dataset=config.dataset, preprocessing=config.preprocessing, seed=config.seed,
-                        data_dir=None, offline=config.offline)
-
-
-def _load_data(config: RunConfig, prepared: bool, notify: Callable[[str], None] | None = None
-               ) -> tuple[Dataset, Any, bool, float]:
-    """The dataset; with ``prepared`` also its prepared copy (for worker processes), whether
-    that copy was reused, and the seconds spent writing it.
-
-    When a prepared copy of unchanged CIFAR-10 files is in the cache, the files are not
-    read again (they were verified when the copy was made).
-    """
-    from bench.dataset import load_dataset
-    from bench.dataset import prepared as prep
-
-    if prepared and config.dataset == "cifar10":
-        stats = prep.cifar10_source_stats(config.data_dir)
-        if stats is not None:
-            found = prep.find_prepared("cifar10", config.preprocessing, stats)
-            if found is not None:
-                dataset = prep.open_prepared(found, populate=False)  # this process trains nothing
-                dataset.details["prepared_copy"] = str(found)
-                return dataset, found, True, 0.0
-    if notify is not None and config.dataset == "cifar10":
-        notify("reading, verifying and preprocessing CIFAR-10 (a few seconds; a prepared copy is kept for later runs)")
-    dataset = load_dataset(
-        config.dataset,
-        data_dir=config.data_dir,
-        offline=config.offline,
-        preprocessing=config.preprocessing,
-        seed=config.seed,
-    )
-    if not prepared:
-        return dataset, None, False, 0.0
-    start = time.perf_counter()
-    stats = prep.cifar10_source_stats(config.data_dir) if config.dataset == "cifar10" else None
-    copy = prep.prepare(dataset, source_stats=stats)
-    dataset.details["prepared_copy"] = str(copy)
-    return dataset, copy, False, time.perf_counter() - start
 
 
 def _work(spec: ClassifierSpec, setup: SetupConfig) -> tuple[float, float] | None:

@@ -194,7 +194,7 @@ def measure_and_finish(args: argparse.Namespace, plan: RunPlan) -> int:
             process_started=process_start_time(),
             on_update=saver,
             progress=None if args.quiet else progress_bar,
-            notify=None if args.quiet else notice,
+            notify=notice,
         )
     except BaseException:
         if created is not None and not saver.writers:

@@ -85,6 +85,9 @@ raise ImportError("needs libfrobnicate, which is not installed")
 '''
 
 
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
 @dataclass
 class Bench:
     """The ``bench`` command, run as ``python -m bench`` in ``cwd`` with a clean environment."""
@@ -120,8 +123,10 @@ class Bench:
         env.update(BENCH_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", TF_CPP_MIN_LOG_LEVEL="3")
         env.update(self.env)
         env.update(extra)
-        if self.site.is_dir():
-            env["PYTHONPATH"] = str(self.site)
+        # The checkout under test, not whichever copy of bench the interpreter has installed
+        # (an editable install of another checkout would otherwise be the one tested).
+        paths = [str(self.site)] if self.site.is_dir() else []
+        env["PYTHONPATH"] = os.pathsep.join([*paths, str(_CHECKOUT), str(_CHECKOUT / "plugins")])
         return env
 
     def args(self, *args: str) -> list[str]:
