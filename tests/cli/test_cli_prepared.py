@@ -280,7 +280,7 @@ def test_a_killed_writers_temporary_is_removed_and_a_live_ones_kept(bench, cache
 
 def test_a_copy_that_cannot_be_written_is_a_clear_error_naming_the_cache(bench, cache, clean_error) -> None:
     proc = run_bench(bench, "run", "--plugins", "numpy", "--dataset", "synthetic", "--steps", "5",
-                     "--results-dir", str(bench.results), "--quiet", preexec_fn=rlimits(fsize=4 << 20))
+                     "--results-dir", str(bench.results), "--quiet", limits=rlimits(fsize=4 << 20))
     line = clean_error(proc, 1, f"cannot write the prepared copy of synthetic into {cache / 'prepared'}",
                        "BENCH_CACHE_DIR")
     assert "MB" in line
