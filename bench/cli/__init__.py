@@ -6,6 +6,7 @@
 - :mod:`bench.cli.plugins`: ``bench plugins``, ``new-plugin``
 - :mod:`bench.cli.data`: ``bench data``
 - :mod:`bench.cli.check`: ``bench check``
+- :mod:`bench.cli.roofline`: ``bench roofline``
 
 One error policy for all of them (:func:`main`): an expected failure is one line,
 ``bench: error: ...``, and an exit status (2 for usage, 1 otherwise, 130/143 for
@@ -28,7 +29,7 @@ DEBUG_HELP = "show tracebacks instead of one-line errors"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import check, data, plugins, results, run, sweep
+    from bench.cli import check, data, plugins, results, roofline, run, sweep
 
     parser = Parser(prog="bench", description="Benchmark image classifiers on CIFAR-10.")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
-    for module in (run, sweep, results, plugins, data, check):
+    for module in (run, sweep, results, plugins, data, check, roofline):
         module.register(commands, common)
     return parser
 
