@@ -30,6 +30,10 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+DISTRIBUTION = "bench-harness"
+"""The distribution's name on PyPI (``pip install bench-harness``); the import package, the
+``bench`` command and the entry-point group are ``bench``."""
+
 from bench.classifier import (
     Classifier,
     ClassifierSpec,
@@ -53,7 +57,7 @@ if TYPE_CHECKING:
     from bench.settings import RunConfig
 
 try:
-    __version__ = version("bench")
+    __version__ = version(DISTRIBUTION)
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pluggy
 
-from bench import hookspecs
+from bench import DISTRIBUTION, hookspecs
 from bench.classifier import ClassifierSpec
 from bench.errors import UsageError, describe_exception
 
 ENTRY_POINT_GROUP = "bench"
-BUILTIN_DISTRIBUTION = "bench"
+BUILTIN_DISTRIBUTION = DISTRIBUTION
 """Classifiers of this distribution keep their names: a plugin that registers one too is broken."""
 
 

@@ -136,8 +136,8 @@ def next_steps(path: Path, name: str, classifier: str | None = None) -> list[str
     return [
         f"created {path}",
         "next:",
-        f"  pip install -e {path}",
+        f"  pip install -e '{path}[test]'",
         f"  bench run --plugins numpy,{names.classifier} --dataset synthetic --steps 200",
-        f"  pytest {path / 'tests'}",
+        f"  python -m pytest {path / 'tests'}",
         f"then replace the model in {path / names.module / 'model.py'}",
     ]

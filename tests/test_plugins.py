@@ -36,7 +36,7 @@ def test_builtins_come_through_the_entry_point_group():
     registry = collect_classifiers(pm, broken)
     numpy_spec = registry.get("numpy")
     assert registry.origin("numpy").plugin == "numpy"
-    assert registry.origin("numpy").distribution == "bench"
+    assert registry.origin("numpy").distribution == "bench-harness"
 
 
 def test_broken_plugin_is_reported_and_others_still_load(fake_distribution):

@@ -98,7 +98,7 @@ def test_rendered_files_are_complete_and_valid():
     project = tomllib.loads(files["pyproject.toml"])["project"]
     assert project["name"] == "bench-my-net"
     assert project["entry-points"]["bench"] == {"my-net": "bench_my_net"}
-    assert any(dep.split(">")[0].strip() == "bench" for dep in project["dependencies"])
+    assert any(dep.split(">")[0].strip() == "bench-harness" for dep in project["dependencies"])
     for path in ("bench_my_net/__init__.py", "bench_my_net/model.py"):  # self-contained: bench only
         imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(files[path]))
                     if isinstance(node, ast.Import) for alias in node.names}
@@ -126,9 +126,11 @@ def test_plugin_and_classifier_names_go_to_their_own_places():
 @pytest.mark.parametrize("classifier", [None, "x-softmax"])
 def test_next_steps_mention_install_and_run(tmp_path, classifier):
     lines = "\n".join(next_steps(tmp_path / "bench-x", "x", classifier))
-    assert f"pip install -e {tmp_path / 'bench-x'}" in lines
+    # the test extra brings pytest into the plugin's environment before pytest runs there
+    assert f"pip install -e '{tmp_path / 'bench-x'}[test]'" in lines
     assert f"bench run --plugins numpy,{classifier or 'x'} " in lines
-    assert f"pytest {tmp_path / 'bench-x' / 'tests'}" in lines
+    assert f"python -m pytest {tmp_path / 'bench-x' / 'tests'}" in lines
+    assert lines.index("[test]") < lines.index("python -m pytest")
 
 
 # -- the template's model is the numpy reference, operation for operation ------------------

@@ -14,7 +14,7 @@ snapshots, the framework facts its process reported, and whether the user interr
   another in bench's own process, for debugging and profilers.
 - ``ray`` (:class:`~bench.execute.ray.RayExecutor`): each row a Ray task on a node of a
   cluster, which gets its own copy of the data (checked against the run's) and measures
-  the row in a fresh worker process there. Needs ``pip install 'bench[ray]'``.
+  the row in a fresh worker process there. Needs ``pip install 'bench-harness[ray]'``.
 
 Each executor class checks its own options (:meth:`ExecutorClass.check`) and is opened
 once per run (:meth:`ExecutorClass.open`); the runner knows no executor by name.

@@ -5,7 +5,7 @@ call) and ``jax-eager`` (the same step without ``jit``). Both train exactly the 
 model: zero-initialised 3072x10 weights and 10 biases, mean sparse softmax cross-entropy,
 plain gradient descent (see :mod:`bench_jax.softmax`).
 
-Install with ``pip install "bench[jax]"`` (CPU) or add JAX's CUDA plugin for GPUs. JAX is
+Install with ``pip install "bench-harness[jax]"`` (CPU) or add JAX's CUDA plugin for GPUs. JAX is
 imported only when one of these classifiers is created, its devices are listed or its
 environment is reported, never when plugins are listed.
 """

@@ -34,7 +34,7 @@ def import_jax() -> Any:
             if exc.name != "jax":
                 raise
             raise ModuleNotFoundError(
-                "JAX is not installed: pip install 'bench[jax]'", name="jax"
+                "JAX is not installed: pip install 'bench-harness[jax]'", name="jax"
             ) from None
 
         _jax = jax

@@ -5,7 +5,7 @@
 3072x10 weights and 10 biases, mean sparse softmax cross-entropy, plain gradient descent
 (see :mod:`bench_torch.softmax`).
 
-Install with ``pip install "bench[torch]"``. PyTorch is imported only when one of these
+Install with ``pip install "bench-harness[torch]"``. PyTorch is imported only when one of these
 classifiers is created, its devices are listed or its environment is reported, never when
 plugins are listed.
 """

@@ -22,7 +22,7 @@ def import_torch() -> Any:
             if exc.name != "torch":
                 raise
             raise ModuleNotFoundError(
-                "PyTorch is not installed: pip install 'bench[torch]'", name="torch"
+                "PyTorch is not installed: pip install 'bench-harness[torch]'", name="torch"
             ) from None
         # bench's datasets are mapped read-only; the plugin only reads the tensors it makes
         # of them (torch.from_numpy), so torch's warning about non-writable arrays is noise.

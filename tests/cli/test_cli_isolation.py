@@ -249,7 +249,7 @@ def test_a_builtin_name_cannot_be_taken_over(liars) -> None:
     proc = liars.run("--plugins", "numpy", "--steps", "5")
     assert proc.returncode == 0, proc.stderr
     [row] = _rows(liars)
-    assert row["distribution"] == "bench"
+    assert row["distribution"] == "bench-harness"
 
 
 @pytest.mark.parametrize("threads", ["0", "100000"])

@@ -33,10 +33,11 @@ def test_rows_fail_at_load_naming_the_extra(tmp_path):
             try:
                 registry.get(name).factory()
             except ModuleNotFoundError as exc:
-                assert f"pip install 'bench[{extra}]'" in str(exc), exc
+                assert f"pip install 'bench-harness[{extra}]'" in str(exc), exc
                 print(name, "refused")
         """
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    # the hiding directory first, then the checkout under test (when the caller set one)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
                             timeout=120)
     assert result.returncode == 0, result.stderr

@@ -64,7 +64,7 @@ __all__ = ["SLOT", "RayExecutor", "RowHandle", "parse_resources"]
 
 WAIT_SECONDS = 600.0
 POLL_SECONDS = 0.1
-_INSTALL = "pip install 'bench[ray]'"
+_INSTALL = "pip install 'bench-harness[ray]'"
 
 
 @dataclass

@@ -6,7 +6,7 @@
 - :mod:`~bench.report.plot.figure`: where a picture goes, its title, the figure and the save.
 
 :func:`plot_document` is what ``bench plot`` draws without ``--roofline``. matplotlib is
-optional (``pip install 'bench[plot]'``) and imported only when a figure is made.
+optional (``pip install 'bench-harness[plot]'``) and imported only when a figure is made.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What every picture shares: where it goes, its title, a figure on the Agg canvas, the save.
 
-matplotlib is optional (``pip install 'bench[plot]'``); it is imported only when a figure
+matplotlib is optional (``pip install 'bench-harness[plot]'``); it is imported only when a figure
 is made, and drawn with the Agg canvas directly, so no GUI backend and no global pyplot
 state is involved.
 """
@@ -14,7 +14,7 @@ from bench.errors import BenchError, UsageError
 from bench.results.identity import setting_text
 from bench.results.model import RunDocument
 
-NEEDS_MATPLOTLIB = "bench plot needs matplotlib: pip install 'bench[plot]'"
+NEEDS_MATPLOTLIB = "bench plot needs matplotlib: pip install 'bench-harness[plot]'"
 
 
 def default_output(result_path: str | Path) -> Path:

@@ -78,7 +78,7 @@ def _si(value: float, unit: str) -> str:
 
 def plot_roofline(document: RunDocument, output: str | Path) -> Path:
     """Draw the roofline of ``document`` (a loaded run) into ``output`` (PNG, or SVG/PDF by suffix)."""
-    made, (axes,) = figure(10, 6.5, needs="the roofline plot needs matplotlib: pip install 'bench[plot]'")
+    made, (axes,) = figure(10, 6.5, needs="the roofline plot needs matplotlib: pip install 'bench-harness[plot]'")
     output = with_suffix(output)
     ceilings = document_ceilings(document)
     points = roofline_points(document)

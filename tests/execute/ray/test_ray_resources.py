@@ -130,4 +130,4 @@ def test_without_ray_connecting_says_how_to_install_it():
     )
     done = _python(code)
     assert done.returncode == 0, done.stderr
-    assert "--executor ray needs Ray, which is not installed: pip install 'bench[ray]'" in done.stdout
+    assert "--executor ray needs Ray, which is not installed: pip install 'bench-harness[ray]'" in done.stdout
