@@ -113,15 +113,17 @@ def add_table_columns(parser: argparse.ArgumentParser) -> None:
                        help="show these columns of the results table (see bench report --help for the list)")
 
 
-def add_data_source(parser: argparse.ArgumentParser) -> None:
-    """``--data-dir`` and ``--offline``, as :class:`bench.settings.RunConfig` declares them."""
+def add_data_source(parser: argparse.ArgumentParser, *, offline: bool = True) -> None:
+    """``--data-dir`` and (unless ``offline=False``: a command that never downloads)
+    ``--offline``, as :class:`bench.settings.RunConfig` declares them."""
     from dataclasses import fields
 
     from bench.settings import RunConfig
 
     declared = {item.name: item.metadata for item in fields(RunConfig)}
     parser.add_argument("--data-dir", metavar=declared["data_dir"]["metavar"], help=declared["data_dir"]["help"])
-    parser.add_argument("--offline", action="store_true", default=env_offline(), help=declared["offline"]["help"])
+    if offline:
+        parser.add_argument("--offline", action="store_true", default=env_offline(), help=declared["offline"]["help"])
 
 
 def table_options(args: Any) -> dict[str, Any]:

@@ -174,7 +174,7 @@ def describe_data(
     root = resolve_data_dir(data_dir)
     layout = find_layout(root)
     if layout is None:
-        how = "pass --data-dir" if is_offline(offline) else "run without --offline to download it, or pass --data-dir"
+        how = "pass --data-dir" if is_offline(offline) else "pass --data-dir, or let bench run download it here"
         return str(root), [(f"{cs.PY_DIR}/ or {cs.BIN_DIR}/", f"missing; {how}")], False
     manifest = cs.OFFICIAL_MD5 if checksums is None else checksums
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -40,6 +40,7 @@ import stat
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -454,6 +455,107 @@ def _prune(root: Path, keep: Path) -> None:
                 _take_away(entry)
         finally:
             os.close(fd)
+
+
+@dataclass(frozen=True)
+class CachedCopy:
+    """One prepared copy in the cache, as ``bench data --cache`` lists it."""
+
+    path: Path
+    size: int
+    """Bytes of its files, and of the files beside it that belong to it (``<key>.*``)."""
+    last_used: float
+    """When a run last used it (its ``meta.json``'s modification time; 0 when unreadable)."""
+    in_use: bool
+    """Whether a running bench (or one of its workers) holds it now."""
+
+
+def _belongs(entry: Path) -> list[Path]:
+    """The copy's directory and the files beside it named after it."""
+    try:
+        beside = [p for p in entry.parent.iterdir() if p.name.startswith(entry.name + ".") and p.is_file()]
+    except OSError:
+        beside = []
+    return [entry, *beside]
+
+
+def _size(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        if path.is_file():
+            total += path.stat().st_size
+            continue
+        for directory, _, names in os.walk(path):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(directory, name)).st_size
+    return total
+
+
+def _in_use(entry: Path) -> bool:
+    if str(entry) in _HELD:
+        return True
+    fd = _open_dir(entry)
+    if fd is None:
+        return False
+    try:
+        if not _flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0):
+            return True
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def cached_copies(root: Path | None = None) -> list[CachedCopy]:
+    """Every prepared copy in the cache (``$BENCH_CACHE_DIR``/prepared), most recently used first."""
+    root = cache_root() if root is None else root
+    try:
+        entries = [e for e in root.iterdir() if not e.name.startswith(".") and e.is_dir()]
+    except OSError:
+        return []
+    copies = []
+    for entry in entries:
+        try:
+            used = entry.joinpath("meta.json").stat().st_mtime
+        except OSError:
+            used = 0.0
+        copies.append(CachedCopy(entry, _size(_belongs(entry)), used, _in_use(entry)))
+    return sorted(copies, key=lambda c: c.last_used, reverse=True)
+
+
+def remove_copies(root: Path | None = None) -> tuple[list[CachedCopy], list[CachedCopy]]:
+    """Remove every prepared copy that no process uses now (and the temporaries of killed runs).
+
+    Returns ``(removed, kept)``: a copy in use is kept. The next run rebuilds a copy it
+    needs from the verified source.
+    """
+    root = cache_root() if root is None else root
+    removed, kept = [], []
+    for copy in cached_copies(root):
+        fd = _open_dir(copy.path)
+        if fd is None:
+            continue
+        try:
+            free = str(copy.path) not in _HELD and _flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0)
+            if free and _is_current(fd, copy.path):
+                beside = _belongs(copy.path)[1:]
+                error = _take_away(copy.path)
+                if error is not None:
+                    raise DataError(f"cannot remove the prepared copy {copy.path}: {error.strerror or error}")
+                for path in beside:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                _VERIFIED.pop(str(copy.path), None)
+                removed.append(copy)
+            else:
+                kept.append(copy)
+        finally:
+            os.close(fd)
+    if root.is_dir():
+        _remove_stale(root)
+    return removed, kept
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -209,3 +209,32 @@ def test_the_derived_binary_version_with_the_official_names_runs(bench, real_bin
     assert proc.returncode == 0, proc.stderr
     (doc,) = bench.saved()
     assert doc["results"][0]["status"] == "ok"
+
+
+def test_bench_data_has_no_offline_flag_it_would_ignore(bench, clean_error) -> None:
+    """bench data never downloads, so --offline would do nothing: it is not an option of it."""
+    clean_error(bench("data", "--offline"), 2, "--offline")
+
+
+def test_bench_data_lists_and_clears_the_prepared_copies(bench, tmp_path: Path) -> None:
+    bench.env["BENCH_CACHE_DIR"] = str(tmp_path / "cache")
+    prepared = tmp_path / "cache" / "prepared"
+    for seed in ("0", "1"):  # two synthetic sets: two prepared copies
+        run = bench.run("--plugins", "numpy", "--dataset", "synthetic", "--steps", "2", "--seed", seed, "--no-roofline")
+        assert run.returncode == 0, run.stderr
+    copies = sorted(p for p in prepared.iterdir() if not p.name.startswith("."))
+    assert len(copies) == 2
+
+    listing = bench("data", "--cache")
+    assert listing.returncode == 0, listing.stderr
+    assert f"prepared copies: {prepared}" in listing.stdout
+    assert all(copy.name[:16] in listing.stdout for copy in copies)
+    assert "2 copies, " in listing.stdout and "bench data --clean" in listing.stdout
+
+    cleaned = bench("data", "--clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert cleaned.stdout.count("removed ") == 2 and "freed " in cleaned.stdout
+    assert not [p for p in prepared.iterdir() if not p.name.startswith(".")]
+    assert "0 copies, 0 MiB" in bench("data", "--cache").stdout
+    # and the next run simply rebuilds its copy
+    assert bench.run("--plugins", "numpy", "--dataset", "synthetic", "--steps", "2", "--no-roofline").returncode == 0
