@@ -71,9 +71,20 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; an argument the command does not know is an error of that command, which
+    points at its own help (``bench run --help``), not at ``bench --help``."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        command = commands.choices.get(getattr(args, "command", None) or "", parser)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: list[str] | None = None, *, prog: str = "bench") -> int:
     _tolerant_output()
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), argv)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         code = int(args.handler(args))

@@ -63,7 +63,7 @@ def add_run_options(run: argparse.ArgumentParser, *, lists: bool = False) -> Non
             elif item.name not in RECIPE_KEYS and item.default_factory is not MISSING:
                 kwargs["default"] = item.default_factory()
         if item.name == "plugins":
-            kwargs["required"] = True
+            kwargs["default"] = None  # required: missing_plugins() says so, listing the installed ones
         if item.name == "executor":
             kwargs["metavar"] = "|".join(EXECUTORS)
         run.add_argument(flag, **kwargs)
@@ -92,6 +92,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
     """The run's settings as given, and which recipe settings the user gave."""
     from bench.settings import ISOLATION_EXECUTORS, RunConfig
 
+    if not getattr(args, "plugins", None):
+        raise missing_plugins()
     values = {item.name: getattr(args, item.name) for item in fields(RunConfig) if hasattr(args, item.name)}
     values["params"] = dict(values.get("params") or [])
     given = {key for key in RECIPE_KEYS if values.get(key) is not None}
@@ -105,6 +107,15 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
                              "give --executor alone")
         values["executor"] = implied if args.executor in ("process", "local") else args.executor
     return RunConfig(**values), given
+
+
+def missing_plugins() -> UsageError:
+    """``--plugins`` was not given: say which classifiers there are to choose from."""
+    from bench.plugins import installed_registry
+
+    names = ", ".join(sorted(installed_registry().classifiers)) or "none installed"
+    return UsageError(f"--plugins is required, e.g. --plugins tf-graph,tf-eager; installed: {names} "
+                      "(bench plugins describes them)")
 
 
 def check_outputs(args: argparse.Namespace) -> Path | None:

@@ -55,7 +55,17 @@ def test_unknown_format_for_the_other_commands(bench, clean_error) -> None:
 
 def test_missing_command_or_plugins(bench, clean_error) -> None:
     clean_error(bench(), 2, "the following arguments are required: COMMAND")
-    clean_error(bench("run"), 2, "the following arguments are required: --plugins")
+    # bench run alone lists what there is to run (the sandbox's built-in classifiers)
+    line = clean_error(bench("run"), 2, "--plugins is required", "installed: ", "numpy", "tf-graph", "bench plugins")
+    assert line.startswith("bench: error: ")
+    clean_error(bench("sweep", "--batch-size", "50,100"), 2, "--plugins is required", "numpy")
+
+
+@pytest.mark.parametrize("command", [["run", "--plugins", "numpy"], ["sweep", "--plugins", "numpy"],
+                                     ["report", "x.json"], ["plugins"], ["data"], ["roofline"]])
+def test_an_unknown_argument_points_at_the_commands_own_help(bench, clean_error, command: list[str]) -> None:
+    line = clean_error(bench(*command, "--frobnicate"), 2, "unrecognized arguments: --frobnicate")
+    assert line.startswith(f"bench {command[0]}: error: ") and line.endswith(f"(see bench {command[0]} --help)")
 
 
 @pytest.mark.parametrize("where", ["before the command", "after the command"])
