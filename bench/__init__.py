@@ -30,10 +30,6 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-DISTRIBUTION = "bench-harness"
-"""The distribution's name on PyPI (``pip install bench-harness``); the import package, the
-``bench`` command and the entry-point group are ``bench``."""
-
 from bench.classifier import (
     Classifier,
     ClassifierSpec,
@@ -48,6 +44,10 @@ from bench.classifier import (
 from bench.errors import DeviceUnavailable, UsageError
 from bench.hookspecs import hookimpl
 from bench.work import dense_flops, linear_softmax_work, minimum_bytes, mlp_work, softmax_cross_entropy_flops
+
+DISTRIBUTION = "bench-harness"
+"""The distribution's name on PyPI (``pip install bench-harness``); the import package, the
+``bench`` command and the entry-point group are ``bench``."""
 
 if TYPE_CHECKING:
     from bench.api import run

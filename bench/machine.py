@@ -26,8 +26,36 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str | None:
-    """The commit of the bench source tree, when it runs from a git checkout."""
-    source = Path(bench.__file__).resolve().parent.parent
+    """The commit of the bench source tree: the checkout it runs from, else the one it was
+    installed from (``pip install .`` or ``pip install git+URL@REF`` record where, PEP 610)."""
+    commit = _checkout_commit(Path(bench.__file__).resolve().parent.parent)
+    return commit if commit is not None else _installed_from_commit()
+
+
+def _installed_from_commit() -> str | None:
+    """The commit an installed (not editable) bench came from, where the install recorded it."""
+    import importlib.metadata
+    import json
+    from urllib.parse import unquote, urlparse
+
+    try:
+        text = importlib.metadata.distribution(bench.DISTRIBUTION).read_text("direct_url.json")
+        origin = json.loads(text) if text else None
+    except (importlib.metadata.PackageNotFoundError, ValueError, OSError):
+        return None
+    if not isinstance(origin, dict):
+        return None
+    vcs = origin.get("vcs_info")
+    if isinstance(vcs, dict) and isinstance(vcs.get("commit_id"), str):
+        return vcs["commit_id"]
+    url = urlparse(str(origin.get("url", "")))
+    if url.scheme == "file" and isinstance(origin.get("dir_info"), dict):
+        return _checkout_commit(Path(unquote(url.path)))
+    return None
+
+
+def _checkout_commit(source: Path) -> str | None:
+    """``git rev-parse HEAD`` in ``source``, when it is a git checkout."""
     if not (source / ".git").exists() or shutil.which("git") is None:
         return None
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli import options
+from bench.errors import ResultFileError
 from bench.results.model import RunDocument
 
 
@@ -101,6 +102,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else source.with_suffix(".pytest-benchmark.json")
     document = load_run(source)
     converted = to_pytest_benchmark(document)
+    if not converted["benchmarks"]:
+        skipped = len(skipped_lines(document))
+        why = (f"its {skipped} row(s) are schema-1 rows without per-step times" if skipped
+               else "it has no ok row")
+        raise ResultFileError(f"nothing to export from {source}: {why}; wrote nothing")
     write_json_atomic(target, converted)
     print(f"wrote {target} ({len(converted['benchmarks'])} benchmarks)")
     for line in skipped_lines(document):

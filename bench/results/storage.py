@@ -38,8 +38,23 @@ _TMP_PATTERN = re.compile(r"^\..+\.json\.[A-Za-z0-9_]{6,}\.tmp$")
 def new_run_id(plugins: list[str]) -> str:
     """A sortable, unique file stem: UTC time, the plugins, and a random suffix."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    names = "+".join(plugins)[:60].replace(os.sep, "_") or "run"
-    return f"{stamp}_{names}_{secrets.token_hex(3)}"
+    return f"{stamp}_{_plugins_part(plugins)}_{secrets.token_hex(3)}"
+
+
+def _plugins_part(plugins: list[str], limit: int = 60) -> str:
+    """The plugins joined by ``+``, whole names only, at most ``limit`` characters: those that
+    do not fit are counted (``a+b+3-more``), so the stem never hides that it lists fewer."""
+    names = [name.replace(os.sep, "_") for name in plugins]
+    kept: list[str] = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        tail = f"+{rest}-more" if rest else ""
+        if len("+".join([*kept, name])) + len(tail) > limit:
+            if kept:
+                return "+".join([*kept, f"{len(names) - i}-more"])
+            return f"{len(names)}-plugin" + ("s" if len(names) > 1 else "")
+        kept.append(name)
+    return "+".join(kept) or "run"
 
 
 def to_json_value(value: Any) -> Any:

@@ -201,3 +201,12 @@ def test_save_failing_after_the_first_row_says_what_the_file_holds(tmp_path, mon
     [path] = results.glob("*.json")
     assert err == f"bench: error: cannot write results to {path}: No space left on device ({path} holds only the first 1 row(s))\n"
     assert len(result.load_run(path).results) == 1
+
+
+def test_export_of_a_file_with_nothing_to_export_fails_and_writes_nothing(bench, clean_error) -> None:
+    """A schema-1 file has no per-step times: exporting it is an error, not "0 benchmarks"."""
+    old = bench.cwd / "old.json"
+    old.write_text(json.dumps(VALID))
+    proc = bench("export", str(old), "-o", str(bench.cwd / "out.json"))
+    clean_error(proc, 1, "nothing to export", "schema-1 rows without per-step times")
+    assert _listing(bench.cwd) == ["old.json"]

@@ -16,6 +16,7 @@ from bench.results.storage import (
     check_replaceable,
     check_writable_directory,
     load_run,
+    new_run_id,
     remove_stale_temporaries,
 )
 
@@ -83,3 +84,15 @@ def test_an_unwritable_directory_is_found_before_any_row(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ResultFileError, match="cannot write results to"):
         check_writable_directory(blocker / "results")
+
+
+def test_the_run_id_counts_the_plugins_it_leaves_out():
+    plugins = ["numpy", "tf-graph", "tf-eager", "tf-function", "tf-xla", "jax-jit", "jax-eager", "torch-eager",
+               "torch-compile"]
+    stem = new_run_id(plugins)
+    names = stem.split("_")[1]
+    assert names == "numpy+tf-graph+tf-eager+tf-function+tf-xla+jax-jit+3-more"
+    assert len(names) <= 60
+    assert new_run_id(["numpy", "tf-graph"]).split("_")[1] == "numpy+tf-graph"  # all fit: all named
+    assert new_run_id([]).split("_")[1] == "run"
+    assert new_run_id(["x" * 70]).split("_")[1] == "1-plugin"
