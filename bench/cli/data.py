@@ -47,6 +47,7 @@ def _cache(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.dataset import prepared
+    from bench.report.text import wrap
 
     root = prepared.cache_root()
     if args.clean:
@@ -55,16 +56,16 @@ def _cache(args: argparse.Namespace) -> int:
             print(f"removed {copy.path.name} ({_mib(copy.size)})")
         for copy in kept:
             print(f"kept {copy.path.name}: a running bench uses it")
-        print(f"freed {_mib(sum(c.size for c in removed))} in {root}")
+        print(wrap(f"freed {_mib(sum(c.size for c in removed))} in {root}"))
         return 0
     copies = prepared.cached_copies(root)
-    print(f"prepared copies: {root}")
+    print(wrap(f"prepared copies: {root}"))
     rows = [
         (c.path.name[:16], _mib(c.size), time.strftime("%Y-%m-%d %H:%M", time.localtime(c.last_used)),
          "yes" if c.in_use else "")
         for c in copies
     ]
     print(tabulate(rows, headers=["copy", "size", "last used", "in use"], tablefmt=args.format))
-    print(f"{len(copies)} cop{'y' if len(copies) == 1 else 'ies'}, {_mib(sum(c.size for c in copies))}; "
-          f"at most {prepared.KEEP} are kept; bench data --clean removes those not in use")
+    print(wrap(f"{len(copies)} cop{'y' if len(copies) == 1 else 'ies'}, {_mib(sum(c.size for c in copies))}; "
+               f"at most {prepared.KEEP} are kept; bench data --clean removes those not in use"))
     return 0

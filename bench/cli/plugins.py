@@ -28,10 +28,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
     from bench.plugins import installed_registry
-    from bench.report.text import safe_text
+    from bench.report.text import fitted_table, safe_text
 
     registry = installed_registry()
     body = []
@@ -43,7 +41,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         body.append([safe_text(cell) for cell in line])
     body += [["-", safe_text(broken.name), "BROKEN", safe_text(broken.reason)] for broken in registry.broken]
     headers = ["classifier", "plugin", "from", "description", *(["params"] if args.params else [])]
-    print(tabulate(body, headers=headers, tablefmt=args.format))
+    # the description and params wrap inside their cells to fit the terminal
+    print(fitted_table(body, headers, args.format, flexible=[2, 3, 4][: len(headers) - 2], narrowest=14))
     return 0
 
 

@@ -64,7 +64,9 @@ def model_rows(ceilings: Any, specs: list[ClassifierSpec]) -> list[list[Any]]:
 
 
 def _progress(message: str) -> None:
-    print(f"bench.roofline: {message}", file=sys.stderr, flush=True)
+    from bench.report.text import wrap
+
+    print(wrap(f"bench.roofline: {message}"), file=sys.stderr, flush=True)
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -111,21 +113,25 @@ def cmd_roofline(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.plugins import installed_registry
+    from bench.report.text import wrap
     from bench.roofline.bound import ridge_point
 
     settings = ceilings.settings
-    print(ceilings.describe())
-    print(f"  compute: {settings.get('matmul')} ({settings.get('blas')})")
-    print(f"  memory:  {settings.get('stream')}")
     how = (f"from the cache (measuring took {ceilings.measure_seconds:.1f} s)" if ceilings.from_cache
            else f"measuring took {took:.1f} s")
-    print(f"  ridge point: {ridge_point(ceilings):.1f} FLOP/byte; {how}")
-    print(f"  cache: {cache_file(cache_key('cpu', cpu_settings(args.threads), rounds, DEFAULT_REPEATS))}")
+    print(wrap("\n".join([
+        ceilings.describe(),
+        f"  compute: {settings.get('matmul')} ({settings.get('blas')})",
+        f"  memory:  {settings.get('stream')}",
+        f"  ridge point: {ridge_point(ceilings):.1f} FLOP/byte; {how}",
+        f"  cache: {cache_file(cache_key('cpu', cpu_settings(args.threads), rounds, DEFAULT_REPEATS))}",
+    ])))
     specs = sorted(installed_registry().classifiers.values(), key=lambda spec: spec.name)
     print()
     print(tabulate(
         model_rows(ceilings, specs),
-        headers=["classifier", "batch", "MFLOP/step", "MB/step", "FLOP/byte", "bound", "attainable steps/s"],
+        headers=["classifier", "batch", "MFLOP", "MB", "FLOP/B", "bound", "max steps/s"],
         disable_numparse=True,
     ))
+    print("per step of the default recipe; max steps/s: what the ceilings allow that work")
     return 0

@@ -257,7 +257,9 @@ def ignore_further_signals() -> None:
 
 def notice(message: str) -> None:
     """A line on standard error before a step of the run that may take more than a second."""
-    print(f"bench: {message}", file=sys.stderr, flush=True)
+    from bench.report.text import wrap
+
+    print(wrap(f"bench: {message}"), file=sys.stderr, flush=True)
 
 
 def progress_bar(label: str, total: int) -> Any:

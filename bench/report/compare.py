@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tabulate import tabulate
-
-from bench.report.text import DEFAULT_FORMAT, num, safe_text, scaled
+from bench.report.text import DEFAULT_FORMAT, fitted_table, num, safe_text, scaled, wrap
 from bench.results.compare import RowComparison, comparability_notes, gate_lines, rate
 from bench.results.model import RunDocument
 
 
 def compare_table(comparisons: Sequence[RowComparison], fmt: str = DEFAULT_FORMAT) -> str:
-    """Every row of either run: steps/s and accuracy in A and B, and B/A."""
-    headers = ["row", "steps/s A", "steps/s B", "B/A", "acc % A", "acc % B", "acc diff (B-A) pts", "note"]
-    body = []
+    """Every row of either run: steps/s and accuracy in A and B, and B/A; a row's note (only
+    in one run, say) on a line of its own under the table, so that the table fits."""
+    headers = ["row", "A steps/s", "B steps/s", "B/A", "A acc %", "B acc %", "B-A pts"]
+    body, notes = [], []
     for c in comparisons:
         aa = c.baseline.test_accuracy if c.baseline else None
         ab = c.candidate.test_accuracy if c.candidate else None
@@ -27,9 +26,10 @@ def compare_table(comparisons: Sequence[RowComparison], fmt: str = DEFAULT_FORMA
             num(scaled(aa, 100), 2),
             num(scaled(ab, 100), 2),
             num(None if aa is None or ab is None else 100 * (ab - aa), 2),
-            safe_text(c.note) if c.note else "",
         ])
-    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+        if c.note:
+            notes.append(wrap(f"  {safe_text(c.label)}: {safe_text(c.note)}"))
+    return "\n".join([fitted_table(body, headers, fmt, flexible=[0], narrowest=10), *notes])
 
 
 def render_comparison(
@@ -42,10 +42,10 @@ def render_comparison(
 ) -> tuple[str, bool]:
     """What ``bench compare A B`` prints (``names``: where A and B came from), and whether
     the ``fail_below`` gate fails (never without one)."""
-    lines = [f"A: {safe_text(names[0])}\nB: {safe_text(names[1])}", compare_table(comparisons, fmt)]
-    lines += [f"note: {safe_text(note)}" for note in comparability_notes(baseline, candidate)]
+    lines = [wrap(f"A: {safe_text(names[0])}\nB: {safe_text(names[1])}"), compare_table(comparisons, fmt)]
+    lines += [wrap(f"note: {safe_text(note)}") for note in comparability_notes(baseline, candidate)]
     if fail_below is None:
         return "\n".join(lines), False
     gate, failed = gate_lines(comparisons, fail_below, candidate)
-    lines += [safe_text(line) for line in gate]
+    lines += [wrap(safe_text(line)) for line in gate]
     return "\n".join(lines), failed

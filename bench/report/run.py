@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from bench.report.table import parity_note, results_table
-from bench.report.text import DEFAULT_FORMAT, num, safe_text
+from bench.report.text import DEFAULT_FORMAT, fitted_table, num, safe_text, wrap
 from bench.results.compare import rate
 from bench.results.identity import label_of, ordered_rows, setting_text, varying_of
 from bench.results.model import Row, RunDocument, Status
@@ -27,19 +27,21 @@ def render_run(
     """The run as ``bench report`` prints it (``identity``: its identity lines first, as
     ``bench report`` does; ``bench run`` starts at the table): the results table, the
     parity note, the rows' problems, the roofline, the speed-ups and the timeline."""
-    parts = [*identity_lines(document), ""] if identity else []
-    parts.append(results_table(document, fmt, columns=columns, width=width))
+    parts = [wrap("\n".join(identity_lines(document)), width, indent="         "), ""] if identity else []
+    table = results_table(document, fmt, columns=columns, width=width)
+    parts.append(table)
     note = parity_note(document)
-    if note:
-        parts.append(note)
-    parts += [f"  {line}" for line in problems(document)]
+    header = table.splitlines()[0] if table else ""
+    if note and (f"@{document.parity_step}" in header or "@end" in header):  # only under a parity column
+        parts.append(wrap(note, width))
+    parts += [wrap(f"  {line}", width) for line in problems(document)]
     roof = roofline_line(document)
     if roof:
-        parts.append(roof)
+        parts.append(wrap(roof, width))
     speedups = device_speedup_table(document, fmt)
     if speedups:
         parts += ["", speedups]
-    parts += ["", timeline_table(document, fmt)]
+    parts += ["", timeline_table(document, fmt, width=width)]
     return "\n".join(parts)
 
 
@@ -88,7 +90,7 @@ def roofline_line(document: RunDocument) -> str | None:
         lines.append(
             f"roofline {safe_text(device)}: {peak / 1e9:.0f} GFLOP/s, {bandwidth / 1e9:.1f} GB/s "
             f"({threads} thread(s), {note} {safe_text(entry.get('measured', ''))[:10]}); "
-            "% roof = steps/s over 1 / max(FLOPs / peak, bytes / bandwidth) of a step"
+            "% roof: steps/s against 1 / max(FLOPs / peak, bytes / bandwidth)"
         )
     if not lines and isinstance(section.get("steps_per_second"), (int, float)):  # schema 1
         lines.append(f"unfused numpy bound of the linear model (schema-1 file): {num(section['steps_per_second'], 0)} "
@@ -119,8 +121,7 @@ def device_speedup_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> st
                      num(wc, 2), num(wg, 2) if both_ok else "-", wall_speedup])
     if not body:
         return None
-    headers = ["plugin", "device", "steps/s cpu", "steps/s device", "speed-up", "wall s cpu", "wall s device",
-               "wall speed-up"]
+    headers = ["plugin", "device", "cpu steps/s", "steps/s", "speed-up", "cpu wall s", "wall s", "wall x"]
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
@@ -176,8 +177,9 @@ def timeline(document: RunDocument) -> list[tuple[str, float]]:
     return [*document.timeline, *((f"{count}: {name}", seconds) for name, seconds in totals.items())]
 
 
-def timeline_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str:
-    """Where each second of the process went, with each phase's share."""
+def timeline_table(document: RunDocument, fmt: str = DEFAULT_FORMAT, *, width: int | None = None) -> str:
+    """Where each second of the process went, with each phase's share (the phases' names
+    wrap to fit ``width``, the terminal's when ``None``)."""
     phases = timeline(document)
     total = sum(seconds for _, seconds in phases)  # huge values give inf (shown as "-"), never an error
     finite = math.isfinite(total)
@@ -185,4 +187,4 @@ def timeline_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str:
              num(100 * seconds / total if finite and total > 0 else (0.0 if finite else None), 1)]
             for label, seconds in phases]
     body.append(["total measured", num(total, 3), "100.0" if finite else "-"])
-    return tabulate(body, headers=["phase", "seconds", "%"], tablefmt=fmt, disable_numparse=True)
+    return fitted_table(body, ["phase", "seconds", "%"], fmt, flexible=[0], width=width or None)

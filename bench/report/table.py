@@ -150,5 +150,5 @@ def parity_note(document: RunDocument) -> str | None:
     if len({row.schedule_sha256 for row in document.results if row.ok}) < 2:
         return None
     step = document.parity_step
-    return (f"@{step}, @end: max |dparams| against the first ok row of the same batch schedule (same seed and "
-            f"batch size, parameters after the same batches), marked ref")
+    return (f"@{step}, @end: max |dparams| against the first ok row of the same batch schedule "
+            "(same seed and batch size), marked ref")

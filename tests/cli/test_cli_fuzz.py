@@ -274,8 +274,8 @@ def test_parser_only_raises_system_exit(argv: list[str]) -> None:
         assert callable(args.handler)
         if args.command != "run":
             return
-        config, _ = config_from_args(args)  # the parser only converts; the settings decide, once
         try:
+            config, _ = config_from_args(args)  # the parser only converts; the settings decide, once
             config.check()
         except UsageError:
             return

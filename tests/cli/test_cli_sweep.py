@@ -34,7 +34,7 @@ def test_a_sweep_of_12_rows_is_one_document_alike_to_single_runs(bench) -> None:
     assert document["batch_schedule_sha256"] is None  # no single schedule for the whole run
     # The parity reference of each schedule is its first row (threads 1); every row has a parity figure.
     assert all(row["parity_max_abs_diff"] is not None for row in rows)
-    assert "batch schedule (same seed and batch size" in proc.stdout.replace("\n", " ")
+    assert "batch schedule (same seed and batch size" in " ".join(proc.stdout.split())  # the note, wrapped
 
     single = bench.run("--plugins", "numpy", "--steps", "20", "--no-roofline", "--batch-size", "40", "--seed", "2",
                        "--threads", "1", "--output", str(bench.cwd / "single.json"))
@@ -67,7 +67,8 @@ def test_dry_run_lists_the_rows_and_runs_nothing(bench) -> None:
     lines = proc.stdout.splitlines()
     table = [line for line in lines if line.split()[:2] and line.split()[0].isdigit() and line.split()[1] == "numpy"]
     assert len(table) == 16  # 2 devices x 2 seeds x 4 combinations
-    assert sum("unavailable: --steps-per-call needs --placement resident" in line for line in table) == 4
+    assert sum(line.endswith(" unavailable") for line in table) == 4
+    assert "#2, #6, #10, #14 unavailable: --steps-per-call needs --placement resident" in proc.stdout
     assert "16 rows: 12 to run, 4 unavailable; 2 batch schedule(s) of 1000 steps" in proc.stdout
     assert "device 'all' is expanded" in proc.stdout and "nothing was run (--dry-run)" in proc.stdout
     assert " ref " in table[0] and " vs #1 " in table[2]  # the parity reference of each schedule

@@ -16,9 +16,10 @@ def test_the_table_and_the_gate():
     candidate = _run(Row.of(plugin="a", device="cpu", steps_per_second=70.0, test_accuracy=0.26))
     comparisons = compare_runs(baseline, candidate, 0.8)
     lines = compare_table(comparisons).splitlines()
-    assert lines[0].split()[:4] == ["row", "steps/s", "A", "steps/s"]
+    assert lines[0].split()[:4] == ["row", "A", "steps/s", "B"]
     assert lines[2].split() == ["a", "(cpu)", "100", "70", "0.700", "25.00", "26.00", "1.00"]
-    assert lines[3].split()[-4:] == ["missing", "from", "the", "candidate"]
+    assert lines[3].split()[:4] == ["b", "(cpu)", "50", "-"]
+    assert lines[4] == "  b (cpu): missing from the candidate"  # notes under the table: it fits
     text, failed = render_comparison(("A.json", "B\x1b.json"), baseline, candidate, comparisons, fail_below=0.8)
     assert failed and text.startswith("A: A.json\nB: B\\x1b.json\n")
     assert "REGRESSION a (cpu): 70.0 steps/s is 0.700 x the baseline's 100.0 (below 0.8)" in text

@@ -81,6 +81,6 @@ def test_missing_matplotlib_is_one_clear_error(tmp_path, monkeypatch):
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes the import fail
-    with pytest.raises(BenchError, match=r"bench plot needs matplotlib: pip install 'bench\[plot\]'"):
+    with pytest.raises(BenchError, match=r"bench plot needs matplotlib: pip install 'bench-harness\[plot\]'"):
         plot_run(_document(), tmp_path / "run.png")
     assert not (tmp_path / "run.png").exists()
