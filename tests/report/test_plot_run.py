@@ -84,3 +84,50 @@ def test_missing_matplotlib_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(BenchError, match=r"bench plot needs matplotlib: pip install 'bench-harness\[plot\]'"):
         plot_run(_document(), tmp_path / "run.png")
     assert not (tmp_path / "run.png").exists()
+
+
+def test_curves_are_labelled_by_what_varies_and_a_repeated_curve_says_so():
+    from bench.report.plot.run import _curves, accuracy_points, loss_points
+    from bench.results.identity import status_label, varying_of
+
+    rows = [Row.of(plugin="torch-eager", device="cpu", status="ok", loss_curve=[[1, 2.3], [10, 1.9]],
+                   accuracy_curve=[[5, 0.2, 0.1], [10, 0.3, 0.2]], settings={"placement": placement})
+            for placement in ("feed", "resident")]
+    labels = [status_label(row, varying_of(rows)) for row in rows]
+    assert labels == ["torch-eager (cpu) placement=feed", "torch-eager (cpu) placement=resident"]
+    curves = _curves(rows, labels, loss_points)
+    assert [(label, repeated) for _, _, _, label, repeated in curves] == [
+        ("torch-eager (cpu) placement=feed", False),
+        ("torch-eager (cpu) placement=resident (= torch-eager (cpu) placement=feed)", True),
+    ]
+    assert accuracy_points(rows[0]) == ([5.0, 10.0], [20.0, 30.0])
+
+
+def test_a_time_to_accuracy_run_gets_an_accuracy_panel(tmp_path):
+    pytest.importorskip("matplotlib")
+    from bench.report.plot.run import plot_run
+
+    rows = [Row.of(plugin=name, device="cpu", status="ok", steps_per_second=100.0, loss_curve=[[1, 2.3], [10, 1.9]],
+                   eval_every=5, target_accuracy=0.25, accuracy_curve=[[5, 0.2, 0.1], [10, 0.3 + i / 100, 0.2]])
+            for i, name in enumerate(("numpy", "tf-graph"))]
+    document = RunDocument("r", "", None, {}, {}, results=rows)
+    seen = []
+    import matplotlib.figure
+
+    real = matplotlib.figure.Figure.subplots
+
+    def spy(self, *args, **kwargs):
+        made = real(self, *args, **kwargs)
+        seen.append(made)
+        return made
+
+    pytest.MonkeyPatch().setattr(matplotlib.figure.Figure, "subplots", spy)
+    try:
+        path = plot_run(document, tmp_path / "tta.png")
+    finally:
+        pytest.MonkeyPatch().undo()
+    assert path.read_bytes().startswith(PNG_MAGIC)
+    (axes,) = seen
+    accuracy = axes[0][1]
+    assert accuracy.get_title().startswith("Test accuracy")
+    assert [line.get_label() for line in accuracy.get_lines()] == ["numpy (cpu)", "tf-graph (cpu)", "target 25%"]

@@ -56,3 +56,12 @@ def test_a_sweep_plots_scaling_and_seed_pictures(tmp_path):
     seeds_only.results = [r for r in seeds_only.results if r.settings.get("batch_size") == 50
                           and r.settings.get("threads") == 1]
     assert plot_document(seeds_only, tmp_path / "s.png") == [tmp_path / "s-seeds.png"]
+
+
+def test_seed_groups_that_only_differ_in_speed_are_drawn_once_and_say_so():
+    from bench.report.plot.sweep import merged_seed_groups
+
+    groups = merged_seed_groups(_sweep_document())
+    # threads change the speed, never the accuracy: one group per batch size, named by both
+    assert list(groups) == [f"numpy (cpu), batch_size {batch}, threads 1 = 2" for batch in (50, 100, 200)]
+    assert groups["numpy (cpu), batch_size 50, threads 1 = 2"] == [(0, 0.25), (1, 0.26), (2, 0.27)]

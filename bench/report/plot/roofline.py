@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report.plot.figure import figure, save_figure, with_suffix
-from bench.results.identity import status_label
+from bench.results.identity import status_label, varying_of
 from bench.results.model import RunDocument
 from bench.roofline.bound import ceiling_values
 
@@ -57,6 +57,7 @@ def roofline_points(document: RunDocument) -> list[Point]:
     """The rows that have a positive steps/s, FLOPs and bytes per step, as points."""
     ceilings = document_ceilings(document)
     points = []
+    axes = varying_of(document.results)  # a sweep's points are named by what varies
     for row in document.results:
         speed, flops, moved = (_positive(v) for v in (row.steps_per_second, row.flops_per_step, row.bytes_per_step))
         if speed is None or flops is None or moved is None:
@@ -65,7 +66,7 @@ def roofline_points(document: RunDocument) -> list[Point]:
         if row.device in ceilings:
             peak, bandwidth = ceilings[row.device]
             share = speed * max(flops / peak, moved / bandwidth)
-        points.append(Point(status_label(row), row.device, flops / moved, flops * speed, share))
+        points.append(Point(status_label(row, axes), row.device, flops / moved, flops * speed, share))
     return points
 
 

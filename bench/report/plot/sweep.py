@@ -107,10 +107,41 @@ def seed_groups(document: RunDocument) -> dict[tuple[str, ...], list[tuple[int, 
     return groups
 
 
+def merged_seed_groups(document: RunDocument) -> dict[str, list[tuple[int, float]]]:
+    """:func:`seed_groups` labelled for a picture; groups with identical accuracies that
+    differ in one setting only are drawn once: ``numpy (cpu), threads 1 = 2`` (a setting
+    that changes the speed, never the result, would otherwise plot the same dots twice)."""
+    merged: list[tuple[list[tuple[str, ...]], int | None, list[tuple[int, float]]]] = []
+    for key, points in seed_groups(document).items():
+        for keys, at, same in merged:
+            first = keys[0]
+            differ = [i for i, (a, b) in enumerate(zip(first, key, strict=False)) if a != b]
+            if same == points and len(first) == len(key) and len(differ) == 1 and at in (None, differ[0]):
+                keys.append(key)
+                merged[merged.index((keys, at, same))] = (keys, differ[0], same)
+                break
+        else:
+            merged.append(([key], None, points))
+    groups: dict[str, list[tuple[int, float]]] = {}
+    for keys, at, points in merged:
+        first = keys[0]
+        if at is None:
+            groups[series_label(first)] = points
+            continue
+        parts = [key[at] for key in keys]
+        names = {part.split(" ", 1)[0] for part in parts}
+        if len(names) == 1 and all(" " in part for part in parts):  # threads 1 = 2
+            joined = f"{names.pop()} {' = '.join(part.split(' ', 1)[1] for part in parts)}"
+        else:
+            joined = " = ".join(parts)
+        groups[series_label((*first[:at], joined, *first[at + 1:]))] = points
+    return groups
+
+
 def plot_seeds(document: RunDocument, output: Path) -> Path:
     """The test accuracy over seeds: each seed a point, the mean and +-1 standard deviation."""
-    groups = seed_groups(document)
-    made, (ax,) = figure(min(16.0, max(5.0, 0.9 * len(groups) + 2.5)), 4.8)
+    groups = merged_seed_groups(document)
+    made, (ax,) = figure(min(18.0, max(5.0, 1.2 * len(groups) + 2.5)), 4.8)
     seeds = sorted({seed for points in groups.values() for seed, _ in points})
     made.suptitle(title(document) + f"\ntest accuracy over {len(seeds)} seeds", fontsize=10)
     for index, points in enumerate(groups.values()):
@@ -122,7 +153,7 @@ def plot_seeds(document: RunDocument, output: Path) -> Path:
         ax.errorbar([index + 0.3], [mean], yerr=[spread], fmt="D", color="black", capsize=4, markersize=5)
         ax.annotate(f"{mean:.2f} +- {spread:.2f}\n(n={len(values)})", (index + 0.36, mean), fontsize=7,
                     va="center")
-    ax.set_xticks(range(len(groups)), [series_label(key).replace(", ", "\n") for key in groups], fontsize=7)
+    ax.set_xticks(range(len(groups)), [label.replace(", ", "\n") for label in groups], fontsize=7)
     ax.set_xlim(-0.5, len(groups) - 0.2 + 0.6)
     ax.set(ylabel="test accuracy %", title="dots: one seed each; diamond: mean +- 1 sample s.d.")
     ax.grid(True, axis="y", alpha=0.3)
