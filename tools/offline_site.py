@@ -1,8 +1,8 @@
-"""Make this checkout importable as the ``bench`` distribution without pip or a network.
+"""Make this checkout importable as bench's distribution (``bench-harness``) without pip or a network.
 
     python tools/offline_site.py DIR
 
-writes ``DIR/bench-<version>.dist-info`` (``METADATA`` and ``entry_points.txt``, from
+writes ``DIR/bench_harness-<version>.dist-info`` (``METADATA`` and ``entry_points.txt``, from
 ``pyproject.toml``), so that with ``PYTHONPATH=DIR:<repo>:<repo>/plugins`` Python finds
 bench, its built-in plugins and their ``bench`` entry points exactly as after ``pip
 install -e .``. For machines without network, whose Python already has bench's runtime
@@ -34,7 +34,7 @@ def write_dist_info(target: Path, pyproject: Path = REPO / "pyproject.toml") -> 
     name, version = project["name"], project["version"]
     entry_points = {group: _section(text, f"project.{key}") for group, key in
                     (("bench", "entry-points.bench"), ("console_scripts", "scripts"))}
-    info = target / f"{name}-{version}.dist-info"
+    info = target / f"{name.replace('-', '_')}-{version}.dist-info"  # a dash would split the name
     info.mkdir(parents=True, exist_ok=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     lines = []

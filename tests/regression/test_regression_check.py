@@ -233,7 +233,7 @@ def test_the_wheel_ships_the_bounds(tmp_path):
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert build.returncode == 0, build.stdout + build.stderr
-    (wheel,) = (tmp_path / "dist").glob("bench-*.whl")
+    (wheel,) = (tmp_path / "dist").glob("bench_harness-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read("bench/regression/bounds.json") == BOUNDS_FILE.read_bytes()
 

@@ -47,13 +47,13 @@ HIDE = textwrap.dedent(
 
 def test_offline_site_declares_the_entry_points_of_pyproject(tmp_path):
     info = offline_site.write_dist_info(tmp_path)
-    assert info.name == "bench-0.1.0.dist-info"
+    assert info.name == "bench_harness-0.1.0.dist-info"
     points = (info / "entry_points.txt").read_text()
     for line in ('numpy = bench_numpy', 'tensorflow = bench_tensorflow', 'jax = bench_jax', 'torch = bench_torch',
                  'bench = bench.__main__:run'):
         assert line in points
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{REPO}:{REPO / 'plugins'}"}
-    code = "import importlib.metadata as m; print(sorted(e.name for e in m.entry_points(group='bench')))"
+    code = "import importlib.metadata as m; print(sorted({e.name for e in m.entry_points(group='bench')}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == "['jax', 'numpy', 'tensorflow', 'torch']"
 
