@@ -61,6 +61,8 @@ def _range(low: float | None = None, high: float | None = None, *, open_low: boo
     return {"low": low, "high": high, "open_low": open_low}
 
 
+OUTPUT_TAIL_CHARS = 4000
+"""How much of a worker's own output a row keeps (the end of it)."""
 SECONDS = _range(0)
 COUNT = _range(0)
 FRACTION = _range(0, 1)
@@ -148,6 +150,12 @@ class Measurement:
     compiled_bytes_per_step: float | None = field(default=None, metadata=COUNT)
     node: dict[str, Any] | None = None
     """Where the row ran when not on this machine (an executor's node)."""
+    killed_after_row: list[str] = field(default_factory=list, metadata={"what": "process descriptions"})
+    """Processes the row left running that bench had to kill after it (``pid 123 (sleep)``,
+    or the worker itself when it did not exit after its report)."""
+    output_tail: str | None = None
+    """The end of what the row's worker wrote to its standard output and error (at most
+    :data:`OUTPUT_TAIL_CHARS` characters), shown on failure and with ``--debug``."""
     summary: dict[str, float] = field(default_factory=dict, compare=False, metadata={"derived": True})
     """A schema-1 row's stored figures (it has no raw times); empty otherwise."""
 
@@ -248,7 +256,7 @@ SAVED_ORDER = (
     "compiled_flops_per_step", "compiled_bytes_per_step", "peak_host_memory_bytes", "peak_device_memory_bytes",
     "flops_per_step", "bytes_per_step", "eval_every", "eval_during_training_seconds", "accuracy_curve",
     "target_accuracy", "steps_to_target", "time_to_target_seconds", "schedule_sha256", "settings", "params",
-    "plugin_version", "distribution", "node",
+    "plugin_version", "distribution", "node", "killed_after_row", "output_tail",
 )
 """A saved row's keys, in the order schema 2 has always written them."""
 _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
@@ -317,8 +325,9 @@ class Row:
             if f.metadata.get("nan_as_text") and isinstance(value, float) and not math.isfinite(value):
                 flat[f.name] = str(value)
         data = {key: flat[key] for key in SAVED_ORDER if key in flat}
-        if data.get("node") is None:
-            data.pop("node", None)
+        for key in ("node", "killed_after_row", "output_tail"):  # saved only when there is something
+            if not data.get(key):
+                data.pop(key, None)
         data.update(self.extra)
         return data
 
@@ -468,7 +477,7 @@ class RunDocument:
     """Run-level phases ``(label, seconds)``; each row's phases are derived from the row."""
     results: list[Row] = field(default_factory=list)
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` when the run was cut short."""
+    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the run was cut short."""
     schema_version: int = SCHEMA_VERSION
 
     @property
