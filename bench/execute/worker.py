@@ -306,6 +306,9 @@ class _Worker:
                 buffer = self._handle(buffer + chunk, started)
         self._kill(proc)
         outcome = self._outcome(Status.INTERRUPTED, f"interrupted ({name}) during {self.phase}{self._step_note()}")
+        if name == "SIGHUP" and outcome.measurement.error:  # the worker was sent SIGTERM; the user sent SIGHUP
+            outcome = replace(outcome, measurement=replace(
+                outcome.measurement, error=outcome.measurement.error.replace("(SIGTERM)", "(SIGHUP)")))
         return replace(outcome, interrupted=name)
 
     def _handle(self, buffer: bytes, started: float) -> bytes:
