@@ -272,7 +272,7 @@ def test_sighup_is_handled_as_sigterm(hostile) -> None:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(signal.SIGHUP)
-    stdout, stderr = proc.communicate(timeout=30)
+    _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 129, stderr
     assert "Traceback" not in stderr
     [document] = hostile.saved()
