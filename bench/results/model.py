@@ -461,6 +461,51 @@ _PART_OF = {
 """Which part answers ``row.x`` for each field and figure."""
 
 
+MAX_COUNT = 2**53
+"""Counts beyond this are no longer exact in a file's numbers."""
+_COUNT_OF = _range(0, MAX_COUNT)
+_POSITIVE = _range(1, MAX_COUNT)
+_TEXT: tuple[Any, Mapping[str, Any]] = (str | None, {})
+_TEXTS = (list[str] | None, {"what": "strings"})
+_OBJECT: tuple[Any, Mapping[str, Any]] = (dict[str, Any] | None, {})
+_INT = (int | None, _COUNT_OF)
+HEADER_FIELDS: dict[str, dict[str, tuple[Any, Mapping[str, Any]]]] = {
+    "machine": {
+        "hostname": _TEXT, "cpu": _TEXT, "cpu_flags": _TEXTS, "cpu_count_logical": _INT, "cpu_count_physical": _INT,
+        "cpu_affinity": _INT, "memory_gb": (float | None, _range(0)), "os": _TEXT, "python": _TEXT,
+        "python_implementation": _TEXT, "numpy": _TEXT, "blas": (list[dict[str, Any]] | None, {"what": "objects"}),
+        "environment": _OBJECT, "bench": _TEXT, "git_commit": _TEXT, "git_branch": _TEXT,
+        "gpus": (list[dict[str, Any]] | None, {"what": "objects"}), "frameworks": _OBJECT,
+    },
+    "config": {
+        "plugins": _TEXTS, "devices": _TEXTS, "steps": (int | None, _POSITIVE),
+        "batch_size": (int | None, _POSITIVE), "learning_rate": (float | None, _range(0)),
+        "seed": _INT, "sampling": _TEXT, "dataset": _TEXT, "preprocessing": _TEXT, "data_dir": _TEXT,
+        "threads": (int | None, _POSITIVE), "placement": _TEXT, "steps_per_call": (int | None, _POSITIVE),
+        "executor": _TEXT, "timeout": (float | None, _range(0)), "params": _OBJECT,
+        "loss_every": (int | None, _POSITIVE), "parity_step": _INT, "eval_every": (int | None, _POSITIVE),
+        "target_accuracy": (float | None, _range(0, 1)), "isolation": _TEXT, "sweep": _OBJECT,
+    },
+    "dataset": {
+        "name": _TEXT, "source": _TEXT, "preprocessing": _TEXT, "train_images": _INT, "test_images": _INT,
+        "input_dim": _INT, "num_classes": _INT, "details": _OBJECT,
+    },
+    "roofline": {"ceilings": _OBJECT, "threads": (int | None, _POSITIVE), "by_threads": _OBJECT},
+}
+"""The document's sections and the type (and range) of each field a reader uses; other
+fields are kept as they are."""
+
+
+def _check_section(name: str, value: Any) -> dict[str, Any]:
+    """A header section checked against :data:`HEADER_FIELDS`; a ResultFormatError names the field."""
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise ResultFormatError(f"{name} is not an object")
+    for key, (hint, meta) in HEADER_FIELDS[name].items():
+        if key in value:
+            _check_value(hint, value[key], f"{name}.{key}", meta)
+    return value
+
+
 @dataclass
 class RunDocument:
     """One run: its identity, machine, settings, data, schedule and rows."""
@@ -544,14 +589,14 @@ class RunDocument:
             raise ResultFormatError(
                 f"schema_version {str(version)[:40]}, this bench reads {', '.join(map(str, READABLE_VERSIONS))}"
             )
-        if not isinstance(data["config"], dict) or not isinstance(data["machine"], dict):
-            raise ResultFormatError("config or machine is not an object")
-        parity_step = data["config"].get("parity_step")
-        if parity_step is not None and (isinstance(parity_step, bool) or not isinstance(parity_step, int)):
-            raise ResultFormatError("config.parity_step is not an integer")
+        for key in ("machine", "config"):
+            _check_section(key, data[key])
         for key in ("dataset", "roofline"):
-            if data.get(key) is not None and not isinstance(data[key], dict):
-                raise ResultFormatError(f"{key} is not an object")
+            if data.get(key) is not None:
+                _check_section(key, data[key])
+        for key in ("run_id", "created", "interrupted"):
+            _check_value(str | None, data.get(key), key, {})
+        _check_value(list[str] | None, data.get("command"), "command", {"what": "strings"})
         if not isinstance(data["results"], list):
             raise ResultFormatError("results is not a list")
         rows = [Row.from_dict(row, f"results[{i}]") for i, row in enumerate(data["results"])]
