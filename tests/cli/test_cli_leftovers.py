@@ -16,6 +16,7 @@ HOSTILE_PLUGIN = '''
 """Classifiers that leave things behind on purpose."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -78,6 +79,11 @@ class Hostile(NumpySoftmax):
         if self.fault == "hang":
             _note("training", os.getpid())
             time.sleep(3600)
+        if self.fault in ("hog", "sigkill"):
+            if self.fault == "hog":
+                hog = np.ones(400 * 2**20, dtype=np.uint8)  # touched: resident
+                time.sleep(0.5)  # long enough for bench to see the peak
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def close(self):
         directory = _row_directory()
@@ -114,7 +120,7 @@ def _forking_devices():
 
 
 FAULTS = ("noisy", "noisy-fail", "thread", "fork", "pipe-holder", "setsid", "hang", "object-array", "garbage",
-          "bomb")
+          "bomb", "hog", "sigkill")
 
 
 @hookimpl
@@ -294,3 +300,21 @@ def test_stale_row_directories_of_dead_runs_are_removed(hostile) -> None:
     assert proc.returncode == 0, proc.stderr
     assert sorted(_row_directories(hostile)) == sorted([alive.name, other.name])
     json.dumps(_rows(hostile))
+
+
+MEMORY_LIMIT_SHIM = """
+import bench.execute.worker as worker
+
+worker.memory_limit = lambda: 300 * 2**20  # test stand-in: this machine has 300 MiB
+worker._oom_kills = lambda: None  # and no cgroup to ask
+"""
+
+
+def test_a_worker_killed_near_the_memory_limit_is_said_to_be_most_likely_out_of_memory(hostile) -> None:
+    (hostile.site / "sitecustomize.py").write_text(MEMORY_LIMIT_SHIM)
+    proc = hostile.run("--plugins", "hostile-hog,hostile-sigkill", "--steps", "5", timeout=90)
+    assert proc.returncode == 1
+    hog, plain = _rows(hostile)
+    assert hog["error"].startswith("worker died: SIGKILL, most likely out of memory (its resident memory reached ")
+    assert "GiB of the 0.3 GiB limit)" in hog["error"]
+    assert plain["error"].startswith("worker died: SIGKILL during setup"), plain["error"]
