@@ -236,6 +236,8 @@ class _Worker:
         deadline = None if self.job.timeout is None else started + self.job.timeout
         done_at: float | None = None
         buffer = b""
+        pending: list[bytes] = []  # chunks of a line not yet complete (joined once: no quadratic copying)
+        pending_bytes = 0
         open_pipe = True
         with selectors.DefaultSelector() as selector:
             selector.register(read, selectors.EVENT_READ)
@@ -246,8 +248,12 @@ class _Worker:
                         chunk = os.read(read, 1 << 16)
                         got = bool(chunk)
                         open_pipe = got
-                        buffer = self._handle(buffer + chunk, started)
-                        if len(buffer) > MAX_MESSAGE_BYTES:
+                        pending.append(chunk)
+                        pending_bytes += len(chunk)
+                        if b"\n" in chunk or not chunk:  # a line is complete: handle what came
+                            buffer = self._handle(buffer + b"".join(pending), started)
+                            pending, pending_bytes = [], 0
+                        if len(buffer) + pending_bytes > MAX_MESSAGE_BYTES:
                             self._kill(proc)
                             return self._outcome(Status.FAILED, f"worker: a message longer than "
                                                  f"{MAX_MESSAGE_BYTES // 2**20} MiB during {self.phase}")
@@ -258,7 +264,7 @@ class _Worker:
                 if not got and proc.poll() is not None:
                     break
                 if self.signal_received is not None:
-                    return self._interrupted(proc, read, buffer, started)
+                    return self._interrupted(proc, read, buffer + b"".join(pending), started)
                 now = time.perf_counter()
                 if self.done is not None and done_at is None:
                     done_at = now

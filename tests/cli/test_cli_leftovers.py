@@ -79,6 +79,8 @@ class Hostile(NumpySoftmax):
         if self.fault == "hang":
             _note("training", os.getpid())
             time.sleep(3600)
+        if self.fault == "flood":  # 70 MiB on the pipe to bench, no newline
+            os.write(int(sys.argv[1]), b"x" * (70 * 2**20))
         if self.fault in ("hog", "sigkill"):
             if self.fault == "hog":
                 hog = np.ones(400 * 2**20, dtype=np.uint8)  # touched: resident
@@ -120,7 +122,7 @@ def _forking_devices():
 
 
 FAULTS = ("noisy", "noisy-fail", "thread", "fork", "pipe-holder", "setsid", "hang", "object-array", "garbage",
-          "bomb", "hog", "sigkill")
+          "bomb", "hog", "sigkill", "flood")
 
 
 @hookimpl
@@ -318,3 +320,11 @@ def test_a_worker_killed_near_the_memory_limit_is_said_to_be_most_likely_out_of_
     assert hog["error"].startswith("worker died: SIGKILL, most likely out of memory (its resident memory reached ")
     assert "GiB of the 0.3 GiB limit)" in hog["error"]
     assert plain["error"].startswith("worker died: SIGKILL during setup"), plain["error"]
+
+
+def test_a_message_too_long_fails_its_row_only(hostile) -> None:
+    proc = hostile.run("--plugins", "hostile-flood,numpy", "--steps", "5", timeout=90)
+    assert proc.returncode == 1, proc.stderr
+    flood, good = _rows(hostile)
+    assert flood["status"] == "failed" and flood["error"] == "worker: a message longer than 64 MiB during setup"
+    assert good["status"] == "ok"
