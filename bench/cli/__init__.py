@@ -94,11 +94,18 @@ def _silence_stdout() -> None:
 def main(argv: list[str] | None = None, *, prog: str = "bench") -> int:
     _tolerant_output()
     args = build_parser().parse_args(argv)
+    code = _handle(args, prog)
+    if getattr(args, "executor", None) == "inprocess" or getattr(args, "isolation", None) == "none":
+        _exit_past_threads(code)  # plugins ran in this process
+    return code
+
+
+def _handle(args: argparse.Namespace, prog: str) -> int:
+    """Run the command; an expected failure is one line and an exit status."""
     previous = {signum: signal.signal(signum, _raise_terminated) for signum in (signal.SIGTERM, signal.SIGHUP)}
     try:
         code = int(args.handler(args))
         sys.stdout.flush()
-        _exit_past_threads(code)
         return code
     except BenchError as exc:
         if args.debug:
