@@ -234,7 +234,7 @@ def test_each_damaged_field_is_named_never_an_internal_error(
             "export": ["export", str(path), "--output", str(scratch / "export.json")],
             "plot": ["plot", str(path), "--output", str(scratch / "plot.png")]}[command]
     code = main(argv)
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert "internal error" not in err and "Traceback" not in err, err
     if message is None:
         assert code == 0, err

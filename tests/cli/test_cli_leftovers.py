@@ -115,9 +115,11 @@ def _hanging_devices():
 
 
 def _forking_devices():
-    if os.fork() == 0:
+    pid = os.fork()
+    if pid == 0:
         time.sleep(3600)
         os._exit(0)
+    _note("pid", pid)
     return ["cpu"]
 
 
@@ -239,6 +241,7 @@ def test_a_device_listing_that_leaves_a_child_holding_the_pipe_returns(hostile) 
     proc = hostile.run("--plugins", "hostile-devices-fork", "--devices", "all", "--steps", "5", timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert [r["status"] for r in _rows(hostile)] == ["ok"]
+    assert _notes(hostile, "pid") and not any(_alive(pid) for pid in _notes(hostile, "pid"))
 
 
 @pytest.mark.parametrize(("fault", "needle"), [

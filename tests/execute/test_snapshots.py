@@ -32,7 +32,7 @@ def test_an_object_array_is_refused(tmp_path: Path) -> None:
 def test_garbage_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "final.npz"
     path.write_bytes(b"not a zip")
-    with pytest.raises(SnapshotError, match="not a readable .npz file"):
+    with pytest.raises(SnapshotError, match=r"not a readable \.npz file"):
         load_snapshot(path)
 
 
@@ -59,5 +59,5 @@ def test_a_member_that_is_not_an_array_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "final.npz"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("notes.txt", "hello")
-    with pytest.raises(SnapshotError, match="is not an .npy array"):
+    with pytest.raises(SnapshotError, match=r"is not an \.npy array"):
         load_snapshot(path)
