@@ -42,7 +42,7 @@ class RunOutcome:
 
     document: RunDocument
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` when the run was cut short."""
+    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the run was cut short."""
 
     @property
     def rows(self) -> list[Row]:
@@ -99,8 +99,8 @@ def run(
         outcome.interrupted = session.measure(planned, on_update=on_update, progress=progress)
     except KeyboardInterrupt:
         outcome.interrupted = "SIGINT"
-    except Terminated:
-        outcome.interrupted = "SIGTERM"
+    except Terminated as exc:
+        outcome.interrupted = exc.name
     finally:
         if session is not None:
             session.close()
@@ -172,7 +172,7 @@ class RunSession:
         progress: ProgressFactory | None = None,
     ) -> str | None:
         """Measure ``planned`` in order, adding each row to the document (and handing it
-        to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"`` if the user
+        to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"``/``"SIGHUP"`` if the user
         stopped it. A row whose settings cannot go together is recorded ``unavailable``
         without running."""
         axes = varying(planned)
