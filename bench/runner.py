@@ -42,7 +42,7 @@ class RunOutcome:
 
     document: RunDocument
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` when the run was cut short."""
+    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the run was cut short."""
 
     @property
     def rows(self) -> list[Row]:
@@ -99,8 +99,8 @@ def run(
         outcome.interrupted = session.measure(planned, on_update=on_update, progress=progress)
     except KeyboardInterrupt:
         outcome.interrupted = "SIGINT"
-    except Terminated:
-        outcome.interrupted = "SIGTERM"
+    except Terminated as exc:
+        outcome.interrupted = exc.name
     finally:
         if session is not None:
             session.close()
@@ -151,6 +151,8 @@ class RunSession:
                  executor: Executor | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.plan, self.config, self.registry, self.document = plan, plan.config, registry, document
         self._executor = executor
+        self._kind: Any = executor if executor is not None else executor_class(plan.config.executor)
+        """The executor given, or the class of the one ``--executor`` names (opened when first needed)."""
         self._notify = notify
         self._data_key: Any = ()
         self._data: RowData | None = None
@@ -170,7 +172,7 @@ class RunSession:
         progress: ProgressFactory | None = None,
     ) -> str | None:
         """Measure ``planned`` in order, adding each row to the document (and handing it
-        to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"`` if the user
+        to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"``/``"SIGHUP"`` if the user
         stopped it. A row whose settings cannot go together is recorded ``unavailable``
         without running."""
         axes = varying(planned)
@@ -205,7 +207,7 @@ class RunSession:
             device=item.device,
             placement=config.placement,
             steps_per_call=config.steps_per_call,
-            isolation=self.config.isolation,
+            isolation=self._kind.isolation,
             settings=item.settings,
             params=dict(item.params),
             schedule_sha256=digest,
@@ -314,8 +316,7 @@ class RunSession:
         key = (config.dataset, config.preprocessing, config.seed if config.dataset == "synthetic" else None)
         if self._data is None or key != self._data_key:
             self._data = None  # free the previous seed's synthetic set first
-            prepared = executor_class(self.config.executor).needs_prepared_copy if self._executor is None else (
-                getattr(self._executor, "needs_prepared_copy", False))
+            prepared = getattr(self._kind, "needs_prepared_copy", False)
             settings = DataSettings(config.dataset, config.preprocessing, config.seed, config.data_dir, config.offline)
             provided = provide_data(settings, prepare=prepared, notify=self._notify)
             if provided.note and self._notify is not None:

@@ -17,6 +17,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)  # one line, whatever was typed
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

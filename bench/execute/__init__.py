@@ -70,7 +70,7 @@ class RowOutcome:
     parameters: ParameterSnapshots = field(default_factory=ParameterSnapshots)
     environment: dict[str, str] = field(default_factory=dict)
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` when the user stopped the run during this row."""
+    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the user stopped the run during this row."""
 
 
 class Executor(Protocol):

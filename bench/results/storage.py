@@ -35,16 +35,30 @@ STALE_SECONDS = 600
 _TMP_PATTERN = re.compile(r"^\..+\.json\.[A-Za-z0-9_]{6,}\.tmp$")
 
 
+MAX_NAME_CHARS = 60
+"""The most characters of the plugins' names a run's file name carries (ASCII, so bytes too)."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9+.=-]+")
+
+
+def safe_name(text: str, limit: int = MAX_NAME_CHARS) -> str:
+    """``text`` as a file name part: ASCII letters, digits and ``+.=-`` only (every other
+    character, byte, space, ``/``, ``$`` or quote becomes ``_``), at most ``limit`` bytes,
+    never starting with a dot or a dash."""
+    return _UNSAFE.sub("_", text)[:limit].lstrip(".-")
+
+
 def new_run_id(plugins: list[str]) -> str:
-    """A sortable, unique file stem: UTC time, the plugins, and a random suffix."""
+    """A sortable, unique file stem: UTC time, the plugins (as :func:`safe_name`), and a
+    random suffix; at most 86 ASCII characters."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}_{_plugins_part(plugins)}_{secrets.token_hex(3)}"
 
 
-def _plugins_part(plugins: list[str], limit: int = 60) -> str:
-    """The plugins joined by ``+``, whole names only, at most ``limit`` characters: those that
-    do not fit are counted (``a+b+3-more``), so the stem never hides that it lists fewer."""
-    names = [name.replace(os.sep, "_") for name in plugins]
+def _plugins_part(plugins: list[str], limit: int = MAX_NAME_CHARS) -> str:
+    """The plugins (each as :func:`safe_name`) joined by ``+``, whole names only, at most
+    ``limit`` characters: those that do not fit are counted (``a+b+3-more``), so the stem
+    never hides that it lists fewer."""
+    names = [safe_name(name, limit) or "_" for name in plugins]
     kept: list[str] = []
     for i, name in enumerate(names):
         rest = len(names) - i - 1
@@ -92,9 +106,9 @@ def dumps(value: Any) -> str:
 
 @contextmanager
 def interrupts_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back; they are delivered when the block ends."""
+    """Hold Ctrl-C, SIGTERM and SIGHUP back; they are delivered when the block ends."""
     try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     except (AttributeError, ValueError, OSError):  # pragma: no cover - no pthread_sigmask here
         previous = None
     try:
@@ -157,10 +171,12 @@ class DocumentWriter:
 
 
 def unique_result_path(results_dir: Path, run_id: str) -> Path:
-    """A path in ``results_dir`` that no existing run uses."""
-    path = results_dir / f"{run_id}.json"
-    while path.exists():
-        path = results_dir / f"{run_id}-{secrets.token_hex(2)}.json"
+    """A path in ``results_dir`` that no existing run uses (the run id made a
+    :func:`safe_name`, should a document carry an unsafe one)."""
+    stem = safe_name(run_id, 120) or "run"
+    path = results_dir / f"{stem}.json"
+    while os.path.lexists(path):
+        path = results_dir / f"{stem}-{secrets.token_hex(2)}.json"
     return path
 
 

@@ -95,4 +95,5 @@ def test_the_run_id_counts_the_plugins_it_leaves_out():
     assert len(names) <= 60
     assert new_run_id(["numpy", "tf-graph"]).split("_")[1] == "numpy+tf-graph"  # all fit: all named
     assert new_run_id([]).split("_")[1] == "run"
-    assert new_run_id(["x" * 70]).split("_")[1] == "1-plugin"
+    assert new_run_id(["x" * 70]).split("_")[1] == "x" * 60  # one long name: cut, as safe_name does
+    assert new_run_id(["x" * 70, "y"]).split("_")[1] == "2-plugins"
