@@ -245,7 +245,7 @@ def test_memory_columns(liars) -> None:
 def test_a_builtin_name_cannot_be_taken_over(liars) -> None:
     listing = liars("plugins")
     assert listing.returncode == 0
-    assert "already registered by bench's built-in plugin 'numpy'" in listing.stdout
+    assert "already registered by bench's built-in plugin 'numpy'" in " ".join(listing.stdout.split())  # wrapped
     proc = liars.run("--plugins", "numpy", "--steps", "5")
     assert proc.returncode == 0, proc.stderr
     [row] = _rows(liars)
