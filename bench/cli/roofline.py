@@ -64,9 +64,7 @@ def model_rows(ceilings: Any, specs: list[ClassifierSpec]) -> list[list[Any]]:
 
 
 def _progress(message: str) -> None:
-    from bench.report.text import wrap
-
-    print(wrap(f"bench.roofline: {message}"), file=sys.stderr, flush=True)
+    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -275,9 +275,7 @@ def ignore_further_signals() -> None:
 
 def notice(message: str) -> None:
     """A line on standard error before a step of the run that may take more than a second."""
-    from bench.report.text import wrap
-
-    print(wrap(f"bench: {message}"), file=sys.stderr, flush=True)
+    print(f"bench: {message}", file=sys.stderr, flush=True)  # one line each, paths whole
 
 
 def progress_bar(label: str, total: int) -> Any:

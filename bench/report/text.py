@@ -71,7 +71,8 @@ def wrap(text: str, width: int | None = None, indent: str = "    ") -> str:
             out.append(line)
             continue
         lead = line[: len(line) - len(line.lstrip(" "))]
-        out += textwrap.wrap(line, limit, subsequent_indent=lead + indent, break_on_hyphens=False) or [line]
+        out += textwrap.wrap(line, limit, subsequent_indent=lead + indent, break_on_hyphens=False,
+                             break_long_words=False) or [line]  # a path stays whole, to be copied
     return "\n".join(out)
 
 

@@ -192,7 +192,7 @@ def cached_ceilings(
     if progress is not None:
         what = what or f"the {device} ceilings"
         how = "thoroughly (a minute or more on a busy machine" if thorough else f"(about {budget:g} s"
-        progress(f"measuring {what} {how}; cached afterwards)")
+        progress(f"measuring {what} {how}; then cached)")
     start = clock()
     kernels = make_kernels()
     try:

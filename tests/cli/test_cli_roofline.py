@@ -71,7 +71,7 @@ def test_thorough_measures_again_and_the_reported_time_is_the_wall_time(monkeypa
     captured = capsys.readouterr()
     assert fake.options["thorough"] is True and fake.options["remeasure"] is True
     assert "measuring took 37.0 s" in captured.out
-    assert captured.err == "bench.roofline: measuring this CPU's ceilings thoroughly (...)\n"
+    assert captured.err == "bench: measuring this CPU's ceilings thoroughly (...)\n"
 
 
 def test_budget_flag_and_cached_figures(fake_ceilings, monkeypatch, capsys):

@@ -11,10 +11,11 @@ WIDTH = 80
 
 
 def _too_wide(text: str) -> list[str]:
-    """Lines wider than the terminal; a saved file's path is printed whole (to be copied),
-    so ``saved PATH`` counts only when the words around the path are too many."""
+    """Lines wider than the terminal. A path is printed whole (to be copied): a line that is
+    one long word, or ``saved PATH``, counts only when there were words to wrap."""
     return [line for line in text.splitlines()
-            if len(line) > WIDTH and not (line.startswith("saved ") and " " not in line[len("saved "):])]
+            if len(line) > WIDTH and " " in line.strip()
+            and not (line.startswith("saved ") and " " not in line[len("saved "):])]
 
 
 @pytest.fixture(scope="module")

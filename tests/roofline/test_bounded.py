@@ -102,7 +102,7 @@ def test_building_the_kernels_counts_against_the_budget_and_progress_is_told(tmp
     # 1.3 s to build leaves 3.7 s: warm-up 0.4 s and two rounds of 1.2 s (a third would end at 4.1 s)
     assert ceilings.rounds == 2 and clock.now == pytest.approx(1.3 + 0.4 + 2.4)
     assert ceilings.measure_seconds == pytest.approx(clock.now) and ceilings.budget_seconds == DEFAULT_BUDGET_SECONDS
-    assert said == ["measuring the fake:0 ceilings (about 5 s; cached afterwards)"]
+    assert said == ["measuring the fake:0 ceilings (about 5 s; then cached)"]
     again = cached_ceilings("fake:0", {"size": 1}, _builder(clock, made), cache_dir=tmp_path, clock=clock,
                             progress=said.append, load_now=lambda: None)
     assert again.from_cache and len(made) == 1 and len(said) == 1  # nothing to announce
@@ -141,7 +141,7 @@ def test_thorough_measures_without_a_budget_and_reuses_only_thorough_figures(tmp
     thorough = cached_ceilings("fake:0", {}, _builder(clock, made), cache_dir=tmp_path, clock=clock, thorough=True,
                                progress=said.append, load_now=lambda: None)
     assert len(made) == 2 and thorough.rounds == 9 and thorough.budget_seconds is None
-    assert said == ["measuring the fake:0 ceilings thoroughly (a minute or more on a busy machine; cached afterwards)"]
+    assert said == ["measuring the fake:0 ceilings thoroughly (a minute or more on a busy machine; then cached)"]
     assert cached_ceilings("fake:0", {}, _builder(clock, made), cache_dir=tmp_path, thorough=True).from_cache
     assert cached_ceilings("fake:0", {}, _builder(clock, made), cache_dir=tmp_path).rounds == 9  # and by a quick call
     assert len(made) == 2
@@ -252,4 +252,4 @@ def test_cpu_progress_names_the_threads(tmp_path):
     said: list[str] = []
     cpu_ceilings(1, cache_dir=tmp_path, rounds=2, repeats=1, budget=1.0, progress=said.append, matmul_size=64,
                  stream_bytes=1 << 20)
-    assert said == ["measuring this CPU's ceilings with 1 thread (about 1 s; cached afterwards)"]
+    assert said == ["measuring this CPU's ceilings with 1 thread (about 1 s; then cached)"]
