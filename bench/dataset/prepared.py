@@ -8,6 +8,11 @@ file (or the synthetic seed), the preprocessing and this module's format. Each w
 :func:`open_prepared` maps the copy read-only: no parsing, no preprocessing, and
 the pages are shared with every other process that maps them.
 
+The test labels are not in that directory: they are written beside it, as
+``<key>.test_labels.npy``, and only the harness reads them (:func:`open_prepared` with
+``test_labels=True``). A worker maps the directory alone, so a plugin gets no labels from
+bench; it scores nothing, the harness scores its predictions (see docs/trust.md).
+
 :func:`find_prepared` lets a later run skip reading the source files altogether while
 none of them changed (same path, size and modification time as when they were verified).
 """
@@ -28,10 +33,18 @@ import numpy as np
 
 from bench.dataset.base import Dataset
 
-FORMAT = 1
+FORMAT = 2
+"""2: the test labels beside the directory (:func:`labels_path`), not in it."""
 KEEP = 6
 """Prepared copies kept in the cache; older ones are removed when a new one is written."""
 _ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+_WORKER_ARRAYS = ("train_images", "train_labels", "test_images")
+"""What a worker's directory holds; the test labels are kept apart (:func:`labels_path`)."""
+
+
+def labels_path(copy: Path) -> Path:
+    """Where the test labels of the prepared copy ``copy`` are: beside it, not in it."""
+    return copy.parent / f"{copy.name}.test_labels.npy"
 
 
 def cache_root() -> Path:
@@ -85,9 +98,13 @@ def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
+    labels = target.parent / f".{target.name}.{secrets.token_hex(4)}.labels.tmp"
     try:
-        for name in _ARRAYS:
+        for name in _WORKER_ARRAYS:
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(dataset, name)), allow_pickle=False)
+        with open(labels, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(dataset.test_labels), allow_pickle=False)
+        os.replace(labels, labels_path(target))  # before the directory: a complete copy has its labels
         meta = {
             "format": FORMAT,
             "name": dataset.name,
@@ -107,11 +124,13 @@ def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | 
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+        labels.unlink(missing_ok=True)
     _prune(target.parent, keep=target)
 
 
 def _complete(path: Path) -> bool:
-    return (path / "meta.json").is_file() and all((path / f"{name}.npy").is_file() for name in _ARRAYS)
+    return ((path / "meta.json").is_file() and labels_path(path).is_file()
+            and all((path / f"{name}.npy").is_file() for name in _WORKER_ARRAYS))
 
 
 def _prune(root: Path, keep: Path) -> None:
@@ -125,13 +144,15 @@ def _prune(root: Path, keep: Path) -> None:
             copies.append((entry.joinpath("meta.json").stat().st_mtime, entry))
     for _, entry in sorted(copies, reverse=True)[max(0, KEEP - 1) :]:
         shutil.rmtree(entry, ignore_errors=True)
+        labels_path(entry).unlink(missing_ok=True)
 
 
-def open_prepared(path: str | os.PathLike[str], *, populate: bool = True) -> Dataset:
+def open_prepared(path: str | os.PathLike[str], *, populate: bool = True, test_labels: bool = True) -> Dataset:
     """The dataset in a prepared directory, its images memory-mapped read-only.
 
     ``populate`` maps every page in at once (``MAP_POPULATE``), so that no timed step
-    later pays for a page fault on its first touch of an image.
+    later pays for a page fault on its first touch of an image. Without ``test_labels``
+    (a worker) the dataset's ``test_labels`` are empty: the file is not opened.
     """
     path = Path(path)
     meta = json.loads((path / "meta.json").read_text())
@@ -139,8 +160,10 @@ def open_prepared(path: str | os.PathLike[str], *, populate: bool = True) -> Dat
         name: _map_npy(path / f"{name}.npy", populate)
         if name.endswith("images")
         else np.load(path / f"{name}.npy", allow_pickle=False)
-        for name in _ARRAYS
+        for name in _WORKER_ARRAYS
     }
+    arrays["test_labels"] = (np.load(labels_path(path), allow_pickle=False) if test_labels
+                             else np.empty(0, dtype=arrays["train_labels"].dtype))
     return Dataset(
         name=meta["name"],
         class_names=list(meta["class_names"]),

@@ -120,8 +120,13 @@ class Bench:
         env.update(BENCH_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", TF_CPP_MIN_LOG_LEVEL="3")
         env.update(self.env)
         env.update(extra)
-        if self.site.is_dir():
-            env["PYTHONPATH"] = str(self.site)
+        # The checkout under test stays importable ($PYTHONPATH as the test run has it); a
+        # throwaway site directory comes first.
+        inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        paths = ([str(self.site)] if self.site.is_dir() else []) + inherited
+        env.pop("PYTHONPATH", None)
+        if paths:
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
     def args(self, *args: str) -> list[str]:
