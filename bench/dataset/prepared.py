@@ -33,8 +33,11 @@ import numpy as np
 
 from bench.dataset.base import Dataset
 
-FORMAT = 2
-"""2: the test labels beside the directory (:func:`labels_path`), not in it."""
+FORMAT = 1
+LABELS = "apart"
+"""The layout of the test labels, in the key and the metadata: beside the directory
+(:func:`labels_path`), never in it. A copy without this tag (an older bench's, which has
+the labels inside) is never used."""
 KEEP = 6
 """Prepared copies kept in the cache; older ones are removed when a new one is written."""
 _ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -60,7 +63,8 @@ def dataset_key(dataset: Dataset) -> str:
     A dataset with neither (one built in memory by a test) is identified by its contents.
     """
     details = dataset.details or {}
-    identity: dict[str, Any] = {"format": FORMAT, "name": dataset.name, "preprocessing": dataset.preprocessing}
+    identity: dict[str, Any] = {"format": FORMAT, "name": dataset.name, "preprocessing": dataset.preprocessing,
+                                "test_labels": LABELS}
     if details.get("files_md5_verified"):
         identity["md5"] = details["files_md5_verified"]
         identity["structural"] = details.get("files_checked_structurally")
@@ -107,6 +111,7 @@ def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | 
         os.replace(labels, labels_path(target))  # before the directory: a complete copy has its labels
         meta = {
             "format": FORMAT,
+            "test_labels": LABELS,
             "name": dataset.name,
             "class_names": list(dataset.class_names),
             "source": dataset.source,
@@ -130,6 +135,7 @@ def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | 
 
 def _complete(path: Path) -> bool:
     return ((path / "meta.json").is_file() and labels_path(path).is_file()
+            and not (path / "test_labels.npy").exists()
             and all((path / f"{name}.npy").is_file() for name in _WORKER_ARRAYS))
 
 
@@ -230,6 +236,7 @@ def find_prepared(
             continue
         if (
             meta.get("format") == FORMAT
+            and meta.get("test_labels") == LABELS
             and meta.get("name") == name
             and meta.get("preprocessing") == preprocessing
             and meta.get("source_stats") == stats
