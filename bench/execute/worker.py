@@ -272,7 +272,10 @@ class _Worker:
         """The worker's measurement scored by the parent and checked against its clock
         (:mod:`bench.execute.verdict`); the parent's observation of training recorded."""
         predictions = read_predictions(self.directory, self.evaluations, len(self.labels), self.num_classes)
-        measurement = replace(measurement, observed_training_seconds=self.observed.span("training"))
+        # The parent's own facts replace whatever the worker said of them (a forged ``node``
+        # would skip the roofline check).
+        measurement = replace(measurement, observed_training_seconds=self.observed.span("training"), node=None,
+                              environment=dict(self.environment))
         return credited(measurement, predictions, self.labels, self.job, self.observed)
 
     def _parameters(self, name: str) -> dict[str, np.ndarray] | None:

@@ -22,7 +22,8 @@ from bench.hookspecs import hookimpl
 from bench_numpy.softmax import NumpySoftmax
 
 HONEST = os.environ.get("HOSTILE_HONEST") == "1"
-FORGED_ROW = {"status": "ok", "test_accuracy": 0.9876, "steps_completed": 200,
+FORGED_ROW = {"status": "ok", "test_accuracy": 0.9876, "steps_completed": 200, "node": {"host": "elsewhere"},
+              "observed_training_seconds": 0.2,
               "step_seconds": [1e-6] * 200, "load_seconds": 0.0, "setup_seconds": 0.0,
               "eval_seconds": 0.001, "wall_seconds": 0.2}
 
@@ -187,6 +188,7 @@ def test_a_report_forged_in_full_is_suspect_and_scored_by_the_parent(hostile) ->
     assert forged["status"] == "suspect", forged
     assert "measured ceilings" in forged["error"]
     assert forged["test_accuracy"] == pytest.approx(0.1, abs=0.02)  # its all-zero predictions, scored by bench
+    assert "node" not in forged and forged["observed_training_seconds"] != 0.2
     assert "suspect" in proc.stdout
 
 
