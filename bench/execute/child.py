@@ -104,8 +104,11 @@ def save_predictions(directory: Path, predictions: Predictions) -> dict[str, Any
     """Write ``predictions.npy`` (one line per evaluation) for the parent; return its description."""
     from bench.execute.verdict import PREDICTIONS_FILE
 
-    if predictions.lines:
-        np.save(directory / PREDICTIONS_FILE, np.stack(predictions.lines), allow_pickle=False)
+    if predictions.lines:  # written whole, then renamed: a worker killed meanwhile leaves the last complete file
+        partial = directory / f"{PREDICTIONS_FILE}.partial"
+        with open(partial, "wb") as handle:
+            np.save(handle, np.stack(predictions.lines), allow_pickle=False)
+        os.replace(partial, directory / PREDICTIONS_FILE)
     return {"steps": list(predictions.steps), "seconds": list(predictions.seconds), "final": predictions.final}
 
 
