@@ -256,8 +256,9 @@ class _Worker:
                 measurement = Measurement(status=Status.FAILED, steps_completed=self.steps,
                                           error=f"worker: its report cannot be read: {exc}")
             else:
-                if self.done is None and status is not None:
-                    # Training and evaluation finished; only close was cut short.
+                if self.done is None and status is not None and measurement.ok:
+                    # Training and evaluation finished; only close was cut short (a row the
+                    # parent found suspect or failed keeps that verdict and its reason).
                     if status == Status.INTERRUPTED:
                         measurement = replace(measurement, error=f"measured; {error} (close did not finish)")
                     else:
