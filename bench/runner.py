@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -190,11 +190,13 @@ class RunSession:
         return None
 
     def add(self, row: Row, outcome: RowOutcome) -> None:
-        """A measured row joins the document, with the run's analysis of it and its
-        process's framework facts. Rows join in the plan's order, so that each
-        schedule's parity reference is its first planned row that is ok."""
+        """A measured row joins the document, with the run's analysis of it and its own
+        process's framework facts (``environment``: each row keeps its own, none is merged
+        into another's). Rows join in the plan's order, so that each schedule's parity
+        reference is its first planned row that is ok."""
+        if outcome.environment:
+            row = replace(row, measurement=replace(row.measurement, environment=dict(outcome.environment)))
         self.document.results.append(analyse(row, outcome.parameters, self._parity, self.document))
-        self.document.machine.setdefault("frameworks", {}).update(outcome.environment)
 
     def identity(self, item: PlannedRow) -> RowIdentity:
         """What the plan fixes about a row before it runs."""

@@ -151,7 +151,8 @@ def output_lines(row: Row) -> list[str]:
 
 ROW_PHASES = (
     "worker start, bench import, data mapping", "load", "setup", "place dataset on device", "first step",
-    "other steps", "evaluations during training", "evaluation", "close", "harness bookkeeping, parameter snapshots",
+    "other steps", "evaluations during training (predict)", "evaluation (predict)", "parameter snapshots (parameters())",
+    "close", "harness bookkeeping",
 )
 
 
@@ -162,7 +163,8 @@ def row_phases(row: Row, label: str | None = None) -> list[tuple[str, float]]:
         steady = row.train_seconds - row.first_step_seconds
     parts = list(zip(ROW_PHASES, [
         row.worker_start_seconds, row.load_seconds, row.setup_seconds, row.placement_seconds,
-        row.first_step_seconds, steady, row.eval_during_training_seconds, row.eval_seconds, row.close_seconds,
+        row.first_step_seconds, steady, row.eval_during_training_seconds, row.eval_seconds, row.parameters_seconds,
+        row.close_seconds,
     ], strict=False))  # the last phase, bookkeeping, is derived below
     label = label_of(row) if label is None else label
     phases = [(f"{label}: {name}", seconds) for name, seconds in parts if seconds is not None]

@@ -15,7 +15,10 @@ from tabulate import tabulate, tabulate_formats
 from bench.errors import UsageError
 from bench.report.text import DEFAULT_FORMAT, mib, num, safe_text, scaled, sci, terminal_width, text_width
 from bench.results.identity import ordered_rows, references, setting_text, varying_of
-from bench.results.model import Row, RunDocument
+from bench.results.model import Row, RunDocument, Status
+
+UNCREDITED = (Status.SUSPECT, Status.FAILED)
+"""Rows whose reported speed and accuracy are shown in parentheses: not credited."""
 
 
 def check_format(fmt: str) -> str:
@@ -37,6 +40,15 @@ class Column:
     """``cell(row, is_reference)``."""
 
 
+def _credited(cell: Callable[[Row], str]) -> Callable[[Row, bool], str]:
+    """A figure of a suspect or failed row in parentheses: what it reported, not what it is credited with."""
+    def show(row: Row, _: bool) -> str:
+        text = cell(row)
+        return f"({text})" if row.status in UNCREDITED and text != "-" else text
+
+    return show
+
+
 def _parity(attribute: str) -> Callable[[Row, bool], str]:
     return lambda row, ref: "ref" if ref else sci(getattr(row, attribute))
 
@@ -45,11 +57,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("plugin", "plugin", 0, lambda r, _: safe_text(r.plugin)),
     Column("device", "device", 0, lambda r, _: safe_text(r.device)),
     Column("status", "status", 0, lambda r, _: str(r.status)),
-    Column("accuracy", "acc %", 1, lambda r, _: num(scaled(r.test_accuracy, 100), 2)),
-    Column("steps_per_second", "steps/s", 1, lambda r, _: num(r.steps_per_second, 0)),
+    Column("accuracy", "acc %", 1, _credited(lambda r: num(scaled(r.test_accuracy, 100), 2))),
+    Column("steps_per_second", "steps/s", 1, _credited(lambda r: num(r.steps_per_second, 0))),
     Column("wall", "wall s", 2, lambda r, _: num(r.wall_seconds, 2)),
     Column("parity", "@{parity}", 2, _parity("parity_max_abs_diff")),
-    Column("roofline", "% roof", 3, lambda r, _: num(scaled(r.roofline_fraction, 100), 0)),
+    Column("roofline", "% roof", 3, _credited(lambda r: num(scaled(r.roofline_fraction, 100), 0))),
     Column("host_memory", "host MiB", 3, lambda r, _: mib(r.peak_host_memory_bytes)),
     Column("device_memory", "dev MiB", 4, lambda r, _: mib(r.peak_device_memory_bytes)),
     Column("first_step", "1st step s", 4, lambda r, _: num(r.first_step_seconds, 3)),
@@ -59,6 +71,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("setup", "setup s", 6, lambda r, _: num(r.setup_seconds, 3)),
     Column("train", "train s", 7, lambda r, _: num(r.train_seconds, 2)),
     Column("eval", "eval s", 7, lambda r, _: num(r.eval_seconds, 3)),
+    Column("parameters", "params s", 7, lambda r, _: num(r.parameters_seconds, 3)),
 )
 TO_TARGET = "to_target"
 """The column key of the two time-to-accuracy columns (``--target-accuracy``)."""

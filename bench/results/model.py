@@ -47,6 +47,9 @@ class Status(str, Enum):
     DIVERGED = "diverged"
     INTERRUPTED = "interrupted"
     TIMEOUT = "timeout"
+    SUSPECT = "suspect"
+    """The harness cannot vouch for the row's figures: its own clock, or the machine's
+    measured ceilings, contradict what the row reports (the error says how); see docs/trust.md."""
 
     def __str__(self) -> str:
         return self.value
@@ -124,6 +127,13 @@ class Measurement:
     placement_seconds: float | None = field(default=None, metadata=SECONDS)
     """``resident`` only: copying the training set to the device once."""
     eval_seconds: float | None = field(default=None, metadata=SECONDS)
+    """The final evaluation: the classifier's ``predict`` on the test images."""
+    parameters_seconds: float | None = field(default=None, metadata=SECONDS)
+    """The classifier's ``parameters()``, every call together (the parity and final
+    snapshots): work a classifier does there is outside every step's timing."""
+    observed_training_seconds: float | None = field(default=None, metadata=SECONDS)
+    """``process`` isolation: the training phase as the parent's own clock saw it (from the
+    worker's report that training began to its report that it ended)."""
     close_seconds: float | None = field(default=None, metadata=SECONDS)
     wall_seconds: float | None = field(default=None, metadata=SECONDS)
     worker_start_seconds: float | None = field(default=None, metadata=SECONDS)
@@ -148,6 +158,9 @@ class Measurement:
     compiled_flops_per_step: float | None = field(default=None, metadata=COUNT)
     """The compiler's own count of a step's FLOPs (XLA's cost analysis), where offered."""
     compiled_bytes_per_step: float | None = field(default=None, metadata=COUNT)
+    environment: dict[str, str] = field(default_factory=dict)
+    """Facts of the row's own process: its framework's versions, the precision it uses
+    for float32 matrix products, its thread settings (the classifier's spec reports them)."""
     node: dict[str, Any] | None = None
     """Where the row ran when not on this machine (an executor's node)."""
     killed_after_row: list[str] = field(default_factory=list, metadata={"what": "process descriptions"})
@@ -250,13 +263,14 @@ PARTS: tuple[tuple[str, type], ...] = (("identity", RowIdentity), ("measurement"
 SAVED_ORDER = (
     "plugin", "device", "status", "error", "test_accuracy", "final_loss", "steps_completed", "step_seconds",
     "steps_per_second", "first_step_seconds", "train_seconds", "load_seconds", "setup_seconds", "placement",
-    "steps_per_call", "placement_seconds", "eval_seconds", "close_seconds", "wall_seconds", "worker_start_seconds",
-    "isolation", "diverged_at_step", "loss_curve", "parity_step", "parity_max_abs_diff", "final_max_abs_diff",
+    "steps_per_call", "placement_seconds", "eval_seconds", "parameters_seconds", "close_seconds", "wall_seconds",
+    "worker_start_seconds", "observed_training_seconds", "isolation", "diverged_at_step", "loss_curve",
+    "parity_step", "parity_max_abs_diff", "final_max_abs_diff",
     "roofline_fraction", "attainable_steps_per_second", "roofline_bound", "roofline_reason",
     "compiled_flops_per_step", "compiled_bytes_per_step", "peak_host_memory_bytes", "peak_device_memory_bytes",
     "flops_per_step", "bytes_per_step", "eval_every", "eval_during_training_seconds", "accuracy_curve",
     "target_accuracy", "steps_to_target", "time_to_target_seconds", "schedule_sha256", "settings", "params",
-    "plugin_version", "distribution", "node", "killed_after_row", "output_tail",
+    "plugin_version", "distribution", "environment", "node", "killed_after_row", "output_tail",
 )
 """A saved row's keys, in the order schema 2 has always written them."""
 _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
