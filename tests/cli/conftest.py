@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+import bench as bench_package
+
 FAULTS_PLUGIN = '''
 """Classifiers that fail on purpose: in setup, at a step, in predict, with a NaN or
 infinite loss, or by sleeping in train_step (to be interrupted)."""
@@ -80,9 +82,18 @@ def bench_register_classifiers(register):
         register(ClassifierSpec(f"fault-{fault}", f"numpy softmax with a fault: {fault}", _factory(fault)))
 '''
 
+BUSY_PLUGIN = (Path(__file__).with_name("busy_plugin.py")).read_text()
+"""tests/cli/busy_plugin.py: a known slowdown for the verdicts of ``bench compare``."""
+
 BROKEN_PLUGIN = '''
 raise ImportError("needs libfrobnicate, which is not installed")
 '''
+
+
+CODE_UNDER_TEST = [str(p) for p in (Path(bench_package.__file__).resolve().parents[1],
+                                     Path(bench_package.__file__).resolve().parents[1] / "plugins") if p.is_dir()]
+"""Where this test process imports bench (and its built-in plugins) from: the command runs
+that code, not another copy an installed distribution points at."""
 
 
 @dataclass
@@ -110,6 +121,10 @@ class Bench:
     def add_fault_plugins(self) -> None:
         self.add_distribution("bench-faults", {"faults": "fakeplugin_faults"}, {"fakeplugin_faults": FAULTS_PLUGIN})
 
+    def add_busy_plugin(self) -> None:
+        """``busy``: numpy's softmax plus a busy wait of ``$BENCH_TEST_BUSY_SECONDS`` a step."""
+        self.add_distribution("bench-busy", {"busy": "fakeplugin_busy"}, {"fakeplugin_busy": BUSY_PLUGIN})
+
     def add_broken_plugin(self, name: str) -> None:
         """A plugin whose module raises ImportError."""
         module = f"fakeplugin_{name}"
@@ -120,8 +135,8 @@ class Bench:
         env.update(BENCH_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", TF_CPP_MIN_LOG_LEVEL="3")
         env.update(self.env)
         env.update(extra)
-        if self.site.is_dir():
-            env["PYTHONPATH"] = str(self.site)
+        paths = [str(self.site)] if self.site.is_dir() else []
+        env["PYTHONPATH"] = os.pathsep.join([*paths, *CODE_UNDER_TEST])
         return env
 
     def args(self, *args: str) -> list[str]:
@@ -164,6 +179,12 @@ class Bench:
 def _default_sigint() -> None:
     """Let the child see Ctrl-C even if this test runs where SIGINT is ignored (a background job)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="session")
+def bench_class() -> type[Bench]:
+    """:class:`Bench` itself, for fixtures of a wider scope than ``bench``'s."""
+    return Bench
 
 
 @pytest.fixture
