@@ -146,8 +146,8 @@ def _legend(comparisons: Sequence[RowComparison], threshold: float) -> list[str]
     tests = [c.test for c in comparisons if c.test is not None]
     if not tests:
         return []
-    lines = [f"verdict: faster or slower when p < {ALPHA:g} (Mann-Whitney U) and B/A is outside "
-             f"1 ± {threshold:g}; else same. 95% CI: Welch's t on log steps/s"]
+    lines = [f"verdict: faster or slower when p < {ALPHA:g} (Mann-Whitney U) and B/A and its whole 95% CI "
+             f"(Welch's t on log steps/s) are outside 1 ± {threshold:g}; else same"]
     if any(t.basis != "processes" for t in tests):
         lines.append("*: one worker process a side (or fewer than 3): the steps of each side's first process were "
                      "compared, which leaves out the variation between processes; run both with --repeat 5 or more")
@@ -158,5 +158,5 @@ def _plan_line(plan: Plan | None, size: float) -> str:
     if plan is None:
         return (f"repeats needed: unknown; rows measured in one process say nothing of the variation between "
                 f"processes (run with --repeat 3 or more to size a {percent(size)} change)")
-    return (f"repeats needed: --repeat {plan.repeats} would detect a {percent(size)} change on this machine "
-            f"(80% power; variation between processes {percent(plan.cv)}, from {plan.rows} rows)")
+    return (f"repeats needed: --repeat {plan.repeats} would find a {percent(size)} change significant on this "
+            f"machine (80% power; variation between processes {percent(plan.cv)}, from {plan.rows} rows)")

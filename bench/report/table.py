@@ -83,7 +83,7 @@ def percent(fraction: float) -> str:
     value = 100 * fraction
     if value != value or value == float("inf"):
         return "?%"
-    return f"{value:.0f}%" if value >= 1 else f"{value:.1f}%"
+    return f"{value:.0f}%" if round(value, 1) >= 1 else f"{value:.1f}%"
 
 
 def check_columns(text: str) -> list[str]:

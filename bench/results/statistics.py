@@ -10,12 +10,14 @@ with :mod:`scipy.stats` doing the tests themselves:
   interval of the median step time of that process's steady steps, inverted (it knows
   nothing of the variation between processes, and says so: its basis is ``steps``).
 - :func:`compare_rates`: the ratio candidate / baseline of two rows, its 95 % interval
-  (Welch's t on logarithms), a two-sided Mann-Whitney U p-value, and a :func:`verdict`.
+  (Welch's t on logarithms), a two-sided Mann-Whitney U p-value, and a :func:`verdict`
+  (significant, and the interval past the noise threshold).
   With at least :data:`MIN_PROCESSES` processes on both sides the samples are the
   processes' steps/s (basis ``processes``); otherwise they are the steady step times of each
   side's first process (basis ``steps``, which ignores the variation between processes).
-- :func:`repeats_needed`: how many processes per run a two-sample test needs to detect a
-  change of a given size with 80 % power, from the variation between processes measured.
+- :func:`repeats_needed`: how many processes per run a two-sample test needs to find a
+  change of a given size significant with 80 % power, from the variation between processes
+  measured.
 
 scipy is imported when a figure is first asked for, never by a run that only measures.
 """
@@ -117,17 +119,26 @@ def compare_rates(
         interval = stats.ttest_ind(log_b, log_a, equal_var=False).confidence_interval(1 - ALPHA)
         low, high = float(interval.low), float(interval.high)
     ends = sorted((math.exp(sign * low), math.exp(sign * high)))
-    return RateComparison(ratio, (ends[0], ends[1]), p_value, verdict(ratio, p_value, threshold, alpha), basis)
+    ci95 = (ends[0], ends[1])
+    return RateComparison(ratio, ci95, p_value, verdict(ratio, ci95, p_value, threshold, alpha), basis)
 
 
-def verdict(ratio: float, p_value: float, threshold: float = THRESHOLD, alpha: float = ALPHA) -> Verdict:
+def verdict(ratio: float, ci95: tuple[float, float], p_value: float, threshold: float = THRESHOLD,
+            alpha: float = ALPHA) -> Verdict:
     """``faster`` or ``slower`` only when the change is both significant (``p_value <
-    alpha``) and larger than the noise threshold (``ratio`` outside ``1 +- threshold``)."""
+    alpha``) and larger than the noise threshold: ``ratio`` and its whole 95 % interval
+    ``ci95`` outside ``1 +- threshold``. Otherwise ``same``.
+
+    The interval, not only the ratio, must clear the threshold: processes of one run share
+    that run's moment on the machine, so a drift between the two runs can make a small
+    change look significant; asking that the change be past the threshold with 95 %
+    confidence keeps such drifts ``same``."""
     if not p_value < alpha:
         return "same"
-    if ratio < 1 - threshold:
+    low, high = ci95
+    if ratio < 1 - threshold and high < 1 - threshold:
         return "slower"
-    if ratio > 1 + threshold:
+    if ratio > 1 + threshold and low > 1 + threshold:
         return "faster"
     return "same"
 

@@ -44,13 +44,15 @@ def test_a_row_without_figures_has_no_interval():
     assert rate_interval([RATE], [0.5]) is None  # one process, no steady step
 
 
-def test_verdicts_need_significance_and_a_change_past_the_threshold():
-    assert verdict(0.75, 0.001) == "slower"
-    assert verdict(1.25, 0.001) == "faster"
-    assert verdict(0.97, 0.001) == "same"  # significant, but within 5 %
-    assert verdict(0.75, 0.2) == "same"  # large, but noise
-    assert verdict(0.97, 0.001, threshold=0.02) == "slower"
-    assert verdict(0.75, 0.04, alpha=0.01) == "same"
+def test_verdicts_need_significance_and_the_interval_past_the_threshold():
+    assert verdict(0.75, (0.70, 0.80), 0.001) == "slower"
+    assert verdict(1.25, (1.20, 1.30), 0.001) == "faster"
+    assert verdict(0.97, (0.96, 0.98), 0.001) == "same"  # significant, but within 5 %
+    assert verdict(0.75, (0.70, 0.80), 0.2) == "same"  # large, but noise
+    assert verdict(0.90, (0.85, 0.96), 0.001) == "same"  # past 5 %, but not with 95 % confidence
+    assert verdict(1.10, (1.04, 1.16), 0.001) == "same"
+    assert verdict(0.97, (0.955, 0.975), 0.001, threshold=0.02) == "slower"
+    assert verdict(0.75, (0.70, 0.80), 0.04, alpha=0.01) == "same"
 
 
 def test_a_and_a_from_the_same_distribution_is_same_in_at_least_19_of_20():
@@ -121,7 +123,7 @@ def test_repeats_needed_grow_with_the_noise_and_detect_what_they_promise():
     found = 0
     for _ in range(200):
         a, b = _processes(rng, plan.repeats, 0.06), _processes(rng, plan.repeats, 0.06, scale=0.9)
-        result = compare_rates((a, None), (b, None), _ratio(a, b), threshold=0.01)
+        result = compare_rates((a, None), (b, None), _ratio(a, b), threshold=0.001)
         found += result is not None and result.verdict == "slower"
     assert found >= 0.75 * 200
 
