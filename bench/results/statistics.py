@@ -209,15 +209,18 @@ def _t_quantile(df: int) -> float:
 
 
 def _median_interval(ordered: Sequence[float]) -> tuple[float, float]:
-    """The distribution-free 95 % interval of the median: order statistics whose ranks the
-    binomial distribution fixes (the normal approximation for many values, which a run of
-    many steps has; scipy's binomial for a few)."""
+    """The distribution-free 95 % interval of the median: the order statistics whose ranks
+    the binomial distribution B(n, 1/2) fixes (its normal approximation for many values,
+    the exact sum for a few; no scipy, so that saving a run of one process imports none)."""
     n = len(ordered)
     if n >= 100:
         below = math.floor(n / 2 - 1.96 * math.sqrt(n) / 2)  # values left below the interval
     else:
-        from scipy import stats
-
-        below = int(stats.binom.ppf(ALPHA / 2, n, 0.5))
+        below, tail = 0, 0.0
+        while True:  # the largest count whose lower tail P(B < below) stays within alpha / 2
+            tail += math.comb(n, below) / 2**n
+            if tail > ALPHA / 2:
+                break
+            below += 1
     low = max(below - 1, 0)
     return ordered[low], ordered[n - 1 - low]
