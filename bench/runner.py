@@ -204,31 +204,39 @@ class RunSession:
         positions: dict[int, int] = {}
         for round_ in range(repeat):
             for index, item in enumerate(planned):
+                label = _repeat_label(item.label(axes), round_, repeat)
                 if round_ == 0:
-                    identity = self.identity(item)
-                    if item.unavailable is not None:
-                        row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
-                    else:
-                        row_outcome = self._run_row(item, _repeat_label(item.label(axes), 0, repeat), progress)
-                    measurement = row_outcome.measurement
-                    if measurement.ok:
-                        measurement = combine(measurement, [])
                     positions[index] = len(self.document.results)
-                    self.add(Row(identity, measurement), row_outcome)
+                    row_outcome = self._first_process(item, label, progress)
+                elif self.document.results[positions[index]].ok:
+                    row_outcome = self._another_process(item, positions[index], label, progress)
                 else:
-                    at = positions[index]
-                    row = self.document.results[at]
-                    if not row.ok:
-                        continue
-                    row_outcome = self._run_row(item, _repeat_label(item.label(axes), round_, repeat), progress)
-                    combined = row.measurement if row_outcome.interrupted else combine(
-                        row.measurement, [row_outcome.measurement])
-                    self.document.results[at] = self.reanalyse(replace(row, measurement=combined))
+                    continue  # failed or unavailable: not measured again
                 if on_update is not None:
                     on_update(self.document)
                 if row_outcome.interrupted:
                     return row_outcome.interrupted
         return None
+
+    def _first_process(self, item: PlannedRow, label: str, progress: ProgressFactory | None) -> RowOutcome:
+        """Measure ``item`` once (or record it unavailable) and add its row to the document."""
+        identity = self.identity(item)
+        if item.unavailable is not None:
+            row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
+        else:
+            row_outcome = self._run_row(item, label, progress)
+        measurement = row_outcome.measurement
+        self.add(Row(identity, combine(measurement, []) if measurement.ok else measurement), row_outcome)
+        return row_outcome
+
+    def _another_process(self, item: PlannedRow, at: int, label: str, progress: ProgressFactory | None) -> RowOutcome:
+        """Measure ``item`` in one more process; the row at ``at`` becomes a new row with it."""
+        row = self.document.results[at]
+        row_outcome = self._run_row(item, label, progress)
+        if not row_outcome.interrupted:
+            combined = combine(row.measurement, [row_outcome.measurement])
+            self.document.results[at] = self.reanalyse(replace(row, measurement=combined))
+        return row_outcome
 
     def reanalyse(self, row: Row) -> Row:
         """A row whose steps/s changed (another process joined it): its roofline rating

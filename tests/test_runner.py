@@ -307,3 +307,23 @@ def test_a_failed_later_process_fails_the_row_and_is_not_repeated(tiny):
 def test_repeat_out_of_range_is_a_usage_error(repeat):
     with pytest.raises(UsageError, match="--repeat must be between 1 and 100"):
         RunConfig(plugins=["numpy"], repeat=repeat).check()
+
+
+def test_an_interrupt_in_a_later_round_keeps_the_processes_measured(tiny):
+    class InterruptingLater(NumpySoftmax):
+        made = 0
+
+        def setup(self, config):
+            super().setup(config)
+            InterruptingLater.made += 1
+
+        def train_step(self, images, labels):
+            if InterruptingLater.made == 2:
+                raise KeyboardInterrupt
+            return super().train_step(images, labels)
+
+    config = RunConfig(plugins=["good", "stop"], steps=10, batch_size=20, executor="inprocess", repeat=3)
+    outcome = runner.run(config, registry_with(good=NumpySoftmax, stop=InterruptingLater))
+    assert outcome.interrupted == "SIGINT"
+    good, stop = outcome.rows
+    assert (good.repeats, stop.repeats) == (2, 1) and good.ok and stop.ok  # a1 b1 a2, then b2 stopped
