@@ -177,7 +177,9 @@ def gate_lines(
             lines.append(
                 f"REGRESSION {c.label}: slower: {rate(c.candidate):.1f} steps/s is {c.ratio:.3f} x the baseline's "
                 f"{rate(c.baseline):.1f} (95% CI {c.test.ci95[0]:.3f}-{c.test.ci95[1]:.3f}, p={c.test.p_value:.2g}, "
-                f"past the {100 * threshold:g}% threshold)"
+                f"past the {100 * threshold:g}% threshold"
+                + ("; from one process's steps a side, which leave out the variation between processes: "
+                   "measure both runs with --repeat 5 or more)" if c.test.basis == "steps" else ")")
             )
     for c in comparisons:
         if c.ok and c.note:

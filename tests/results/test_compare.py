@@ -138,3 +138,14 @@ def test_the_repeats_a_decision_needs_come_from_the_spread_between_processes():
     assert plan_repeats(_run(_ok("a", 100)), _run(_ok("a", 100))) is None
     plan = plan_repeats(_run(_repeated("a", [1000, 1100, 900, 1050, 950])), _run(_repeated("a", [1000] * 5)))
     assert plan is not None and plan.rows == 2 and plan.repeats > 5
+
+
+def test_a_slowdown_seen_in_one_process_a_side_fails_the_gate_and_says_what_it_rests_on():
+    def single(step: float) -> Row:
+        return Row.of(plugin="a", device="cpu", step_seconds=[0.5, *[step * (1 + i % 5 / 100) for i in range(100)]])
+
+    candidate = _run(single(0.002))
+    comparisons = compare_runs(_run(single(0.001)), candidate, fail_on_slower=True)
+    assert comparisons[0].verdict == "slower" and comparisons[0].test.basis == "steps"
+    lines, failed = gate_lines(comparisons, None, candidate, fail_on_slower=True)
+    assert failed and "from one process's steps a side" in lines[0] and "--repeat 5" in lines[0]
