@@ -30,6 +30,8 @@ PREPROCESSINGS: tuple[str, ...] = get_args(Preprocessing)
 RECIPE_KEYS = ("steps", "batch_size", "learning_rate")
 ISOLATION_EXECUTORS = {"process": "process", "none": "inprocess"}
 """``--isolation`` (kept as an alias): the executor each value names."""
+MAX_REPEAT = 100
+"""The most worker processes ``--repeat`` may ask for per row."""
 EXECUTOR_ALIASES = {"local": "process"}
 """Old executor names: ``--executor local`` was the worker-process executor."""
 
@@ -148,6 +150,12 @@ class RunConfig:
     """A test accuracy, as a fraction in (0, 1]: record the steps and seconds to reach it
     (needs ``eval_every``)."""
 
+    repeat: int = option(1, convert="integer", metavar="N",
+                         help="measure every row in N fresh worker processes, the rows taking turns (A B A B ...): "
+                              "steps/s is the median over the processes, with a 95%% interval; bench compare "
+                              f"needs 5 or more for a verdict on one row (default: 1, at most {MAX_REPEAT})")
+    """Worker processes per row, interleaved across the rows; see docs/statistics.md."""
+
     def __post_init__(self) -> None:
         self.executor = EXECUTOR_ALIASES.get(self.executor, self.executor)
 
@@ -165,6 +173,8 @@ class RunConfig:
                             ("--loss-every", self.loss_every), ("--steps-per-call", self.steps_per_call)):
             _at_least(flag, count, 1)
             _at_most(flag, count, MAX_COUNT)
+        if not 1 <= self.repeat <= MAX_REPEAT:
+            raise UsageError(f"--repeat must be between 1 and {MAX_REPEAT} worker processes per row, not {self.repeat}")
         if not 0 <= self.seed < 2**32:
             raise UsageError(f"--seed must be between 0 and 2**32 - 1, not {self.seed}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):

@@ -48,6 +48,14 @@ def positive_number(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """A fraction strictly between 0 and 1 (``0.05`` for 5 %)."""
+    value = number(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1 (0.05 for 5%), not {text}")
+    return value
+
+
 def csv(text: str) -> list[str]:
     items = [part.strip() for part in text.split(",") if part.strip()]
     if not items:

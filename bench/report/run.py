@@ -62,6 +62,9 @@ def identity_lines(document: RunDocument) -> list[str]:
         f"{key} {config[key]}" for key in ("steps", "batch_size", "learning_rate", "seed", "placement", "threads",
                                            "isolation") if config.get(key) is not None
     )
+    repeat = config.get("repeat")
+    if isinstance(repeat, int) and repeat > 1:
+        settings += f", repeat {repeat}"
     lines.append(f"config:  {dataset}, {settings}")
     sweep = config.get("sweep")
     if isinstance(sweep, dict) and sweep:

@@ -58,7 +58,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("device", "device", 0, lambda r, _: safe_text(r.device)),
     Column("status", "status", 0, lambda r, _: str(r.status)),
     Column("accuracy", "acc %", 1, _credited(lambda r: num(scaled(r.test_accuracy, 100), 2))),
-    Column("steps_per_second", "steps/s", 1, _credited(lambda r: num(r.steps_per_second, 0))),
+    Column("steps_per_second", "steps/s", 1, _credited(lambda r: rate_cell(r))),
     Column("wall", "wall s", 2, lambda r, _: num(r.wall_seconds, 2)),
     Column("parity", "@{parity}", 2, _parity("parity_max_abs_diff")),
     Column("roofline", "% roof", 3, _credited(lambda r: num(scaled(r.roofline_fraction, 100), 0))),
@@ -79,6 +79,24 @@ COLUMN_KEYS = (*(column.key for column in COLUMNS), TO_TARGET)
 SETTING_HEADERS = {"batch_size": "batch", "steps_per_call": "k/call", "learning_rate": "lr"}
 """Short headers for a sweep's setting columns (the others: the setting's name)."""
 NOT_REACHED = "not reached"
+
+
+def rate_cell(row: Row) -> str:
+    """Steps/s, and with ``--repeat`` the 95 % interval over the processes as the larger
+    distance to an end: ``1071 ±3%``. One process's interval (from its steps) is left out:
+    it knows nothing of the variation between processes (see docs/statistics.md)."""
+    rate, interval = row.steps_per_second, row.rate_interval
+    if rate is None or interval is None or interval.basis != "processes":
+        return num(rate, 0)
+    return f"{num(rate, 0)} ±{percent(interval.half_width(rate))}"
+
+
+def percent(fraction: float) -> str:
+    """``3%``, ``0.4%``: a relative figure with the digits that matter."""
+    value = 100 * fraction
+    if value != value or value == float("inf"):
+        return "?%"
+    return f"{value:.0f}%" if round(value, 1) >= 1 else f"{value:.1f}%"
 
 
 def check_columns(text: str) -> list[str]:

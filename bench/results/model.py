@@ -22,6 +22,7 @@ times) still load: their rows carry the stored steps/s and no raw data.
 from __future__ import annotations
 
 import math
+import statistics
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -31,6 +32,7 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
+from bench.results.statistics import Interval, rate_interval
 from bench.results.stats import StepStats
 
 SCHEMA_VERSION = 2
@@ -169,6 +171,11 @@ class Measurement:
     output_tail: str | None = None
     """The end of what the row's worker wrote to its standard output and error (at most
     :data:`OUTPUT_TAIL_CHARS` characters), shown on failure and with ``--debug``."""
+    repeats: int = field(default=1, metadata=_range(1))
+    """``--repeat``: the worker processes this row was measured in (rounds interleaved
+    across the rows). The other fields are the first process's."""
+    process_steps_per_second: list[float] = field(default_factory=list, metadata={**COUNT, "what": "steps/s"})
+    """Each process's steady steps/s, in the order they ran (one entry a process)."""
     summary: dict[str, float] = field(default_factory=dict, compare=False, metadata={"derived": True})
     """A schema-1 row's stored figures (it has no raw times); empty otherwise."""
 
@@ -185,10 +192,33 @@ class Measurement:
 
     @property
     def steps_per_second(self) -> float | None:
-        """Steady state: 1 / median time of the steps after the first (from :attr:`stats`)."""
+        """Steady state: 1 / median time of the steps after the first (from :attr:`stats`);
+        measured in several processes, the median of their steps/s."""
+        if len(self.process_steps_per_second) > 1:
+            return statistics.median(self.process_steps_per_second)
         if self.stats is not None:
             return self.stats.steps_per_second
         return self.summary.get("steps_per_second")
+
+    @cached_property
+    def rate_interval(self) -> Interval | None:
+        """The 95 % confidence interval of :attr:`steps_per_second`
+        (:func:`~bench.results.statistics.rate_interval`: from the processes' steps/s, or
+        from one process's steps), ``None`` for a row without either."""
+        if not self.ok:
+            return None
+        return rate_interval(self.process_steps_per_second, self.step_seconds)
+
+    @property
+    def steps_per_second_ci95(self) -> list[float] | None:
+        """``[low, high]`` of :attr:`rate_interval`."""
+        interval = self.rate_interval
+        return None if interval is None else [interval.low, interval.high]
+
+    @property
+    def steps_per_second_ci95_basis(self) -> str | None:
+        """What :attr:`steps_per_second_ci95` was computed from: ``processes`` or ``steps``."""
+        return None if self.rate_interval is None else self.rate_interval.basis
 
     @property
     def first_step_seconds(self) -> float | None:
@@ -238,6 +268,8 @@ class ParameterSnapshots:
 
 DERIVED = ("steps_per_second", "first_step_seconds", "train_seconds")
 """Figures a row saves for readers, derived from ``step_seconds``."""
+DERIVED_INTERVAL = ("steps_per_second_ci95", "steps_per_second_ci95_basis")
+"""The interval a row saves for readers; derived again when read (its inputs are saved)."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +294,8 @@ PARTS: tuple[tuple[str, type], ...] = (("identity", RowIdentity), ("measurement"
 
 SAVED_ORDER = (
     "plugin", "device", "status", "error", "test_accuracy", "final_loss", "steps_completed", "step_seconds",
-    "steps_per_second", "first_step_seconds", "train_seconds", "load_seconds", "setup_seconds", "placement",
+    "steps_per_second", "steps_per_second_ci95", "steps_per_second_ci95_basis", "repeats", "process_steps_per_second",
+    "first_step_seconds", "train_seconds", "load_seconds", "setup_seconds", "placement",
     "steps_per_call", "placement_seconds", "eval_seconds", "parameters_seconds", "close_seconds", "wall_seconds",
     "worker_start_seconds", "observed_training_seconds", "isolation", "diverged_at_step", "loss_curve",
     "parity_step", "parity_max_abs_diff", "final_max_abs_diff",
@@ -331,7 +364,7 @@ class Row:
             for f in fields(part):
                 if not f.metadata.get("derived"):
                     flat[f.name] = getattr(part, f.name)
-        for name in DERIVED:
+        for name in (*DERIVED, *DERIVED_INTERVAL):
             flat[name] = getattr(self.measurement, name)
         flat["status"] = self.measurement.status.value
         for f in fields(Analysis):
@@ -357,7 +390,7 @@ class Row:
         extra: dict[str, Any] = {}
         summary: dict[str, float] = {}
         for key, value in data.items():
-            if key in _SCHEMA1_SUMMARY:
+            if key in _SCHEMA1_SUMMARY or key in DERIVED_INTERVAL:
                 continue  # derived from step_seconds now; schema-1 rows keep their steps/s
             if key in DERIVED:
                 checked = _check_value(float | None, value, f"{where}.{key}", SECONDS)
@@ -469,7 +502,7 @@ _FIELD_PART = {f.name: name for name, kind in PARTS for f in fields(kind) if not
 """Which part of a row holds each saved field."""
 _PART_OF = {
     **_FIELD_PART,
-    **{name: "measurement" for name in ("stats", "ok", *DERIVED)},
+    **{name: "measurement" for name in ("stats", "ok", "rate_interval", *DERIVED, *DERIVED_INTERVAL)},
     "label": "identity",
 }
 """Which part answers ``row.x`` for each field and figure."""

@@ -17,10 +17,35 @@ def test_the_table_and_the_gate():
     comparisons = compare_runs(baseline, candidate, 0.8)
     lines = compare_table(comparisons).splitlines()
     assert lines[0].split()[:4] == ["row", "steps/s", "A", "steps/s"]
-    assert lines[2].split() == ["a", "(cpu)", "100", "70", "0.700", "25.00", "26.00", "1.00"]
+    assert lines[2].split() == ["a", "(cpu)", "100", "70", "0.700", "-", "-", "-", "25.00", "26.00", "1.00"]  # no step times: no test
     assert lines[3].split()[-4:] == ["missing", "from", "the", "candidate"]
     text, failed = render_comparison(("A.json", "B\x1b.json"), baseline, candidate, comparisons, fail_below=0.8)
     assert failed and text.startswith("A: A.json\nB: B\\x1b.json\n")
     assert "REGRESSION a (cpu): 70.0 steps/s is 0.700 x the baseline's 100.0 (below 0.8)" in text
     text, failed = render_comparison(("A", "B"), baseline, candidate, comparisons)
     assert not failed and "REGRESSION" not in text
+
+
+def test_verdicts_intervals_and_the_basis_in_the_table_and_json():
+    import json
+
+    from bench.report.compare import comparison_json
+
+    def repeated(rates):
+        return Row.of(plugin="a", device="cpu", process_steps_per_second=rates, repeats=len(rates))
+
+    def single(step):
+        return Row.of(plugin="b", device="cpu", step_seconds=[0.5, *[step * (1 + i % 7 / 100) for i in range(200)]])
+
+    baseline = _run(repeated([1000, 1010, 990, 1005, 995]), single(0.001))
+    candidate = _run(repeated([750, 760, 740, 755, 745]), single(0.001))
+    comparisons = compare_runs(baseline, candidate)
+    a, b = compare_table(comparisons).splitlines()[2:4]
+    assert a.split()[2:5] == ["1000", "±1%", "750"] and a.split()[8:10] == ["0.008", "slower"]
+    assert "same*" in b.split()  # one process a side: its steps were compared
+    text, failed = render_comparison(("A", "B"), baseline, candidate, comparisons)
+    assert not failed and "*: one worker process a side" in text and "repeats needed: --repeat" in text
+    data = json.loads(comparison_json(("A", "B"), baseline, candidate, comparisons)[0])
+    assert [(r["row"], r["verdict"], r["basis"]) for r in data["rows"]] == [
+        ("a (cpu)", "slower", "processes"), ("b (cpu)", "same", "steps")]
+    assert data["rows"][0]["p_value"] < 0.01 and len(data["rows"][0]["ci95"]) == 2 and data["gate"] is None
