@@ -29,8 +29,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "sweep", parents=[common], help="run every combination of several settings as one run",
         description="The options of bench run; --batch-size, --seed, --threads, --placement and --steps-per-call "
                     "(like --plugins and --devices) take comma lists, and every combination becomes a row of one "
-                    "result document. Rows are compared (parity) with the first ok row of the same batch schedule, "
-                    "i.e. the same seed and batch size.")
+                    "result document. Rows are compared (parity) with the first ok row of the same batch schedule "
+                    "(the same seed and batch size) whose parameters have the same names and shapes.")
     add_run_options(sweep, lists=True)
     sweep.add_argument("--dry-run", action="store_true", help="list the rows the sweep would run, and run nothing")
     sweep.set_defaults(handler=cmd_sweep)

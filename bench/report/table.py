@@ -146,9 +146,10 @@ def _target_columns(document: RunDocument) -> list[Column]:
 
 
 def parity_note(document: RunDocument) -> str | None:
-    """What the parity columns compare, when a run has more than one batch schedule."""
-    if len({row.schedule_sha256 for row in document.results if row.ok}) < 2:
+    """What the parity columns compare, when a run has more than one parity reference."""
+    if len(references(document)) < 2:
         return None
     step = document.parity_step
     return (f"@{step}, @end: max |dparams| against the first ok row of the same batch schedule (same seed and "
-            f"batch size, parameters after the same batches), marked ref")
+            f"batch size, parameters after the same batches) whose parameters have the same names and shapes, "
+            f"marked ref")

@@ -5,8 +5,11 @@ computed here, as the row joins its document:
 
 - *parity*: the largest absolute difference between the row's parameters and its
   reference's, after ``parity_step`` and after the last step. A row's reference is the
-  first ok row trained on the same batch schedule. Only the reference rows' snapshots are
-  kept (:class:`ParityReferences`), so a run's memory does not grow with its rows.
+  first ok row trained on the same batch schedule whose parameters have the same names and
+  shapes (a CNN and a softmax classifier in one run each get their own reference); the
+  reference's position in the document is recorded in the row's analysis
+  (``parity_reference``). Only the reference rows' snapshots are kept
+  (:class:`ParityReferences`), so a run's memory does not grow with its rows.
 - *roofline*: the row's steps/s as a fraction of what its device's ceilings allow a step
   of its stated work (:func:`bench.roofline.rate`).
 """
@@ -23,24 +26,43 @@ from bench.classifier import StepWork
 from bench.results.model import Analysis, ParameterSnapshots, Row, RunDocument
 
 
+ParityKey = tuple[str | None, tuple[tuple[str, tuple[int, ...]], ...]]
+"""``(schedule sha256, ((parameter name, shape), ...))``: rows that can be compared."""
+
+
+def parity_key(row: Row, parameters: ParameterSnapshots) -> ParityKey | None:
+    """The row's schedule and its parameters' names and shapes; ``None`` without snapshots."""
+    snapshot = parameters.at_parity or parameters.final
+    if not snapshot:
+        return None
+    return row.schedule_sha256, tuple(sorted((name, tuple(np.shape(value))) for name, value in snapshot.items()))
+
+
 @dataclass
 class ParityReferences:
-    """The parameter snapshots of each schedule's reference row (and of no other row)."""
+    """The parameter snapshots of each reference row (and of no other row), by
+    :func:`parity_key`, with the reference's position in the document."""
 
-    snapshots: dict[str | None, ParameterSnapshots] = field(default_factory=dict)
+    snapshots: dict[ParityKey, tuple[int, ParameterSnapshots]] = field(default_factory=dict)
 
-    def compare(self, row: Row, parameters: ParameterSnapshots) -> tuple[float | None, float | None]:
-        """The row's differences from its reference (itself, when it is the first ok row)."""
-        if not row.ok:
-            return None, None
-        reference = self.snapshots.setdefault(row.schedule_sha256, parameters)
-        return max_abs_diff(reference.at_parity, parameters.at_parity), max_abs_diff(reference.final, parameters.final)
+    def compare(self, row: Row, parameters: ParameterSnapshots,
+                position: int = 0) -> tuple[float | None, float | None, int | None]:
+        """The row's differences from its reference (itself, when it is the first ok row of
+        its schedule with these parameter names and shapes) and the reference's position
+        (``position`` is the row's own)."""
+        key = parity_key(row, parameters) if row.ok else None
+        if key is None:
+            return None, None, None
+        at, reference = self.snapshots.setdefault(key, (position, parameters))
+        return (max_abs_diff(reference.at_parity, parameters.at_parity),
+                max_abs_diff(reference.final, parameters.final), at)
 
 
 def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferences, document: RunDocument) -> Row:
-    """``row`` with its analysis: parity against its reference, its roofline rating."""
-    at_parity, final = references.compare(row, parameters)
-    return row.with_analysis(Analysis(at_parity, final, **roofline_rating(row, document)))
+    """``row`` with its analysis: parity against its reference, its roofline rating; the row
+    is to join ``document`` as its next row."""
+    at_parity, final, reference = references.compare(row, parameters, len(document.results))
+    return row.with_analysis(Analysis(at_parity, final, parity_reference=reference, **roofline_rating(row, document)))
 
 
 def roofline_rating(row: Row, document: RunDocument) -> dict[str, Any]:

@@ -235,6 +235,9 @@ class Analysis:
     """``compute`` or ``memory``: the ceiling that limits a step of this work."""
     roofline_reason: str | None = None
     """Why the row has no fraction, when it has none."""
+    parity_reference: int | None = field(default=None, metadata=COUNT)
+    """The position in the document of the row the parity columns compare this row with
+    (its own when it is the reference); ``None``: not compared (older files lack it)."""
 
 
 PARTS: tuple[tuple[str, type], ...] = (("identity", RowIdentity), ("measurement", Measurement), ("analysis", Analysis))
@@ -244,6 +247,7 @@ SAVED_ORDER = (
     "steps_per_second", "first_step_seconds", "train_seconds", "load_seconds", "setup_seconds", "placement",
     "steps_per_call", "placement_seconds", "eval_seconds", "close_seconds", "wall_seconds", "worker_start_seconds",
     "isolation", "diverged_at_step", "loss_curve", "parity_step", "parity_max_abs_diff", "final_max_abs_diff",
+    "parity_reference",
     "roofline_fraction", "attainable_steps_per_second", "roofline_bound", "roofline_reason",
     "compiled_flops_per_step", "compiled_bytes_per_step", "peak_host_memory_bytes", "peak_device_memory_bytes",
     "flops_per_step", "bytes_per_step", "eval_every", "eval_during_training_seconds", "accuracy_curve",
