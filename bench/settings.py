@@ -131,8 +131,9 @@ class RunConfig:
                                       help="with --executor ray: where the nodes look for CIFAR-10 (default: each "
                                            "node's own)")
     params: dict[str, str] = option(factory=dict, convert="key_value", flag="--param", metavar="[CLF:]KEY=VALUE",
+                                    sweep=True,
                                     help="a setting a classifier declares (bench plugins --params lists them); "
-                                         "CLF: limits it to one classifier (repeatable)")
+                                         "CLF: limits it to one classifier (repeatable, each key once)")
     """``--param`` settings as given: ``key`` for every selected classifier that takes it,
     ``classifier:key`` for one."""
     loss_every: int = option(10, convert="integer", metavar="N", help="keep the loss every N steps (default: 10)")
@@ -215,7 +216,8 @@ ROW_SETTINGS = ("steps", "batch_size", "learning_rate", "seed", "threads", "plac
 SWEEP_AXES = tuple(f.name for f in fields(RunConfig) if f.metadata.get("sweep"))
 """What ``bench sweep`` can vary (besides ``--plugins`` and ``--devices``), in the order
 the Cartesian product nests them (the last varies fastest): the fields declared with
-``sweep=True``."""
+``sweep=True``. The ``params`` axis takes whole ``--param`` mappings, one per combination
+of the swept params' values (:func:`params_given`)."""
 
 
 def row_settings(config: RunConfig) -> dict[str, Any]:
@@ -252,6 +254,30 @@ def sweep_combinations(config: RunConfig, axes: Mapping[str, Sequence[Any]]) -> 
     if all(problem for _, problem in combinations):
         raise UsageError(f"no combination of the sweep can run: {combinations[0][1]}")
     return combinations
+
+
+def params_given(pairs: Sequence[tuple[str, str]], *, lists: bool = False) -> list[dict[str, str]]:
+    """``--param`` as given (``(key, text)`` pairs, in order): each combination of their
+    values, the last key varying fastest (a plain run: one).
+
+    A key given twice is a UsageError (the last would silently win). With ``lists`` (``bench
+    sweep``) a value is a comma list, ``CLF:key=v1,v2``, and each value becomes its own
+    combination; a value listed twice, or an empty one, is a UsageError.
+    """
+    values: dict[str, list[str]] = {}
+    for key, text in pairs:
+        if key in values:
+            hint = f"; to sweep it, --param {key}=A,B" if lists else "; bench sweep --param KEY=A,B sweeps it"
+            raise UsageError(f"--param {key} is given more than once{hint}")
+        listed = [part.strip() for part in text.split(",")] if lists else [text]
+        if lists and (not all(listed) and len(listed) > 1):
+            raise UsageError(f"--param {key}={text}: an empty value in the list")
+        twice = sorted({v for v in listed if listed.count(v) > 1})
+        if twice:
+            raise UsageError(f"--param {key} lists {', '.join(twice)} more than once")
+        values[key] = listed
+    keys = list(values)
+    return [dict(zip(keys, combination, strict=True)) for combination in itertools.product(*values.values())]
 
 
 def _at_least(flag: str, value: int, least: int) -> None:

@@ -25,7 +25,6 @@ import numpy as np
 from bench.classifier import StepWork
 from bench.results.model import Analysis, ParameterSnapshots, Row, RunDocument
 
-
 ParityKey = tuple[str | None, tuple[tuple[str, tuple[int, ...]], ...]]
 """``(schedule sha256, ((parameter name, shape), ...))``: rows that can be compared."""
 

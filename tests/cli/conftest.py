@@ -120,8 +120,12 @@ class Bench:
         env.update(BENCH_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", TF_CPP_MIN_LOG_LEVEL="3")
         env.update(self.env)
         env.update(extra)
-        if self.site.is_dir():
-            env["PYTHONPATH"] = str(self.site)
+        # The session's own PYTHONPATH stays (a checkout tested against another's install
+        # runs its own code in the subprocess too), after the throwaway distributions.
+        paths = [str(self.site)] if self.site.is_dir() else []
+        paths += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if paths:
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
     def args(self, *args: str) -> list[str]:
