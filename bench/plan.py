@@ -26,6 +26,7 @@ from bench.settings import (
     RunConfig,
     resolve_params,
     row_settings,
+    seed_axes,
     sweep_combinations,
     with_plugin_defaults,
 )
@@ -97,11 +98,13 @@ def prepare_run(
 
     Every value is checked before any plugin is looked up; then the plugins (an unknown
     one names those that failed to load), their ``--param`` settings, and the executor's
-    own options. ``given`` names the recipe settings the user gave: the others take the
-    first plugin's recipe defaults (``None``: every recipe setting counts as given).
+    own options. ``config.seeds`` (``--seeds``) becomes the sweep's ``seed`` axis.
+    ``given`` names the recipe settings the user gave: the others take the first plugin's
+    recipe defaults (``None``: every recipe setting counts as given).
     """
     from bench.execute import check_options
 
+    axes = seed_axes(config, axes)
     combinations = combinations_of(config, axes)
     check_options(config)
     specs = tuple(registry.get(name) for name in config.plugins)

@@ -84,6 +84,11 @@ class RunConfig:
     learning_rate: float = option(0.005, convert="number", metavar="LR",
                                   help="SGD step size (default: 0.005, or the model's own)")
     seed: int = option(0, convert="integer", sweep=True, help="seeds the batch schedule and the frameworks (default: 0)")
+    seeds: list[int] | None = option(convert="seeds", metavar="N|S1,S2,...",
+                                     help="run every row once per seed, as a sweep over --seed: N means seeds 0 to "
+                                          "N-1 (2 to 1000), a comma list names them; reports each row's accuracy as "
+                                          "a mean with a 95%% interval (instead of --seed)")
+    """Seeds to sweep (``--seeds``): every row runs once per seed, as ``seed`` swept; ``None``: one seed."""
     sampling: Sampling = option("replacement", choices=SAMPLINGS,
                                 help="batches drawn with replacement (the reference) or shuffled epochs")
     dataset: DatasetName = option("cifar10", choices=DATASETS,
@@ -168,6 +173,8 @@ class RunConfig:
         _at_least("--steps-per-call", self.steps_per_call, 1)
         if not 0 <= self.seed < 2**32:
             raise UsageError(f"--seed must be between 0 and 2**32 - 1, not {self.seed}")
+        if self.seeds is not None:
+            check_seeds(self.seeds)
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UsageError(f"--learning-rate must be a positive finite number, not {self.learning_rate}")
         if self.threads is not None and not 1 <= self.threads <= max_threads():
@@ -278,6 +285,35 @@ def params_given(pairs: Sequence[tuple[str, str]], *, lists: bool = False) -> li
         values[key] = listed
     keys = list(values)
     return [dict(zip(keys, combination, strict=True)) for combination in itertools.product(*values.values())]
+
+
+MAX_SEEDS = 1000
+"""The most seeds ``--seeds`` may name (each is a row per classifier)."""
+
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    """``--seeds``: 2 to :data:`MAX_SEEDS` seeds, each once, each a valid ``--seed``."""
+    if not 2 <= len(seeds) <= MAX_SEEDS:
+        raise UsageError(f"--seeds needs 2 to {MAX_SEEDS} seeds (a spread needs two), not {len(seeds)}")
+    bad = next((seed for seed in seeds if isinstance(seed, bool) or not isinstance(seed, int)
+                or not 0 <= seed < 2**32), None)
+    if bad is not None:
+        raise UsageError(f"--seeds: each seed must be an integer between 0 and 2**32 - 1, not {bad!r}")
+    twice = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
+    if twice:
+        raise UsageError(f"--seeds lists {', '.join(map(str, twice))} more than once")
+
+
+def seed_axes(config: RunConfig, axes: Mapping[str, Sequence[Any]] | None) -> dict[str, Sequence[Any]]:
+    """A sweep's axes with ``--seeds`` as its ``seed`` axis (``--seeds`` with a list of
+    ``--seed`` values is a UsageError)."""
+    found = dict(axes or {})
+    if config.seeds is not None:
+        check_seeds(config.seeds)
+        if "seed" in found:
+            raise UsageError("give --seeds or a list of --seed values, not both")
+        found["seed"] = list(config.seeds)
+    return found
 
 
 def _at_least(flag: str, value: int, least: int) -> None:
