@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from bench.report.accuracy import accuracy_table
-from bench.report.table import parity_note, results_table
+from bench.report.table import noise_notes, parity_note, results_table
 from bench.report.text import DEFAULT_FORMAT, num, safe_text
 from bench.results.compare import rate
 from bench.results.identity import label_of, ordered_rows, setting_text, varying_of
@@ -33,6 +33,7 @@ def render_run(
     note = parity_note(document)
     if note:
         parts.append(note)
+    parts += noise_notes(document)
     parts += [f"  {line}" for line in problems(document)]
     spread = accuracy_table(document, fmt)
     if spread:

@@ -146,6 +146,21 @@ class Measurement:
     compiled_flops_per_step: float | None = field(default=None, metadata=COUNT)
     """The compiler's own count of a step's FLOPs (XLA's cost analysis), where offered."""
     compiled_bytes_per_step: float | None = field(default=None, metadata=COUNT)
+    load_average: float | None = field(default=None, metadata=COUNT)
+    """How busy the machine was while the row trained (:class:`bench.measure.NoiseProbe`):
+    the 1-minute load average, the higher of its readings before and after training."""
+    others_cpu_seconds: float | None = field(default=None, metadata=SECONDS)
+    """CPU seconds the machine was busy during training besides the row's own process."""
+    own_cpu_seconds: float | None = field(default=None, metadata=SECONDS)
+    """CPU seconds the row's process (all its threads) took during training."""
+    active_threads: int | None = field(default=None, metadata=COUNT)
+    """The row's process's threads that ran at least 5 % of the training's wall clock."""
+    involuntary_switches: int | None = field(default=None, metadata=COUNT)
+    """Times the row's process was switched out against its will during training."""
+    noise_window_seconds: float | None = field(default=None, metadata=SECONDS)
+    """The wall-clock seconds of training over which the noise figures were taken."""
+    cpu_count: int | None = field(default=None, metadata=_range(1))
+    """The logical CPUs of the machine the row ran on."""
     node: dict[str, Any] | None = None
     """Where the row ran when not on this machine (an executor's node)."""
     summary: dict[str, float] = field(default_factory=dict, compare=False, metadata={"derived": True})
@@ -252,7 +267,9 @@ SAVED_ORDER = (
     "compiled_flops_per_step", "compiled_bytes_per_step", "peak_host_memory_bytes", "peak_device_memory_bytes",
     "flops_per_step", "bytes_per_step", "eval_every", "eval_during_training_seconds", "accuracy_curve",
     "target_accuracy", "steps_to_target", "time_to_target_seconds", "schedule_sha256", "settings", "params",
-    "plugin_version", "distribution", "node",
+    "plugin_version", "distribution", "load_average", "others_cpu_seconds", "own_cpu_seconds",
+    "active_threads", "involuntary_switches",
+    "noise_window_seconds", "cpu_count", "node",
 )
 """A saved row's keys, in the order schema 2 has always written them."""
 _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
