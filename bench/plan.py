@@ -135,8 +135,8 @@ def plan_rows(
     settings (from :func:`bench.settings.sweep_combinations`), in the order of execution.
 
     ``per_combination``: each combination's resolved params (a sweep of ``--param``),
-    else ``params`` for all. A row equal to an earlier one (a classifier that does not take
-    a swept param) is planned once.
+    else ``params`` for all. A row equal to an earlier one of the same ``--plugins`` entry
+    (a classifier that does not take a swept param) is planned once.
     """
     devices = {spec.name: devices_of(spec) for spec in specs}
     seeds = _first_seen(config.seed for config, _ in combinations)
@@ -147,13 +147,13 @@ def plan_rows(
     rows: list[PlannedRow] = []
     seen: set[str] = set()
     for key in keys:
-        for spec in specs:
+        for number, spec in enumerate(specs):
             for device in devices[spec.name]:
                 for (config, problem), own in zip(combinations, resolved, strict=True):
                     if (config.seed, config.batch_size) != key:
                         continue
                     row = PlannedRow(spec, device, config, dict(own[spec.name]), problem)
-                    same = repr((spec.name, device, row.settings, sorted(row.params.items()), problem))
+                    same = repr((number, device, row.settings, sorted(row.params.items()), problem))
                     if same not in seen:
                         seen.add(same)
                         rows.append(row)
