@@ -42,7 +42,10 @@ K = TypeVar("K", bound=Hashable)
 
 
 def setting_text(value: Any) -> str:
-    """A setting's value as a label shows it (``None``, the framework's default: ``default``)."""
+    """A setting's value as a label shows it (``None``, the framework's default: ``default``;
+    a swept ``--param`` combination, a mapping: ``key=value key=value``)."""
+    if isinstance(value, Mapping):
+        return " ".join(f"{key}={item}" for key, item in value.items())
     return "default" if value is None else str(value)
 
 
