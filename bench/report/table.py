@@ -156,6 +156,10 @@ def parity_note(document: RunDocument) -> str | None:
             f"marked ref")
 
 
+NOISE_LINES = 3
+"""Rows named by :func:`noise_notes` at most (the others are counted)."""
+
+
 def noise_notes(document: RunDocument) -> list[str]:
     """The footnote of the busy mark (when a row has it), and a line for each row whose
     threads competed with other processes for the CPUs (:mod:`bench.results.noise`)."""
@@ -168,5 +172,8 @@ def noise_notes(document: RunDocument) -> list[str]:
     lines = [f"{BUSY_MARK} timed on a busy machine: other processes kept {kept} CPUs busy on average while it trained "
              f"({100 * BUSY_SHARE:g}% of the CPUs or more); its speed can be far below a quiet machine's"]
     varying = varying_of(document.results)
-    lines += [f"  {safe_text(label_of(row, varying))}: {note}" for row in busy if (note := oversubscribed(row))]
+    crowded = [(row, note) for row in busy if (note := oversubscribed(row))]
+    lines += [f"  {safe_text(label_of(row, varying))}: {note}" for row, note in crowded[:NOISE_LINES]]
+    if len(crowded) > NOISE_LINES:
+        lines.append(f"  and {len(crowded) - NOISE_LINES} more rows whose threads outnumbered the free CPUs")
     return lines

@@ -3,9 +3,10 @@
 
 A row is *busy* when, on average over its training, other processes (and, on a virtual
 machine, other guests: steal time) kept at least :data:`BUSY_SHARE` of the machine's CPUs
-busy. Its threads are *oversubscribed* when it was busy and ran several threads (more
-than one of its process's threads ran at least 5 % of the time: ``active_threads``) on
-more CPUs than the others left free: threads that spin while they wait for each
+busy. Its threads are *oversubscribed* when it was busy and ran several threads (its
+``--threads`` above 1; with the framework's default threads, more than one of its
+process's threads ran at least 5 % of the time: ``active_threads``) on more CPUs than the
+others left free: threads that spin while they wait for each
 other (OpenMP) then lose their CPU to the other jobs, and a step can take many times
 longer than on a quiet machine.
 """
@@ -53,10 +54,12 @@ def oversubscribed(row: Row) -> str | None:
     if not is_busy(row) or others is None or cpus is None or threads is None:
         return None
     free = max(0.0, cpus - others)
+    given = row.settings.get("threads")
+    if isinstance(given, int) and not isinstance(given, bool):
+        threads = given  # what the user can change (a framework keeps a thread or two of its own)
     if threads <= 1 or threads <= free + 0.5:
         return None
-    given = row.settings.get("threads")
-    ran = f"{threads} busy threads ({'the framework default' if given is None else f'--threads {given}'})"
+    ran = f"{threads} busy threads (the framework default)" if given is None else f"--threads {given}"
     details = [f"load {row.load_average:.1f}"] if row.load_average is not None else []
     if row.involuntary_switches is not None:
         details.append(f"{row.involuntary_switches} involuntary switches")

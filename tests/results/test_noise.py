@@ -27,7 +27,8 @@ def test_threads_beyond_the_free_cpus_get_a_line_with_advice():
     note = oversubscribed(_row(1.6, active=2))
     assert note is not None and "2 busy threads (the framework default)" in note
     assert "1.6 of 2 CPUs" in note and "--threads 1" in note and "4000 involuntary switches" in note
-    assert "--threads 2" in (oversubscribed(_row(1.6, threads=2, active=2)) or "")
+    assert "ran --threads 2 while" in (oversubscribed(_row(1.6, threads=2, active=2)) or "")
+    assert oversubscribed(_row(1.8, threads=1, active=2)) is None  # already what it would advise
     assert oversubscribed(_row(1.6, active=1)) is None  # one thread competes with nobody of its own
     assert oversubscribed(_row(0.5, active=2)) is None  # 1.5 CPUs free: two threads fit
     assert oversubscribed(_row(0.2, active=4)) is None  # not busy
@@ -42,6 +43,8 @@ def test_the_table_marks_busy_rows_and_explains_the_mark_once():
     assert len(notes) == 2 and "--threads 1" in notes[1]
     assert "* timed on a busy machine" in render_run(document, width=0)
     assert noise_notes(RunDocument("r", "", None, {}, {}, results=[_row(None)])) == []
+    many = noise_notes(RunDocument("r", "", None, {}, {}, results=[_row(1.6, active=2) for _ in range(5)]))
+    assert len(many) == 5 and many[-1] == "  and 2 more rows whose threads outnumbered the free CPUs"
 
 
 def test_the_noise_figures_survive_a_round_trip_and_files_without_them_load():
