@@ -23,13 +23,13 @@ def test_the_noise_probe_records_how_busy_the_machine_was_around_training():
     from bench.measure import NoiseProbe
 
     probe = NoiseProbe()
-    end = time.perf_counter() + 0.3
-    while time.perf_counter() < end:  # this process's own work: not the others'
+    end = time.process_time() + 0.2
+    while time.process_time() < end:  # 0.2 s of this process's own CPU time: not the others'
         pass
     row = SimpleNamespace()
     probe.fill(row)
-    assert row.noise_window_seconds >= 0.3 and row.cpu_count >= 1
-    assert row.own_cpu_seconds >= 0.1 and row.involuntary_switches >= 0 and row.load_average >= 0
+    assert row.noise_window_seconds >= 0.2 and row.cpu_count >= 1
+    assert row.own_cpu_seconds >= 0.15 and row.involuntary_switches >= 0 and row.load_average >= 0
     assert row.active_threads >= 1  # the spinning thread
     # The others' share is what the machine was busy with besides this process (never negative).
     assert 0 <= row.others_cpu_seconds <= row.cpu_count * row.noise_window_seconds + 0.1
