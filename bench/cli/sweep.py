@@ -2,12 +2,13 @@
 
 It takes every option of ``bench run``; ``--batch-size``, ``--seed``, ``--threads``,
 ``--placement``, ``--steps-per-call`` and ``--param [CLF:]KEY=V1,V2`` (like ``--plugins``
-and ``--devices``) take comma lists, and every combination of the values becomes a row of one result document, each
-row recording its own settings. Planning (:mod:`bench.plan`) is apart from running, so
-``--dry-run`` lists the rows without loading any data, and the executor that measures the
-rows is bench run's choice (``--executor``): ``process`` (this machine, one worker process
-per row, or bench's own process with ``--executor inprocess``) or ``ray`` (each row a task on
-a node of a Ray cluster, one timed row per node at a time).
+and ``--devices``) take comma lists, and every combination of the values becomes a row of
+one result document, each row recording its own settings and params. Planning
+(:mod:`bench.plan`) is apart from running, so ``--dry-run`` lists the rows without loading
+any data, and the executor that measures the rows is bench run's choice (``--executor``):
+``process`` (this machine, one worker process per row, or bench's own process with
+``--executor inprocess``) or ``ray`` (each row a task on a node of a Ray cluster, one timed
+row per node at a time).
 
 A combination whose values cannot go together (``--steps-per-call`` > 1 with ``feed``
 placement) is not refused: it is listed with its reason by ``--dry-run`` and recorded as
