@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import resource
 import sys
 import time
@@ -158,12 +159,14 @@ def measure(
         enter("training")
         if job.eval_every is not None:
             evaluations = Evaluations(clf, dataset, job.eval_every, schedule.steps)
+        noise = NoiseProbe()
         if steps_per_call > 1:
             _train_in_calls(clf, schedule, row, job.loss_every, progress, steps_per_call,  # type: ignore[arg-type]  # declared by supports_steps_per_call
                             evaluations)
         else:
             _train(clf, dataset, schedule, row, job.loss_every, progress, resident=placement == "resident",
                    evaluations=evaluations)
+        noise.fill(row)
         if row.status == OK:
             enter("evaluation")
             start = time.perf_counter()
@@ -252,6 +255,77 @@ def score(measurement: Measurement, predictions: Predictions, labels: np.ndarray
             if reached:
                 figures["steps_to_target"], figures["time_to_target_seconds"] = reached[0]
     return replace(measurement, **figures)
+
+
+class NoiseProbe:
+    """How busy the machine was while a row trained: read once before and once after the
+    training phase (never inside the timed loop).
+
+    It fills ``load_average`` (the higher 1-minute load average of the two readings),
+    ``involuntary_switches`` (this process's, while training), ``own_cpu_seconds`` (this
+    process's CPU time, all its threads), ``others_cpu_seconds`` (the CPU time the whole
+    machine was busy, less this process's own; steal time included), ``active_threads`` (the
+    process's threads that ran at least 5 % of the time: the threads the row really used),
+    ``noise_window_seconds`` and ``cpu_count``. A figure the platform cannot give stays unset.
+    """
+
+    ACTIVE_SHARE = 0.05
+    """A thread that ran at least this share of the window counts as active."""
+
+    def __init__(self) -> None:
+        self._load = _load_average()
+        self._machine = _machine_busy_seconds()
+        self._threads = _thread_cpu_seconds()
+        self._own = resource.getrusage(resource.RUSAGE_SELF)
+        self._start = time.perf_counter()
+
+    def fill(self, row: Any) -> None:
+        window = time.perf_counter() - self._start
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        machine = _machine_busy_seconds()
+        loads = [load for load in (self._load, _load_average()) if load is not None]
+        row.noise_window_seconds = window
+        row.cpu_count = os.cpu_count()
+        row.load_average = max(loads) if loads else None
+        row.involuntary_switches = max(0, own.ru_nivcsw - self._own.ru_nivcsw)
+        mine = (own.ru_utime + own.ru_stime) - (self._own.ru_utime + self._own.ru_stime)
+        row.own_cpu_seconds = mine
+        if machine is not None and self._machine is not None:
+            row.others_cpu_seconds = max(0.0, machine - self._machine - mine)
+        threads = _thread_cpu_seconds()
+        if threads is not None and self._threads is not None:
+            row.active_threads = sum(seconds - self._threads.get(tid, 0.0) >= self.ACTIVE_SHARE * window
+                                     for tid, seconds in threads.items())
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):  # pragma: no cover - not on every platform
+        return None
+
+
+def _thread_cpu_seconds() -> dict[int, float] | None:
+    """This process's threads: id -> CPU seconds so far."""
+    try:
+        import psutil
+
+        return {t.id: t.user_time + t.system_time for t in psutil.Process().threads()}
+    except Exception:  # noqa: BLE001 - noise figures are best effort
+        return None
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds every CPU of the machine has been busy since boot (all but idle and I/O wait)."""
+    try:
+        import psutil
+
+        times = psutil.cpu_times()
+    except Exception:  # noqa: BLE001 - noise figures are best effort
+        return None
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    total = sum(getattr(times, name) for name in times._fields if name not in ("guest", "guest_nice"))
+    return float(total - idle)  # guest time is already counted in user time
 
 
 @dataclass

@@ -68,6 +68,22 @@ def integer_list(text: str) -> list[int]:
     return [integer(part) for part in csv(text)]
 
 
+def seeds(text: str) -> list[int]:
+    """``--seeds``: ``N`` (seeds 0 to N-1) or a comma list of seeds, in the order given."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected N (seeds 0 to N-1) or a comma list of seeds, not {text!r}")
+    values = [integer(part) for part in parts]
+    if len(values) > 1:
+        return values
+    from bench.settings import MAX_SEEDS
+
+    count = values[0]
+    if not 2 <= count <= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"N (seeds 0 to N-1) must be between 2 and {MAX_SEEDS}, not {count}")
+    return list(range(count))
+
+
 def choice_list(choices: tuple[str, ...]) -> Any:
     """A converter for ``a,b``, each one of ``choices``."""
 

@@ -38,7 +38,8 @@ def plan_summary(planned: Sequence[PlannedRow]) -> str:
     lines = [
         f"{len(planned)} rows: {len(runnable)} to run, {len(planned) - len(runnable)} unavailable; "
         f"{len(schedule_keys(planned))} batch schedule(s) of {', '.join(map(str, steps))} steps",
-        "parity: each row against the first ok row of its schedule (same seed and batch size)",
+        "parity: each row against the first ok row of its schedule (same seed and batch size) whose parameters "
+        "have the same names and shapes (known once the rows ran)",
     ]
     if any(item.device == "all" for item in planned):
         lines.append("device 'all' is expanded to each plugin's devices when the sweep runs")

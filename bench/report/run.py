@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from bench.report.table import parity_note, results_table
+from bench.report.accuracy import accuracy_table
+from bench.report.table import noise_notes, parity_note, results_table
 from bench.report.text import DEFAULT_FORMAT, num, safe_text
 from bench.results.compare import rate
 from bench.results.identity import label_of, ordered_rows, setting_text, varying_of
@@ -26,13 +27,17 @@ def render_run(
 ) -> str:
     """The run as ``bench report`` prints it (``identity``: its identity lines first, as
     ``bench report`` does; ``bench run`` starts at the table): the results table, the
-    parity note, the rows' problems, the roofline, the speed-ups and the timeline."""
+    parity note, the rows' problems, the accuracy over seeds, the roofline, the speed-ups and the timeline."""
     parts = [*identity_lines(document), ""] if identity else []
     parts.append(results_table(document, fmt, columns=columns, width=width))
     note = parity_note(document)
     if note:
         parts.append(note)
+    parts += noise_notes(document)
     parts += [f"  {line}" for line in problems(document)]
+    spread = accuracy_table(document, fmt)
+    if spread:
+        parts += ["", spread]
     roof = roofline_line(document)
     if roof:
         parts.append(roof)

@@ -14,8 +14,9 @@ from tabulate import tabulate, tabulate_formats
 
 from bench.errors import UsageError
 from bench.report.text import DEFAULT_FORMAT, mib, num, safe_text, scaled, sci, terminal_width, text_width
-from bench.results.identity import ordered_rows, references, setting_text, varying_of
+from bench.results.identity import label_of, ordered_rows, references, setting_text, varying_of
 from bench.results.model import Row, RunDocument, Status
+from bench.results.noise import BUSY_MARK, BUSY_SHARE, is_busy, others_cpus, oversubscribed
 
 UNCREDITED = (Status.SUSPECT, Status.FAILED)
 """Rows whose reported speed and accuracy are shown in parentheses: not credited."""
@@ -58,7 +59,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("device", "device", 0, lambda r, _: safe_text(r.device)),
     Column("status", "status", 0, lambda r, _: str(r.status)),
     Column("accuracy", "acc %", 1, _credited(lambda r: num(scaled(r.test_accuracy, 100), 2))),
-    Column("steps_per_second", "steps/s", 1, _credited(lambda r: rate_cell(r))),
+    Column("steps_per_second", "steps/s", 1, _credited(lambda r: rate_cell(r) + (BUSY_MARK if is_busy(r) else ""))),
     Column("wall", "wall s", 2, lambda r, _: num(r.wall_seconds, 2)),
     Column("parity", "@{parity}", 2, _parity("parity_max_abs_diff")),
     Column("roofline", "% roof", 3, _credited(lambda r: num(scaled(r.roofline_fraction, 100), 0))),
@@ -177,9 +178,33 @@ def _target_columns(document: RunDocument) -> list[Column]:
 
 
 def parity_note(document: RunDocument) -> str | None:
-    """What the parity columns compare, when a run has more than one batch schedule."""
-    if len({row.schedule_sha256 for row in document.results if row.ok}) < 2:
+    """What the parity columns compare, when a run has more than one parity reference."""
+    if len(references(document)) < 2:
         return None
     step = document.parity_step
     return (f"@{step}, @end: max |dparams| against the first ok row of the same batch schedule (same seed and "
-            f"batch size, parameters after the same batches), marked ref")
+            f"batch size, parameters after the same batches) whose parameters have the same names and shapes, "
+            f"marked ref")
+
+
+NOISE_LINES = 3
+"""Rows named by :func:`noise_notes` at most (the others are counted)."""
+
+
+def noise_notes(document: RunDocument) -> list[str]:
+    """The footnote of the busy mark (when a row has it), and a line for each row whose
+    threads competed with other processes for the CPUs (:mod:`bench.results.noise`)."""
+    busy = [row for row in document.results if is_busy(row)]
+    if not busy:
+        return []
+    shares = [others_cpus(row) or 0.0 for row in busy]
+    low, high = f"{min(shares):.1f}", f"{max(shares):.1f}"
+    kept = low if low == high else f"{low}-{high}"
+    lines = [f"{BUSY_MARK} timed on a busy machine: other processes kept {kept} CPUs busy on average while it trained "
+             f"({100 * BUSY_SHARE:g}% of the CPUs or more); its speed can be far below a quiet machine's"]
+    varying = varying_of(document.results)
+    crowded = [(row, note) for row in busy if (note := oversubscribed(row))]
+    lines += [f"  {safe_text(label_of(row, varying))}: {note}" for row, note in crowded[:NOISE_LINES]]
+    if len(crowded) > NOISE_LINES:
+        lines.append(f"  and {len(crowded) - NOISE_LINES} more rows whose threads outnumbered the free CPUs")
+    return lines

@@ -5,8 +5,11 @@ computed here, as the row joins its document:
 
 - *parity*: the largest absolute difference between the row's parameters and its
   reference's, after ``parity_step`` and after the last step. A row's reference is the
-  first ok row trained on the same batch schedule. Only the reference rows' snapshots are
-  kept (:class:`ParityReferences`), so a run's memory does not grow with its rows.
+  first ok row trained on the same batch schedule whose parameters have the same names and
+  shapes (a CNN and a softmax classifier in one run each get their own reference); the
+  reference's position in the document is recorded in the row's analysis
+  (``parity_reference``). Only the reference rows' snapshots are kept
+  (:class:`ParityReferences`), so a run's memory does not grow with its rows.
 - *roofline*: the row's steps/s as a fraction of what its device's ceilings allow a step
   of its stated work (:func:`bench.roofline.rate`).
 - *verdict*: an ``ok`` row whose figures the machine cannot have produced becomes
@@ -33,18 +36,37 @@ OUTSIDE_SLACK_SECONDS = 3.0
 """``parameters()`` and ``predict()`` may take this long beyond the training steps' share
 (first calls compile: XLA, ``tf.function``)."""
 
+
+ParityKey = tuple[str | None, tuple[tuple[str, tuple[int, ...]], ...]]
+"""``(schedule sha256, ((parameter name, shape), ...))``: rows that can be compared."""
+
+
+def parity_key(row: Row, parameters: ParameterSnapshots) -> ParityKey | None:
+    """The row's schedule and its parameters' names and shapes; ``None`` without snapshots."""
+    snapshot = parameters.at_parity or parameters.final
+    if not snapshot:
+        return None
+    return row.schedule_sha256, tuple(sorted((name, tuple(np.shape(value))) for name, value in snapshot.items()))
+
+
 @dataclass
 class ParityReferences:
-    """The parameter snapshots of each schedule's reference row (and of no other row)."""
+    """The parameter snapshots of each reference row (and of no other row), by
+    :func:`parity_key`, with the reference's position in the document."""
 
-    snapshots: dict[str | None, ParameterSnapshots] = field(default_factory=dict)
+    snapshots: dict[ParityKey, tuple[int, ParameterSnapshots]] = field(default_factory=dict)
 
-    def compare(self, row: Row, parameters: ParameterSnapshots) -> tuple[float | None, float | None]:
-        """The row's differences from its reference (itself, when it is the first ok row)."""
-        if not row.ok:
-            return None, None
-        reference = self.snapshots.setdefault(row.schedule_sha256, parameters)
-        return max_abs_diff(reference.at_parity, parameters.at_parity), max_abs_diff(reference.final, parameters.final)
+    def compare(self, row: Row, parameters: ParameterSnapshots,
+                position: int = 0) -> tuple[float | None, float | None, int | None]:
+        """The row's differences from its reference (itself, when it is the first ok row of
+        its schedule with these parameter names and shapes) and the reference's position
+        (``position`` is the row's own)."""
+        key = parity_key(row, parameters) if row.ok else None
+        if key is None:
+            return None, None, None
+        at, reference = self.snapshots.setdefault(key, (position, parameters))
+        return (max_abs_diff(reference.at_parity, parameters.at_parity),
+                max_abs_diff(reference.final, parameters.final), at)
 
 
 def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferences, document: RunDocument) -> Row:
@@ -52,8 +74,8 @@ def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferenc
     rating. A suspect row is nobody's parity reference."""
     rating = roofline_rating(row, document)
     row = verdict(row, rating.get("roofline_fraction"), (document.dataset or {}).get("test_images"))
-    at_parity, final = references.compare(row, parameters)
-    return row.with_analysis(Analysis(at_parity, final, **rating))
+    at_parity, final, reference = references.compare(row, parameters, len(document.results))
+    return row.with_analysis(Analysis(at_parity, final, parity_reference=reference, **rating))
 
 
 def verdict(row: Row, roofline_fraction: float | None, test_images: int | None = None) -> Row:

@@ -163,6 +163,21 @@ class Measurement:
     environment: dict[str, str] = field(default_factory=dict)
     """Facts of the row's own process: its framework's versions, the precision it uses
     for float32 matrix products, its thread settings (the classifier's spec reports them)."""
+    load_average: float | None = field(default=None, metadata=COUNT)
+    """How busy the machine was while the row trained (:class:`bench.measure.NoiseProbe`):
+    the 1-minute load average, the higher of its readings before and after training."""
+    others_cpu_seconds: float | None = field(default=None, metadata=SECONDS)
+    """CPU seconds the machine was busy during training besides the row's own process."""
+    own_cpu_seconds: float | None = field(default=None, metadata=SECONDS)
+    """CPU seconds the row's process (all its threads) took during training."""
+    active_threads: int | None = field(default=None, metadata=COUNT)
+    """The row's process's threads that ran at least 5 % of the training's wall clock."""
+    involuntary_switches: int | None = field(default=None, metadata=COUNT)
+    """Times the row's process was switched out against its will during training."""
+    noise_window_seconds: float | None = field(default=None, metadata=SECONDS)
+    """The wall-clock seconds of training over which the noise figures were taken."""
+    cpu_count: int | None = field(default=None, metadata=_range(1))
+    """The logical CPUs of the machine the row ran on."""
     node: dict[str, Any] | None = None
     """Where the row ran when not on this machine (an executor's node)."""
     killed_after_row: list[str] = field(default_factory=list, metadata={"what": "process descriptions"})
@@ -288,6 +303,9 @@ class Analysis:
     """``compute`` or ``memory``: the ceiling that limits a step of this work."""
     roofline_reason: str | None = None
     """Why the row has no fraction, when it has none."""
+    parity_reference: int | None = field(default=None, metadata=COUNT)
+    """The position in the document of the row the parity columns compare this row with
+    (its own when it is the reference); ``None``: not compared (older files lack it)."""
 
 
 PARTS: tuple[tuple[str, type], ...] = (("identity", RowIdentity), ("measurement", Measurement), ("analysis", Analysis))
@@ -299,11 +317,14 @@ SAVED_ORDER = (
     "steps_per_call", "placement_seconds", "eval_seconds", "parameters_seconds", "close_seconds", "wall_seconds",
     "worker_start_seconds", "observed_training_seconds", "isolation", "diverged_at_step", "loss_curve",
     "parity_step", "parity_max_abs_diff", "final_max_abs_diff",
+    "parity_reference",
     "roofline_fraction", "attainable_steps_per_second", "roofline_bound", "roofline_reason",
     "compiled_flops_per_step", "compiled_bytes_per_step", "peak_host_memory_bytes", "peak_device_memory_bytes",
     "flops_per_step", "bytes_per_step", "eval_every", "eval_during_training_seconds", "accuracy_curve",
     "target_accuracy", "steps_to_target", "time_to_target_seconds", "schedule_sha256", "settings", "params",
-    "plugin_version", "distribution", "environment", "node", "killed_after_row", "output_tail",
+    "plugin_version", "distribution", "environment", "load_average", "others_cpu_seconds", "own_cpu_seconds",
+    "active_threads", "involuntary_switches", "noise_window_seconds", "cpu_count", "node", "killed_after_row",
+    "output_tail",
 )
 """A saved row's keys, in the order schema 2 has always written them."""
 _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
