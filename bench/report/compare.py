@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from bench.report.table import percent, rate_cell
 from bench.report.text import DEFAULT_FORMAT, num, safe_text, scaled
+from bench.results.accuracy import accuracy_verdict, group_key, seed_groups, spread_of
 from bench.results.compare import RowComparison, comparability_notes, gate_lines, plan_repeats, rate
 from bench.results.model import Row, RunDocument
 from bench.results.statistics import ALPHA, THRESHOLD, Plan
@@ -66,6 +67,7 @@ def render_comparison(
         return comparison_json(names, baseline, candidate, comparisons, fail_below, fail_on_slower=fail_on_slower,
                                threshold=threshold, detect=detect)
     lines = [f"A: {safe_text(names[0])}\nB: {safe_text(names[1])}", compare_table(comparisons, fmt)]
+    lines += [safe_text(line) for line in summary_lines(comparisons, baseline, candidate)]
     lines += _legend(comparisons, threshold)
     lines.append(_plan_line(plan_repeats(baseline, candidate, detect), detect))
     lines += [f"note: {safe_text(note)}" for note in comparability_notes(baseline, candidate)]
@@ -102,7 +104,7 @@ def comparison_json(
         "candidate": names[1],
         "threshold": threshold,
         "alpha": ALPHA,
-        "rows": [_row_json(c) for c in comparisons if c.baseline is not None and c.candidate is not None],
+        "rows": [{**_row_json(c), "summary": summary} for c, summary in _summaries(comparisons, baseline, candidate)],
         "only_in_baseline": [c.label for c in comparisons if c.candidate is None],
         "only_in_candidate": [c.label for c in comparisons if c.baseline is None],
         "notes": comparability_notes(baseline, candidate),
@@ -132,6 +134,38 @@ def _row_json(c: RowComparison) -> dict[str, Any]:
         "ok": c.ok,
         "note": c.note or None,
     }
+
+
+def summary_lines(comparisons: Sequence[RowComparison], baseline: RunDocument, candidate: RunDocument) -> list[str]:
+    """One line per pair of rows summing both verdicts: ``numpy (cpu): B slower by 31 %
+    (p<0.001), accuracy the same``. The accuracy verdict compares each row's group of seeds
+    (rows that differ only in the seed: :mod:`bench.results.accuracy`) in A and in B."""
+    return [f"{c.label}: {summary}" for c, summary in _summaries(comparisons, baseline, candidate)]
+
+
+def _summaries(comparisons: Sequence[RowComparison], baseline: RunDocument, candidate: RunDocument
+               ) -> list[tuple[RowComparison, str]]:
+    groups_a, groups_b = seed_groups(baseline.results), seed_groups(candidate.results)
+    out = []
+    for c in comparisons:
+        if c.baseline is None or c.candidate is None:
+            continue
+        test = c.test
+        if c.ratio is None:
+            speed = f"not compared ({c.note})" if c.note else "not compared"
+        elif test is None:
+            speed = f"B/A {c.ratio:.3f}, no verdict (no step times)"
+        elif test.verdict == "same":
+            speed = "speed the same" + ("*" if test.basis != "processes" else "")
+        else:
+            change = abs(1 - test.ratio) if test.verdict == "slower" else test.ratio - 1
+            star = "*" if test.basis != "processes" else ""
+            p = "<0.001" if test.p_value < 0.001 else f"={test.p_value:.3f}"
+            speed = f"B {test.verdict} by {100 * change:.0f} % (p{p}){star}"
+        a, b = groups_a.get(group_key(c.baseline)), groups_b.get(group_key(c.candidate))
+        accuracy = accuracy_verdict(spread_of(a), spread_of(b)).describe() if a and b else "accuracy not compared"
+        out.append((c, f"{speed}, {accuracy}"))
+    return out
 
 
 def _rate(row: Row | None) -> str:

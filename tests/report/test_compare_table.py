@@ -49,3 +49,23 @@ def test_verdicts_intervals_and_the_basis_in_the_table_and_json():
     assert [(r["row"], r["verdict"], r["basis"]) for r in data["rows"]] == [
         ("a (cpu)", "slower", "processes"), ("b (cpu)", "same", "steps")]
     assert data["rows"][0]["p_value"] < 0.01 and len(data["rows"][0]["ci95"]) == 2 and data["gate"] is None
+
+
+def test_one_line_per_row_sums_the_speed_and_the_accuracy_verdicts():
+    """Speed from the processes' steps/s, accuracy from each row's seeds (Welch's t)."""
+    from bench.report.compare import summary_lines
+    from bench.results.compare import compare_runs
+
+    def run(rate: float, accuracies: list[float]) -> RunDocument:
+        rows = [Row.of(plugin="a", device="cpu", settings={"seed": seed}, test_accuracy=accuracy,
+                       steps_per_second=rate, repeats=5, process_steps_per_second=[rate * f for f in SPREAD])
+                for seed, accuracy in enumerate(accuracies)]
+        return RunDocument("r", "", None, {}, {}, results=rows)
+
+    SPREAD = [0.99, 1.0, 1.01, 0.995, 1.005]
+    baseline, slower = run(100.0, [0.25, 0.26, 0.27]), run(60.0, [0.25, 0.26, 0.27])
+    lines = summary_lines(compare_runs(baseline, slower), baseline, slower)
+    assert lines[0].startswith("a (cpu, seed=0): B slower by 40 % (p=") and lines[0].endswith("accuracy the same")
+    worse = run(100.0, [0.20, 0.201, 0.199])
+    lines = summary_lines(compare_runs(baseline, worse), baseline, worse)
+    assert lines[0].startswith("a (cpu, seed=0): speed the same, accuracy lower by 6.00 points (p")
