@@ -47,6 +47,6 @@ def bench_environment_info(classifiers: list[str]) -> dict[str, str] | None:
     The hook will be removed in a later release. It runs in the row's own process after
     the row, with ``classifiers`` holding that row's classifier; a plugin reports only when
     one of its own classifiers is among them. Typical keys: ``tensorflow``, ``cuda``,
-    ``cudnn``, ``gpu``. The values are stored under ``machine.frameworks`` in the result
-    file.
+    ``cudnn``, ``gpu``. The values are stored in the row's own ``environment`` in the
+    result file.
     """

@@ -9,17 +9,23 @@ two clock reads.
 With ``eval_every`` the loop also evaluates on the test set after every N-th step, between
 steps (never inside a step's timing), and records the accuracy curve and the time to a
 target accuracy (:class:`Evaluations`).
+
+Every evaluation keeps the classifier's predictions (:class:`Predictions`); the harness
+scores them against the test labels with :func:`score`. In a worker process (``score=False``)
+the labels are not there at all: the worker returns the predictions and the parent scores
+them, so a plugin cannot read the labels through bench (see docs/trust.md).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
 import resource
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -45,19 +51,51 @@ Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
+class Predictions:
+    """A row's test-set predictions, for the harness to score: one line of ``classes`` per
+    evaluation, in order; the last is the row's final evaluation when ``final``."""
+
+    steps: tuple[int, ...] = ()
+    """Steps trained at each evaluation."""
+    seconds: tuple[float, ...] = ()
+    """Seconds from the start of training to the end of each evaluation."""
+    lines: tuple[np.ndarray, ...] = ()
+    """Each evaluation's class indices, one per test image (:data:`PREDICTION_DTYPE`)."""
+    final: bool = False
+
+    def add(self, step: int, seconds: float, classes: np.ndarray, final: bool = False) -> Predictions:
+        return Predictions((*self.steps, step), (*self.seconds, seconds), (*self.lines, classes), final)
+
+
+PREDICTION_DTYPE = np.dtype(np.int16)
+"""How predictions are kept and sent: class indices below 2**15."""
+
+
+@dataclass(frozen=True)
 class Measured:
-    """What :func:`measure` returns: the row's measurement and its parameter snapshots."""
+    """What :func:`measure` returns: the row's measurement, its parameter snapshots, and its
+    predictions (scored already when :func:`measure` had the labels)."""
 
     measurement: Measurement
     parameters: ParameterSnapshots = field(default_factory=ParameterSnapshots)
+    predictions: Predictions = field(default_factory=Predictions)
 
 
 class _Record(SimpleNamespace):
     """The measurement while it is taken (the loops fill it); frozen by :meth:`freeze`."""
 
-    def freeze(self) -> Measured:
+    def freeze(self, predictions: Predictions | None = None) -> Measured:
         values = {key: value for key, value in vars(self).items() if key in _MEASURED and value is not None}
-        return Measured(Measurement(**values), ParameterSnapshots(self.params_at_parity, self.params_final))
+        return Measured(Measurement(**values), ParameterSnapshots(self.params_at_parity, self.params_final),
+                        predictions or Predictions())
+
+    def snapshot(self, clf: Classifier) -> dict[str, np.ndarray]:
+        """The classifier's parameters, copied, the call timed into ``parameters_seconds``."""
+        start = time.perf_counter()
+        params = snapshot(clf.parameters())
+        before: float = getattr(self, "parameters_seconds", None) or 0.0
+        self.parameters_seconds = before + time.perf_counter() - start
+        return params
 
 
 _MEASURED = {f.name for f in fields(Measurement)}
@@ -72,6 +110,7 @@ def measure(
     progress: Progress | None = None,
     on_phase: Callable[[str], None] | None = None,
     on_measured: Callable[[Measured], None] | None = None,
+    score: bool = True,
 ) -> Measured:
     """Train ``spec`` as ``job`` says (its device, settings and schedule), evaluate it, and
     return the measurement.
@@ -83,13 +122,17 @@ def measure(
     ``on_measured`` gets the measurement once training and evaluation are done, before
     ``close`` (a worker reports it then, so a row is kept even if ``close`` never returns).
     ``job.eval_every`` and ``job.target_accuracy``: see :class:`Evaluations`.
+    With ``score`` (the default) the predictions are scored against ``dataset``'s test
+    labels here; without it (a worker, whose dataset has none) the caller scores them with
+    :func:`score`.
     """
     placement, steps_per_call = job.placement, job.steps_per_call
     row = _Record(status=OK, error=None, steps_completed=0, parity_step=min(job.parity_step, schedule.steps),
-                  params_at_parity=None, params_final=None)
+                  params_at_parity=None, params_final=None, parameters_seconds=None)
     evaluations: Evaluations | None = None
     wall_start = time.perf_counter()
     clf: Classifier | None = None
+    final: Predictions | None = None
     phase = "load"
 
     def enter(name: str) -> None:
@@ -115,23 +158,28 @@ def measure(
             row.placement_seconds = time.perf_counter() - start
         enter("training")
         if job.eval_every is not None:
-            evaluations = Evaluations(clf, dataset, job.eval_every, job.target_accuracy, schedule.steps)
+            evaluations = Evaluations(clf, dataset, job.eval_every, schedule.steps)
+        noise = NoiseProbe()
         if steps_per_call > 1:
             _train_in_calls(clf, schedule, row, job.loss_every, progress, steps_per_call,  # type: ignore[arg-type]  # declared by supports_steps_per_call
                             evaluations)
         else:
             _train(clf, dataset, schedule, row, job.loss_every, progress, resident=placement == "resident",
                    evaluations=evaluations)
+        noise.fill(row)
         if row.status == OK:
             enter("evaluation")
             start = time.perf_counter()
             predictions = np.asarray(clf.predict(dataset.test_images))  # finished work: a host array
             end = time.perf_counter()
             row.eval_seconds = end - start
-            row.test_accuracy = _accuracy(predictions, dataset.test_labels, dataset.num_classes)
+            classes = checked_predictions(predictions, len(dataset.test_images), dataset.num_classes)
             if evaluations is not None:
-                evaluations.record(row.steps_completed, row.test_accuracy, end)
-            row.params_final = snapshot(clf.parameters())
+                evaluations.record(row.steps_completed, classes, end, final=True)
+            else:
+                final = Predictions().add(row.steps_completed, 0.0, classes, final=True)
+            row.params_final = row.snapshot(clf)
+            enter("report")
             row.peak_device_memory_bytes = _device_memory(clf)
             _compiled_work(clf, row)
         row.peak_host_memory_bytes = peak_rss_bytes()
@@ -140,7 +188,7 @@ def measure(
             partial.wall_seconds = time.perf_counter() - wall_start
             if evaluations is not None:
                 evaluations.fill(partial)
-            on_measured(partial.freeze())
+            on_measured(_scored(partial.freeze(_predictions(evaluations, final)), dataset, job, score))
         enter("close")
     except DeviceUnavailable as exc:
         row.status, row.error = UNAVAILABLE, str(exc)
@@ -168,7 +216,116 @@ def measure(
         row.wall_seconds = time.perf_counter() - wall_start
         if evaluations is not None:
             evaluations.fill(row)
-    return row.freeze()
+    return _scored(row.freeze(_predictions(evaluations, final)), dataset, job, score)
+
+
+def _predictions(evaluations: Evaluations | None, final: Predictions | None) -> Predictions:
+    if evaluations is not None:
+        return evaluations.predictions
+    return final or Predictions()
+
+
+def _scored(measured: Measured, dataset: Dataset, job: RowJob, score_here: bool) -> Measured:
+    if not score_here:
+        return measured
+    scored = score(measured.measurement, measured.predictions, dataset.test_labels, job)
+    return replace(measured, measurement=scored)
+
+
+def score(measurement: Measurement, predictions: Predictions, labels: np.ndarray, job: RowJob) -> Measurement:
+    """The measurement with the figures only the labels give: the test accuracy of the final
+    evaluation, the accuracy curve of ``--eval-every`` and the steps and time to
+    ``--target-accuracy``. Whatever the measurement said of them before is replaced.
+
+    *Time to target* is the wall-clock time from the start of training to the end of the
+    first evaluation whose accuracy is at least the target; *steps to target* the steps
+    trained then (see :class:`Evaluations`).
+    """
+    accuracies = [float(np.mean(line.astype(np.int64) == labels)) for line in predictions.lines]
+    figures: dict[str, Any] = {"test_accuracy": None, "accuracy_curve": [], "steps_to_target": None,
+                               "time_to_target_seconds": None}
+    if predictions.final and accuracies:
+        figures["test_accuracy"] = accuracies[-1]
+    if job.eval_every is not None:
+        figures["accuracy_curve"] = [[step, accuracy, seconds] for step, accuracy, seconds
+                                     in zip(predictions.steps, accuracies, predictions.seconds, strict=True)]
+        if job.target_accuracy is not None:
+            reached = [(step, seconds) for step, accuracy, seconds in figures["accuracy_curve"]
+                       if accuracy >= job.target_accuracy]
+            if reached:
+                figures["steps_to_target"], figures["time_to_target_seconds"] = reached[0]
+    return replace(measurement, **figures)
+
+
+class NoiseProbe:
+    """How busy the machine was while a row trained: read once before and once after the
+    training phase (never inside the timed loop).
+
+    It fills ``load_average`` (the higher 1-minute load average of the two readings),
+    ``involuntary_switches`` (this process's, while training), ``own_cpu_seconds`` (this
+    process's CPU time, all its threads), ``others_cpu_seconds`` (the CPU time the whole
+    machine was busy, less this process's own; steal time included), ``active_threads`` (the
+    process's threads that ran at least 5 % of the time: the threads the row really used),
+    ``noise_window_seconds`` and ``cpu_count``. A figure the platform cannot give stays unset.
+    """
+
+    ACTIVE_SHARE = 0.05
+    """A thread that ran at least this share of the window counts as active."""
+
+    def __init__(self) -> None:
+        self._load = _load_average()
+        self._machine = _machine_busy_seconds()
+        self._threads = _thread_cpu_seconds()
+        self._own = resource.getrusage(resource.RUSAGE_SELF)
+        self._start = time.perf_counter()
+
+    def fill(self, row: Any) -> None:
+        window = time.perf_counter() - self._start
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        machine = _machine_busy_seconds()
+        loads = [load for load in (self._load, _load_average()) if load is not None]
+        row.noise_window_seconds = window
+        row.cpu_count = os.cpu_count()
+        row.load_average = max(loads) if loads else None
+        row.involuntary_switches = max(0, own.ru_nivcsw - self._own.ru_nivcsw)
+        mine = (own.ru_utime + own.ru_stime) - (self._own.ru_utime + self._own.ru_stime)
+        row.own_cpu_seconds = mine
+        if machine is not None and self._machine is not None:
+            row.others_cpu_seconds = max(0.0, machine - self._machine - mine)
+        threads = _thread_cpu_seconds()
+        if threads is not None and self._threads is not None:
+            row.active_threads = sum(seconds - self._threads.get(tid, 0.0) >= self.ACTIVE_SHARE * window
+                                     for tid, seconds in threads.items())
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):  # pragma: no cover - not on every platform
+        return None
+
+
+def _thread_cpu_seconds() -> dict[int, float] | None:
+    """This process's threads: id -> CPU seconds so far."""
+    try:
+        import psutil
+
+        return {t.id: t.user_time + t.system_time for t in psutil.Process().threads()}
+    except Exception:  # noqa: BLE001 - noise figures are best effort
+        return None
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds every CPU of the machine has been busy since boot (all but idle and I/O wait)."""
+    try:
+        import psutil
+
+        times = psutil.cpu_times()
+    except Exception:  # noqa: BLE001 - noise figures are best effort
+        return None
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    total = sum(getattr(times, name) for name in times._fields if name not in ("guest", "guest_nice"))
+    return float(total - idle)  # guest time is already counted in user time
 
 
 @dataclass
@@ -181,23 +338,23 @@ class Evaluations:
     clock has stopped and before the next one's starts, so no step's time includes it;
     the row's wall clock and the time to the target do.
 
-    *Time to target* is the wall-clock time from the start of training (the clock read as
-    the training phase begins, after load, setup and placement) to the end of the first
-    evaluation whose accuracy is at least ``target`` (a fraction in (0, 1]): every training
-    step, the harness's bookkeeping between steps and every earlier evaluation included.
-    *Steps to target* is the number of steps trained at that evaluation, so it is a
-    multiple of N (or the last step): a resolution of N steps.
+    Each evaluation keeps its predictions, the steps trained and the seconds since training
+    began (:class:`Predictions`); :func:`score` turns them into the accuracy curve and the
+    time to a target. *Time to target* is the wall-clock time from the start of training
+    (the clock read as the training phase begins, after load, setup and placement) to the
+    end of the first evaluation whose accuracy is at least the target (a fraction in
+    (0, 1]): every training step, the harness's bookkeeping between steps and every earlier
+    evaluation included. *Steps to target* is the number of steps trained at that
+    evaluation, so it is a multiple of N (or the last step): a resolution of N steps.
     """
 
     clf: Classifier
     dataset: Dataset
     every: int
-    target: float | None
     steps: int
     started: float = field(default_factory=time.perf_counter)
-    curve: list[list[float]] = field(default_factory=list)
+    predictions: Predictions = field(default_factory=Predictions)
     seconds: float = 0.0
-    reached: tuple[int, float] | None = None
 
     def due(self, done: int) -> bool:
         return done % self.every == 0 and done < self.steps
@@ -207,19 +364,15 @@ class Evaluations:
         predictions = np.asarray(self.clf.predict(self.dataset.test_images))
         end = time.perf_counter()
         self.seconds += end - start
-        self.record(done, _accuracy(predictions, self.dataset.test_labels, self.dataset.num_classes), end)
+        self.record(done, checked_predictions(predictions, len(self.dataset.test_images), self.dataset.num_classes),
+                    end)
 
-    def record(self, done: int, accuracy: float, end: float) -> None:
+    def record(self, done: int, classes: np.ndarray, end: float, final: bool = False) -> None:
         """An evaluation after ``done`` steps that ended at ``end`` (a perf_counter reading)."""
-        self.curve.append([done, accuracy, end - self.started])
-        if self.reached is None and self.target is not None and accuracy >= self.target:
-            self.reached = (done, end - self.started)
+        self.predictions = self.predictions.add(done, end - self.started, classes, final)
 
     def fill(self, row: Any) -> None:
-        row.accuracy_curve = self.curve
         row.eval_during_training_seconds = self.seconds
-        if self.reached is not None:
-            row.steps_to_target, row.time_to_target_seconds = self.reached
 
 
 LOSS_RULE = "train_step must return the batch's mean loss as a real number (a float, or a one-element array or tensor)"
@@ -280,7 +433,7 @@ def _train(
                 row.error = f"loss became {loss} at step {done}"
                 break
             if done == row.parity_step:
-                row.params_at_parity = snapshot(clf.parameters())
+                row.params_at_parity = row.snapshot(clf)
             if evaluations is not None and evaluations.due(done):
                 evaluations.evaluate(done)
             if progress is not None and done % report_every == 0:
@@ -339,7 +492,7 @@ def _train_in_calls(
                 row.error = f"loss became {chunk[bad[0]]} at step {done}"
                 break
             if done == row.parity_step:
-                row.params_at_parity = snapshot(clf.parameters())
+                row.params_at_parity = row.snapshot(clf)
             if evaluations is not None and evaluations.due(done):
                 evaluations.evaluate(done)
             if progress is not None:
@@ -468,15 +621,16 @@ def _summarise(row: _Record, step_times: np.ndarray, losses: np.ndarray, loss_ev
     row.loss_curve = [[step, float(losses[step - 1])] for step in marks if finite[step - 1]]
 
 
-def _accuracy(predictions: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
-    """Share of correct predictions; predictions must be integer class indices in range."""
+def checked_predictions(predictions: np.ndarray, count: int, num_classes: int) -> np.ndarray:
+    """``predictions`` as :data:`PREDICTION_DTYPE`, once they are ``count`` integer class
+    indices in ``0..num_classes-1`` (else a :class:`ContractError`)."""
     if predictions.dtype.kind not in "iu":
         raise ContractError(
             f"predict must return integer class indices, not {predictions.dtype} values"
             + (" (NaN among them)" if predictions.dtype.kind == "f" and np.isnan(predictions).any() else "")
         )
-    if predictions.shape != labels.shape:
-        raise ContractError(f"predict returned shape {predictions.shape}, expected {labels.shape}")
+    if predictions.shape != (count,):
+        raise ContractError(f"predict returned shape {predictions.shape}, expected {(count,)}")
     if predictions.size and (predictions.min() < 0 or predictions.max() >= num_classes):
         raise ContractError(f"predict returned class indices outside 0..{num_classes - 1}")
-    return float(np.mean(predictions.astype(np.int64) == labels))
+    return predictions.astype(PREDICTION_DTYPE)

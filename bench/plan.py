@@ -26,6 +26,7 @@ from bench.settings import (
     RunConfig,
     resolve_params,
     row_settings,
+    seed_axes,
     sweep_combinations,
     with_plugin_defaults,
 )
@@ -72,7 +73,8 @@ class RunPlan:
     """The run's settings, with the first plugin's recipe defaults filled in."""
     specs: tuple[ClassifierSpec, ...]
     params: Mapping[str, Mapping[str, str]]
-    """Each classifier's checked ``--param`` settings, its declared defaults included."""
+    """Each classifier's checked ``--param`` settings, its declared defaults included (in a
+    sweep of params: the first combination's; each row records its own)."""
     combinations: tuple[tuple[RunConfig, str | None], ...]
     """Every combination of the swept settings and why it cannot run (a plain run: one)."""
     axes: Mapping[str, Sequence[Any]] = field(default_factory=dict)
@@ -80,7 +82,9 @@ class RunPlan:
 
     def rows(self, devices_of: Callable[[ClassifierSpec], list[str]]) -> list[PlannedRow]:
         """Every row, in the order of execution (:func:`plan_rows`)."""
-        return plan_rows(self.combinations, self.specs, self.params, devices_of)
+        per_combination = ([resolve_params(self.specs, config.params) for config, _ in self.combinations]
+                           if "params" in self.axes else None)
+        return plan_rows(self.combinations, self.specs, self.params, devices_of, per_combination)
 
 
 def prepare_run(
@@ -94,15 +98,19 @@ def prepare_run(
 
     Every value is checked before any plugin is looked up; then the plugins (an unknown
     one names those that failed to load), their ``--param`` settings, and the executor's
-    own options. ``given`` names the recipe settings the user gave: the others take the
-    first plugin's recipe defaults (``None``: every recipe setting counts as given).
+    own options. ``config.seeds`` (``--seeds``) becomes the sweep's ``seed`` axis.
+    ``given`` names the recipe settings the user gave: the others take the first plugin's
+    recipe defaults (``None``: every recipe setting counts as given).
     """
     from bench.execute import check_options
 
-    combinations_of(config, axes)
+    axes = seed_axes(config, axes)
+    combinations = combinations_of(config, axes)
     check_options(config)
     specs = tuple(registry.get(name) for name in config.plugins)
     params = resolve_params(specs, config.params)
+    for combination, _ in combinations if axes and "params" in axes else ():
+        resolve_params(specs, combination.params)  # every swept value checked before anything runs
     if given is not None:
         config = with_plugin_defaults(config, specs[0], given)
     return RunPlan(config, specs, params, tuple(combinations_of(config, axes)), dict(axes or {}))
@@ -121,22 +129,35 @@ def plan_rows(
     specs: Sequence[ClassifierSpec],
     params: Mapping[str, Mapping[str, str]],
     devices_of: Callable[[ClassifierSpec], list[str]],
+    per_combination: Sequence[Mapping[str, Mapping[str, str]]] | None = None,
 ) -> list[PlannedRow]:
     """Every plugin on each of its devices (``devices_of``) with every combination of
-    settings (from :func:`bench.settings.sweep_combinations`), in the order of execution."""
+    settings (from :func:`bench.settings.sweep_combinations`), in the order of execution.
+
+    ``per_combination``: each combination's resolved params (a sweep of ``--param``),
+    else ``params`` for all. A row equal to an earlier one of the same ``--plugins`` entry
+    (a classifier that does not take a swept param) is planned once.
+    """
     devices = {spec.name: devices_of(spec) for spec in specs}
     seeds = _first_seen(config.seed for config, _ in combinations)
     batches = _first_seen(config.batch_size for config, _ in combinations)
     keys = sorted({(config.seed, config.batch_size) for config, _ in combinations},
                   key=lambda key: (seeds.index(key[0]), batches.index(key[1])))
-    return [
-        PlannedRow(spec, device, config, dict(params[spec.name]), problem)
-        for key in keys
-        for spec in specs
-        for device in devices[spec.name]
-        for config, problem in combinations
-        if (config.seed, config.batch_size) == key
-    ]
+    resolved = list(per_combination) if per_combination is not None else [params] * len(combinations)
+    rows: list[PlannedRow] = []
+    seen: set[str] = set()
+    for key in keys:
+        for number, spec in enumerate(specs):
+            for device in devices[spec.name]:
+                for (config, problem), own in zip(combinations, resolved, strict=True):
+                    if (config.seed, config.batch_size) != key:
+                        continue
+                    row = PlannedRow(spec, device, config, dict(own[spec.name]), problem)
+                    same = repr((number, device, row.settings, sorted(row.params.items()), problem))
+                    if same not in seen:
+                        seen.add(same)
+                        rows.append(row)
+    return rows
 
 
 def varying(rows: Sequence[PlannedRow]) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -29,8 +29,8 @@ from bench.job import RowJob, SchedulePlan
 from bench.machine import machine_info
 from bench.plan import PlannedRow, RunPlan, ScheduleKey, prepare_run, varying
 from bench.plugins import Registry
-from bench.results.analysis import ParityReferences, analyse
-from bench.results.model import Row, RowIdentity, RunDocument, Status
+from bench.results.analysis import ParityReferences, analyse, roofline_rating
+from bench.results.model import Measurement, Row, RowIdentity, RunDocument, Status
 from bench.results.storage import new_run_id
 from bench.schedule import BatchSchedule, build_schedule
 from bench.settings import RunConfig, parse_device
@@ -125,6 +125,28 @@ def new_document(plan: RunPlan) -> RunDocument:
     )
 
 
+def combine(first: Measurement, later: Sequence[Measurement]) -> Measurement:
+    """One row's measurement from its processes: ``first`` (a combination already, or one
+    process's) with ``later`` processes joined. Everything but the steps/s is the first
+    process's (its step times, losses, accuracy, phases); the row keeps each process's
+    steps/s (``process_steps_per_second``) and counts them (``repeats``). A later process
+    that did not end ok makes the row its status, with its error."""
+    rates = list(first.process_steps_per_second) or [r for r in (first.steps_per_second,) if r is not None]
+    repeats = max(first.repeats, len(rates))
+    for measurement in later:
+        repeats += 1
+        if not measurement.ok:
+            return replace(first, status=measurement.status, repeats=repeats, process_steps_per_second=rates,
+                           error=f"process {repeats} of the row: {measurement.error}")
+        if measurement.steps_per_second is not None:
+            rates.append(measurement.steps_per_second)
+    return replace(first, repeats=repeats, process_steps_per_second=rates)
+
+
+def _repeat_label(label: str, round_: int, repeat: int) -> str:
+    return label if repeat == 1 else f"{label} [{round_ + 1}/{repeat}]"
+
+
 def devices_for(spec: ClassifierSpec, requested: list[str], executor: Executor | None = None) -> list[str]:
     """The devices to run ``spec`` on: ``all`` expands to every device it reports (asked
     through ``executor``, so that with worker processes no framework is imported here)."""
@@ -174,27 +196,64 @@ class RunSession:
         """Measure ``planned`` in order, adding each row to the document (and handing it
         to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"``/``"SIGHUP"`` if the user
         stopped it. A row whose settings cannot go together is recorded ``unavailable``
-        without running."""
+        without running.
+
+        With ``--repeat N``, N rounds each measure every row once more, in plan order (A B
+        C A B C ...: a drift of the machine touches every row alike); after every process
+        the row in the document becomes its processes so far (:func:`combine`). Parity is
+        the first round's; a row that failed is not measured again."""
         axes = varying(planned)
-        for item in planned:
-            identity = self.identity(item)
-            if item.unavailable is not None:
-                row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
-            else:
-                row_outcome = self._run_row(item, item.label(axes), progress)
-            self.add(Row(identity, row_outcome.measurement), row_outcome)
-            if on_update is not None:
-                on_update(self.document)
-            if row_outcome.interrupted:
-                return row_outcome.interrupted
+        repeat = self.config.repeat
+        positions: dict[int, int] = {}
+        for round_ in range(repeat):
+            for index, item in enumerate(planned):
+                label = _repeat_label(item.label(axes), round_, repeat)
+                if round_ == 0:
+                    positions[index] = len(self.document.results)
+                    row_outcome = self._first_process(item, label, progress)
+                elif self.document.results[positions[index]].ok:
+                    row_outcome = self._another_process(item, positions[index], label, progress)
+                else:
+                    continue  # failed or unavailable: not measured again
+                if on_update is not None:
+                    on_update(self.document)
+                if row_outcome.interrupted:
+                    return row_outcome.interrupted
         return None
 
+    def _first_process(self, item: PlannedRow, label: str, progress: ProgressFactory | None) -> RowOutcome:
+        """Measure ``item`` once (or record it unavailable) and add its row to the document."""
+        identity = self.identity(item)
+        if item.unavailable is not None:
+            row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
+        else:
+            row_outcome = self._run_row(item, label, progress)
+        measurement = row_outcome.measurement
+        self.add(Row(identity, combine(measurement, []) if measurement.ok else measurement), row_outcome)
+        return row_outcome
+
+    def _another_process(self, item: PlannedRow, at: int, label: str, progress: ProgressFactory | None) -> RowOutcome:
+        """Measure ``item`` in one more process; the row at ``at`` becomes a new row with it."""
+        row = self.document.results[at]
+        row_outcome = self._run_row(item, label, progress)
+        if not row_outcome.interrupted:
+            combined = combine(row.measurement, [row_outcome.measurement])
+            self.document.results[at] = self.reanalyse(replace(row, measurement=combined))
+        return row_outcome
+
+    def reanalyse(self, row: Row) -> Row:
+        """A row whose steps/s changed (another process joined it): its roofline rating
+        again, its parity kept (the first process's)."""
+        return row.with_analysis(replace(row.analysis, **roofline_rating(row, self.document)))
+
     def add(self, row: Row, outcome: RowOutcome) -> None:
-        """A measured row joins the document, with the run's analysis of it and its
-        process's framework facts. Rows join in the plan's order, so that each
-        schedule's parity reference is its first planned row that is ok."""
+        """A measured row joins the document, with the run's analysis of it and its own
+        process's framework facts (``environment``: each row keeps its own, none is merged
+        into another's). Rows join in the plan's order, so that each schedule's parity
+        reference is its first planned row that is ok."""
+        if outcome.environment:
+            row = replace(row, measurement=replace(row.measurement, environment=dict(outcome.environment)))
         self.document.results.append(analyse(row, outcome.parameters, self._parity, self.document))
-        self.document.machine.setdefault("frameworks", {}).update(outcome.environment)
 
     def identity(self, item: PlannedRow) -> RowIdentity:
         """What the plan fixes about a row before it runs."""

@@ -30,6 +30,8 @@ PREPROCESSINGS: tuple[str, ...] = get_args(Preprocessing)
 RECIPE_KEYS = ("steps", "batch_size", "learning_rate")
 ISOLATION_EXECUTORS = {"process": "process", "none": "inprocess"}
 """``--isolation`` (kept as an alias): the executor each value names."""
+MAX_REPEAT = 100
+"""The most worker processes ``--repeat`` may ask for per row."""
 EXECUTOR_ALIASES = {"local": "process"}
 """Old executor names: ``--executor local`` was the worker-process executor."""
 
@@ -84,6 +86,11 @@ class RunConfig:
     learning_rate: float = option(0.005, convert="number", metavar="LR",
                                   help="SGD step size (default: 0.005, or the model's own)")
     seed: int = option(0, convert="integer", sweep=True, help="seeds the batch schedule and the frameworks (default: 0)")
+    seeds: list[int] | None = option(convert="seeds", metavar="N|S1,S2,...",
+                                     help="run every row once per seed, as a sweep over --seed: N means seeds 0 to "
+                                          "N-1 (2 to 1000), a comma list names them; reports each row's accuracy as "
+                                          "a mean with a 95%% interval (instead of --seed)")
+    """Seeds to sweep (``--seeds``): every row runs once per seed, as ``seed`` swept; ``None``: one seed."""
     sampling: Sampling = option("replacement", choices=SAMPLINGS,
                                 help="batches drawn with replacement (the reference) or shuffled epochs")
     dataset: DatasetName = option("cifar10", choices=DATASETS,
@@ -131,8 +138,9 @@ class RunConfig:
                                       help="with --executor ray: where the nodes look for CIFAR-10 (default: each "
                                            "node's own)")
     params: dict[str, str] = option(factory=dict, convert="key_value", flag="--param", metavar="[CLF:]KEY=VALUE",
+                                    sweep=True,
                                     help="a setting a classifier declares (bench plugins --params lists them); "
-                                         "CLF: limits it to one classifier (repeatable)")
+                                         "CLF: limits it to one classifier (repeatable, each key once)")
     """``--param`` settings as given: ``key`` for every selected classifier that takes it,
     ``classifier:key`` for one."""
     loss_every: int = option(10, convert="integer", metavar="N", help="keep the loss every N steps (default: 10)")
@@ -147,6 +155,12 @@ class RunConfig:
                                                 "needs --eval-every")
     """A test accuracy, as a fraction in (0, 1]: record the steps and seconds to reach it
     (needs ``eval_every``)."""
+
+    repeat: int = option(1, convert="integer", metavar="N",
+                         help="measure every row in N fresh worker processes, the rows taking turns (A B A B ...): "
+                              "steps/s is the median over the processes, with a 95%% interval; bench compare "
+                              f"needs 5 or more for a verdict on one row (default: 1, at most {MAX_REPEAT})")
+    """Worker processes per row, interleaved across the rows; see docs/statistics.md."""
 
     def __post_init__(self) -> None:
         self.executor = EXECUTOR_ALIASES.get(self.executor, self.executor)
@@ -165,8 +179,12 @@ class RunConfig:
                             ("--loss-every", self.loss_every), ("--steps-per-call", self.steps_per_call)):
             _at_least(flag, count, 1)
             _at_most(flag, count, MAX_COUNT)
+        if not 1 <= self.repeat <= MAX_REPEAT:
+            raise UsageError(f"--repeat must be between 1 and {MAX_REPEAT} worker processes per row, not {self.repeat}")
         if not 0 <= self.seed < 2**32:
             raise UsageError(f"--seed must be between 0 and 2**32 - 1, not {self.seed}")
+        if self.seeds is not None:
+            check_seeds(self.seeds)
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise UsageError(f"--learning-rate must be a positive finite number, not {self.learning_rate}")
         if self.threads is not None and not 1 <= self.threads <= max_threads():
@@ -217,7 +235,8 @@ ROW_SETTINGS = ("steps", "batch_size", "learning_rate", "seed", "threads", "plac
 SWEEP_AXES = tuple(f.name for f in fields(RunConfig) if f.metadata.get("sweep"))
 """What ``bench sweep`` can vary (besides ``--plugins`` and ``--devices``), in the order
 the Cartesian product nests them (the last varies fastest): the fields declared with
-``sweep=True``."""
+``sweep=True``. The ``params`` axis takes whole ``--param`` mappings, one per combination
+of the swept params' values (:func:`params_given`)."""
 
 
 def row_settings(config: RunConfig) -> dict[str, Any]:
@@ -254,6 +273,59 @@ def sweep_combinations(config: RunConfig, axes: Mapping[str, Sequence[Any]]) -> 
     if all(problem for _, problem in combinations):
         raise UsageError(f"no combination of the sweep can run: {combinations[0][1]}")
     return combinations
+
+
+def params_given(pairs: Sequence[tuple[str, str]], *, lists: bool = False) -> list[dict[str, str]]:
+    """``--param`` as given (``(key, text)`` pairs, in order): each combination of their
+    values, the last key varying fastest (a plain run: one).
+
+    A key given twice is a UsageError (the last would silently win). With ``lists`` (``bench
+    sweep``) a value is a comma list, ``CLF:key=v1,v2``, and each value becomes its own
+    combination; a value listed twice, or an empty one, is a UsageError.
+    """
+    values: dict[str, list[str]] = {}
+    for key, text in pairs:
+        if key in values:
+            hint = f"; to sweep it, --param {key}=A,B" if lists else "; bench sweep --param KEY=A,B sweeps it"
+            raise UsageError(f"--param {key} is given more than once{hint}")
+        listed = [part.strip() for part in text.split(",")] if lists else [text]
+        if lists and (not all(listed) and len(listed) > 1):
+            raise UsageError(f"--param {key}={text}: an empty value in the list")
+        twice = sorted({v for v in listed if listed.count(v) > 1})
+        if twice:
+            raise UsageError(f"--param {key} lists {', '.join(twice)} more than once")
+        values[key] = listed
+    keys = list(values)
+    return [dict(zip(keys, combination, strict=True)) for combination in itertools.product(*values.values())]
+
+
+MAX_SEEDS = 1000
+"""The most seeds ``--seeds`` may name (each is a row per classifier)."""
+
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    """``--seeds``: 2 to :data:`MAX_SEEDS` seeds, each once, each a valid ``--seed``."""
+    if not 2 <= len(seeds) <= MAX_SEEDS:
+        raise UsageError(f"--seeds needs 2 to {MAX_SEEDS} seeds (a spread needs two), not {len(seeds)}")
+    bad = next((seed for seed in seeds if isinstance(seed, bool) or not isinstance(seed, int)
+                or not 0 <= seed < 2**32), None)
+    if bad is not None:
+        raise UsageError(f"--seeds: each seed must be an integer between 0 and 2**32 - 1, not {bad!r}")
+    twice = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
+    if twice:
+        raise UsageError(f"--seeds lists {', '.join(map(str, twice))} more than once")
+
+
+def seed_axes(config: RunConfig, axes: Mapping[str, Sequence[Any]] | None) -> dict[str, Sequence[Any]]:
+    """A sweep's axes with ``--seeds`` as its ``seed`` axis (``--seeds`` with a list of
+    ``--seed`` values is a UsageError)."""
+    found = dict(axes or {})
+    if config.seeds is not None:
+        check_seeds(config.seeds)
+        if "seed" in found:
+            raise UsageError("give --seeds or a list of --seed values, not both")
+        found["seed"] = list(config.seeds)
+    return found
 
 
 def _at_least(flag: str, value: int, least: int) -> None:

@@ -253,3 +253,77 @@ def test_steps_per_call_needs_resident_placement_and_support(tiny):
 
     row = run(["r"], registry_with(r=ResidentOnly), placement="resident", steps_per_call=5).rows[0]
     assert row.status == "unavailable" and "--steps-per-call" in row.error
+
+
+class FailingSecondTime(NumpySoftmax):
+    """Fails at its first step in every process after the first (a flaky row)."""
+
+    made = 0
+
+    def setup(self, config):
+        super().setup(config)
+        FailingSecondTime.made += 1
+
+    def train_step(self, images, labels):
+        if FailingSecondTime.made > 1:
+            raise RuntimeError("flaky")
+        return super().train_step(images, labels)
+
+
+def test_repeats_take_turns_across_rows_and_keep_each_process_rate(tiny):
+    seen: list[list[tuple[str, int]]] = []
+    config = RunConfig(plugins=["a", "b"], steps=12, batch_size=20, executor="inprocess", repeat=3)
+    outcome = runner.run(config, registry_with(a=NumpySoftmax, b=NumpySoftmax),
+                         on_update=lambda doc: seen.append([(r.plugin, r.repeats) for r in doc.results]))
+    # saved after every process, rounds interleaved: a1 b1 a2 b2 a3 b3
+    assert seen == [[("a", 1)], [("a", 1), ("b", 1)], [("a", 2), ("b", 1)], [("a", 2), ("b", 2)],
+                    [("a", 3), ("b", 2)], [("a", 3), ("b", 3)]]
+    for row in outcome.rows:
+        assert row.repeats == 3 and len(row.process_steps_per_second) == 3
+        assert row.steps_per_second == sorted(row.process_steps_per_second)[1]  # the median over processes
+        assert row.steps_per_second_ci95_basis == "processes"
+        low, high = row.steps_per_second_ci95
+        assert low <= min(row.process_steps_per_second) * 1.5 and high >= max(row.process_steps_per_second) / 1.5
+        assert len(row.step_seconds) == 12  # the first process's raw times
+    assert outcome.rows[1].parity_max_abs_diff == 0.0  # parity of the first round, kept
+
+
+def test_one_repeat_is_a_plain_run_with_one_process_rate(tiny):
+    row = run(["numpy"], registry_with(numpy=NumpySoftmax)).rows[0]
+    assert row.repeats == 1 and row.process_steps_per_second == [row.stats.steps_per_second]
+    assert row.steps_per_second == row.stats.steps_per_second
+    assert row.steps_per_second_ci95_basis == "steps"  # one process: the interval of its steps
+
+
+def test_a_failed_later_process_fails_the_row_and_is_not_repeated(tiny):
+    FailingSecondTime.made = 0
+    outcome = run(["flaky", "good"], registry_with(flaky=FailingSecondTime, good=NumpySoftmax), repeat=3)
+    flaky, good = outcome.rows
+    assert str(flaky.status) == "failed" and flaky.repeats == 2 and "process 2 of the row" in flaky.error
+    assert FailingSecondTime.made == 2 and good.ok and good.repeats == 3
+
+
+@pytest.mark.parametrize("repeat", [0, -1, 101])
+def test_repeat_out_of_range_is_a_usage_error(repeat):
+    with pytest.raises(UsageError, match="--repeat must be between 1 and 100"):
+        RunConfig(plugins=["numpy"], repeat=repeat).check()
+
+
+def test_an_interrupt_in_a_later_round_keeps_the_processes_measured(tiny):
+    class InterruptingLater(NumpySoftmax):
+        made = 0
+
+        def setup(self, config):
+            super().setup(config)
+            InterruptingLater.made += 1
+
+        def train_step(self, images, labels):
+            if InterruptingLater.made == 2:
+                raise KeyboardInterrupt
+            return super().train_step(images, labels)
+
+    config = RunConfig(plugins=["good", "stop"], steps=10, batch_size=20, executor="inprocess", repeat=3)
+    outcome = runner.run(config, registry_with(good=NumpySoftmax, stop=InterruptingLater))
+    assert outcome.interrupted == "SIGINT"
+    good, stop = outcome.rows
+    assert (good.repeats, stop.repeats) == (2, 1) and good.ok and stop.ok  # a1 b1 a2, then b2 stopped

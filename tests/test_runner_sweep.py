@@ -161,3 +161,20 @@ def test_a_sweep_exports_one_pytest_benchmark_per_row_named_by_its_settings(tiny
     ]
     assert {b["extra_info"]["batch_schedule_sha256"] for b in benchmarks} == {r.schedule_sha256 for r in
                                                                              document.results}
+
+
+def test_a_swept_param_of_one_classifier_does_not_repeat_the_others_rows():
+    from bench.classifier import Param
+
+    taker = ClassifierSpec("taker", "numpy with a param", NumpySoftmax, params=(Param("width", int, 1, minimum=1),))
+    combos = sweep_combinations(base(plugins=["numpy", "taker"]),
+                                {"params": [{"taker:width": "2"}, {"taker:width": "3"}]})
+    from bench.settings import resolve_params
+
+    specs = [NUMPY, taker]
+    resolved = [resolve_params(specs, config.params) for config, _ in combos]
+    planned = plan_rows(combos, specs, resolved[0], lambda spec: ["cpu"], resolved)
+    assert [(row.spec.name, dict(row.params)) for row in planned] == [
+        ("numpy", {}), ("taker", {"width": "2"}), ("taker", {"width": "3"})]
+    assert varying(planned) == ["width"]
+    assert planned[2].label(varying(planned)) == "taker (cpu) width=3"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from bench.cli import options
@@ -12,7 +13,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     check = commands.add_parser(
         "check", parents=[common], help="within-run speed check against the numpy reference",
         description="Each classifier's step time against the numpy reference's, and the harness against a bare "
-                    "loop, interleaved in one process; exit 1 when a bound fails.")
+                    "loop, interleaved in one process; exit 1 when a bound fails or nothing was checked.")
     add_check_options(check)
     check.set_defaults(handler=cmd_check)
 
@@ -43,4 +44,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"bounds: {args.bounds or default_bounds_path()}")
     report = run_check(load_bounds(args.bounds), args.plugins, attempts=args.attempts, harness=not args.no_harness,
                        rounds=args.rounds, steps=args.steps)
+    if not report.checks:
+        print("bench: error: nothing was checked (no bound applies to the classifiers selected)",
+              file=sys.stderr)
+        return 1
     return 0 if report.ok else 1

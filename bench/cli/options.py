@@ -48,6 +48,14 @@ def positive_number(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """A fraction strictly between 0 and 1 (``0.05`` for 5 %)."""
+    value = number(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1 (0.05 for 5%), not {text}")
+    return value
+
+
 def csv(text: str) -> list[str]:
     items = [part.strip() for part in text.split(",") if part.strip()]
     if not items:
@@ -58,6 +66,22 @@ def csv(text: str) -> list[str]:
 def integer_list(text: str) -> list[int]:
     """``1,2,4``: integers, in the order given."""
     return [integer(part) for part in csv(text)]
+
+
+def seeds(text: str) -> list[int]:
+    """``--seeds``: ``N`` (seeds 0 to N-1) or a comma list of seeds, in the order given."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected N (seeds 0 to N-1) or a comma list of seeds, not {text!r}")
+    values = [integer(part) for part in parts]
+    if len(values) > 1:
+        return values
+    from bench.settings import MAX_SEEDS
+
+    count = values[0]
+    if not 2 <= count <= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"N (seeds 0 to N-1) must be between 2 and {MAX_SEEDS}, not {count}")
+    return list(range(count))
 
 
 def choice_list(choices: tuple[str, ...]) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from bench.cli import options
 from bench.errors import ResultFileError
 from bench.results.model import RunDocument
+from bench.results.statistics import THRESHOLD
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -22,14 +23,28 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     report.set_defaults(handler=cmd_report)
 
     compare = commands.add_parser("compare", parents=[common], help="put two saved runs side by side",
-                                  description="Every row of either run, with steps/s and accuracy in both; "
-                                              "--fail-below makes it a gate for CI.")
+                                  description="Every row of either run, with steps/s and accuracy in both, and per "
+                                              "row the ratio B/A, its 95% interval, a p-value and a verdict "
+                                              "(faster, slower or same: a change counts when it is significant and "
+                                              "past --threshold); --fail-on-slower or --fail-below makes it a gate "
+                                              "for CI. See docs/statistics.md.")
     compare.add_argument("baseline", help="run A, the baseline (a result JSON file)")
     compare.add_argument("candidate", help="run B, the candidate (a result JSON file)")
-    options.add_format(compare)
+    compare.add_argument("--format", type=compare_format, default="simple", metavar="FORMAT",
+                         help="json (ratio, ci95, p_value, verdict per row), or a table format: any of tabulate's "
+                              "(simple, github, grid, ...); default: simple")
+    compare.add_argument("--threshold", type=options.fraction, default=THRESHOLD, metavar="FRACTION",
+                         help=f"changes of B/A within 1 +- FRACTION are noise, significant or not (default: "
+                              f"{THRESHOLD:g}, i.e. {100 * THRESHOLD:g}%%)")
+    compare.add_argument("--fail-on-slower", action="store_true",
+                         help="exit 1 when a row's verdict is slower (a significant slowdown past --threshold), "
+                              "when CANDIDATE lacks or failed a row BASELINE measured, or was interrupted")
     compare.add_argument("--fail-below", type=options.positive_number, metavar="RATIO",
                          help="exit 1 when a row's steps/s in CANDIDATE is below RATIO x BASELINE's (e.g. 0.8), "
-                              "when CANDIDATE lacks or failed a row BASELINE measured, or was interrupted")
+                              "noise or not, and as --fail-on-slower for lost rows")
+    compare.add_argument("--detect", type=options.fraction, default=THRESHOLD, metavar="FRACTION",
+                         help="the change whose repeats needed are reported (default: "
+                              f"{THRESHOLD:g}, i.e. {100 * THRESHOLD:g}%%)")
     compare.set_defaults(handler=cmd_compare)
 
     plot = commands.add_parser("plot", parents=[common], help="draw a saved run (needs matplotlib)",
@@ -67,15 +82,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare_format(text: str) -> str:
+    """``--format`` of ``bench compare``: ``json`` or a table format."""
+    return text if text == "json" else options.table_format(text)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from bench.report.compare import render_comparison
-    from bench.results.compare import compare_runs
+    from bench.results.compare import check_comparable, compare_runs
     from bench.results.storage import load_run
 
     baseline, candidate = load_run(args.baseline), load_run(args.candidate)
-    comparisons = compare_runs(baseline, candidate, args.fail_below)
+    check_comparable(baseline, candidate)
+    comparisons = compare_runs(baseline, candidate, args.fail_below, fail_on_slower=args.fail_on_slower,
+                               threshold=args.threshold)
     text, failed = render_comparison((args.baseline, args.candidate), baseline, candidate, comparisons, args.format,
-                                     args.fail_below)
+                                     args.fail_below, fail_on_slower=args.fail_on_slower, threshold=args.threshold,
+                                     detect=args.detect)
     print(text)
     return 1 if failed else 0
 

@@ -37,6 +37,8 @@ def add_run_options(run: argparse.ArgumentParser, *, lists: bool = False) -> Non
         flag = meta.get("flag") or "--" + item.name.replace("_", "-")
         sweep = lists and meta.get("sweep")
         several = " (a comma list to sweep, e.g. 1,2,4)" if sweep else ""
+        if sweep and meta.get("convert") == "key_value":
+            several = " (KEY=A,B sweeps the values)"
         kwargs: dict[str, Any] = {"dest": item.name, "help": meta["help"] + several}
         convert, choices = meta.get("convert"), meta.get("choices")
         if meta.get("metavar"):
@@ -89,13 +91,15 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, set[str]]:
-    """The run's settings as given, and which recipe settings the user gave."""
-    from bench.settings import ISOLATION_EXECUTORS, RunConfig
+    """The run's settings as given, and which recipe settings the user gave (a ``--param``
+    key given twice is a UsageError)."""
+    from bench.settings import ISOLATION_EXECUTORS, RunConfig, params_given
 
     if not getattr(args, "plugins", None):
         raise missing_plugins()
     values = {item.name: getattr(args, item.name) for item in fields(RunConfig) if hasattr(args, item.name)}
-    values["params"] = dict(values.get("params") or [])
+    pairs = values.get("params") or []
+    values["params"] = pairs if isinstance(pairs, dict) else params_given(pairs)[0]
     given = {key for key in RECIPE_KEYS if values.get(key) is not None}
     for key in RECIPE_KEYS:
         if values.get(key) is None:

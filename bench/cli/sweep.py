@@ -1,13 +1,14 @@
 """``bench sweep``: ``bench run`` over every combination of several settings, as one run.
 
 It takes every option of ``bench run``; ``--batch-size``, ``--seed``, ``--threads``,
-``--placement`` and ``--steps-per-call`` (like ``--plugins`` and ``--devices``) take comma
-lists, and every combination of the values becomes a row of one result document, each
-row recording its own settings. Planning (:mod:`bench.plan`) is apart from running, so
-``--dry-run`` lists the rows without loading any data, and the executor that measures the
-rows is bench run's choice (``--executor``): ``process`` (this machine, one worker process
-per row, or bench's own process with ``--executor inprocess``) or ``ray`` (each row a task on
-a node of a Ray cluster, one timed row per node at a time).
+``--placement``, ``--steps-per-call`` and ``--param [CLF:]KEY=V1,V2`` (like ``--plugins``
+and ``--devices``) take comma lists, and every combination of the values becomes a row of
+one result document, each row recording its own settings and params. Planning
+(:mod:`bench.plan`) is apart from running, so ``--dry-run`` lists the rows without loading
+any data, and the executor that measures the rows is bench run's choice (``--executor``):
+``process`` (this machine, one worker process per row, or bench's own process with
+``--executor inprocess``) or ``ray`` (each row a task on a node of a Ray cluster, one timed
+row per node at a time).
 
 A combination whose values cannot go together (``--steps-per-call`` > 1 with ``feed``
 placement) is not refused: it is listed with its reason by ``--dry-run`` and recorded as
@@ -27,10 +28,11 @@ from bench.cli.run import add_run_options, config_from_args, measure_and_finish
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     sweep = commands.add_parser(
         "sweep", parents=[common], help="run every combination of several settings as one run",
-        description="The options of bench run; --batch-size, --seed, --threads, --placement and --steps-per-call "
-                    "(like --plugins and --devices) take comma lists, and every combination becomes a row of one "
-                    "result document. Rows are compared (parity) with the first ok row of the same batch schedule, "
-                    "i.e. the same seed and batch size.")
+        description="The options of bench run; --batch-size, --seed, --threads, --placement, --steps-per-call and "
+                    "--param [CLF:]KEY=V1,V2 (like --plugins and --devices) take comma lists, and every combination "
+                    "becomes a row of one result document. Rows are compared (parity) with the first ok row of "
+                    "the same batch schedule (the same seed and batch size) whose parameters have the same names "
+                    "and shapes.")
     add_run_options(sweep, lists=True)
     sweep.add_argument("--dry-run", action="store_true", help="list the rows the sweep would run, and run nothing")
     sweep.set_defaults(handler=cmd_sweep)
@@ -38,13 +40,21 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def axes_from_args(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, list[Any]]]:
     """The arguments with each list option at its first value, and the swept values (the
-    options given more than one value; one value is just that setting)."""
-    from bench.settings import SWEEP_AXES
+    options given more than one value; one value is just that setting). ``--param
+    CLF:key=v1,v2`` sweeps a classifier's declared param: the ``params`` axis holds each
+    combination of the swept params' values."""
+    from bench.settings import SWEEP_AXES, params_given
 
     first = copy.copy(args)
     axes: dict[str, list[Any]] = {}
     for key in SWEEP_AXES:
         value = getattr(args, key)
+        if key == "params":
+            combinations = params_given(value or [], lists=True)
+            if len(combinations) > 1:
+                axes[key] = combinations
+            first.params = combinations[0]
+            continue
         if isinstance(value, list):
             if len(value) > 1:
                 axes[key] = value

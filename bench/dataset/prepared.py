@@ -11,6 +11,11 @@ the pages are shared with every other process that maps them.
 :func:`find_prepared` lets a later run skip reading the source files altogether while
 none of them changed (same path, size and modification time as when they were verified).
 
+The test labels are not in that directory: they are written beside it, as
+``<key>.test_labels.npy`` (:func:`labels_path`), and only the harness reads them
+(:func:`open_prepared` with ``test_labels=True``). A worker maps the directory alone, so a
+plugin gets no labels from bench; the harness scores its predictions (see docs/trust.md).
+
 A copy is not trusted blindly:
 
 * ``meta.json`` records the size and xxh3-128 digest of every ``.npy`` file when the copy
@@ -55,12 +60,25 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]  # no fcntl on this platform: no locks
 
-FORMAT = 2
-"""2: ``meta.json`` holds each file's size and xxh3-128 digest (1 had none)."""
+FORMAT = 3
+"""2: ``meta.json`` holds each file's size and xxh3-128 digest (1 had none); 3: the test
+labels are kept beside the directory, not in it."""
 KEEP = 6
 """Prepared copies kept in the cache; older ones not in use are removed when one is written."""
 HASH = "xxh3_128"
 _ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+_WORKER_ARRAYS = ("train_images", "train_labels", "test_images")
+"""What a worker's directory holds; the test labels are kept apart (:func:`labels_path`)."""
+
+
+def labels_path(copy: Path) -> Path:
+    """Where the test labels of the prepared copy ``copy`` are: beside it, not in it."""
+    return copy.parent / f"{copy.name}.test_labels.npy"
+
+
+def _file(copy: Path, name: str) -> Path:
+    """The ``.npy`` file of the array ``name`` of the copy ``copy``."""
+    return labels_path(copy) if name == "test_labels" else copy / f"{name}.npy"
 _CHUNK = 16 << 20
 
 Notice = Callable[[str], None]
@@ -189,7 +207,7 @@ def _identity(path: Path) -> tuple[Any, ...]:
     meta = os.stat(path / "meta.json")
     out: list[tuple[int, ...]] = [(meta.st_ino, meta.st_size)]  # its times change on every use (utime)
     for name in _ARRAYS:
-        st = os.stat(path / f"{name}.npy")
+        st = os.stat(_file(path, name))
         out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return tuple(out)
 
@@ -240,7 +258,7 @@ def verify(path: str | os.PathLike[str]) -> dict[str, Any]:
             return meta
     for name in _ARRAYS:
         size, digest = _expected(path, meta, name)
-        file = path / f"{name}.npy"
+        file = _file(path, name)
         try:
             actual = file.stat().st_size
             if actual != size:
@@ -316,12 +334,14 @@ def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | 
         tmp, fd = _temporary(target)
     except OSError as exc:
         raise _cannot_write(dataset, target, exc) from None
+    labels = tmp / "test_labels.npy"  # moved beside the directory before the directory is renamed
     try:
         files = {}
         for name in _ARRAYS:
-            file = tmp / f"{name}.npy"
-            np.save(file, np.ascontiguousarray(getattr(dataset, name)), allow_pickle=False)
-            files[file.name] = {"size": file.stat().st_size, HASH: _file_digest(file)}
+            file = labels if name == "test_labels" else tmp / f"{name}.npy"
+            with open(file, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(getattr(dataset, name)), allow_pickle=False)
+            files[f"{name}.npy"] = {"size": file.stat().st_size, HASH: _file_digest(file)}
         meta = {
             "format": FORMAT,
             "name": dataset.name,
@@ -334,9 +354,10 @@ def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | 
             "files": files,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, default=str))
-        for file in tmp.iterdir():
+        for file in [*tmp.iterdir(), labels]:
             file.chmod(0o444)
         tmp.chmod(0o555)
+        os.replace(labels, labels_path(target))  # before the directory: a complete copy has its labels
         try:
             os.rename(tmp, target)
         except OSError:  # another process finished the same copy first: use theirs
@@ -391,6 +412,8 @@ def _remove(path: Path) -> None:
 def _take_away(entry: Path) -> OSError | None:
     """Rename ``entry`` to a temporary name nobody holds and remove it; the error if it cannot."""
     trash = entry.parent / f".{entry.name}.{secrets.token_hex(4)}.tmp"
+    with contextlib.suppress(OSError):
+        labels_path(entry).unlink()
     try:
         os.rename(entry, trash)
     except FileNotFoundError:
@@ -438,7 +461,7 @@ def _prune(root: Path, keep: Path) -> None:
     copies = []
     for entry in root.iterdir():
         if entry.name.startswith(".") or entry == keep or not entry.is_dir():
-            continue
+            continue  # (a copy's labels file beside it goes with the copy)
         try:
             used = entry.joinpath("meta.json").stat().st_mtime
         except OSError:
@@ -561,14 +584,15 @@ def remove_copies(root: Path | None = None) -> tuple[list[CachedCopy], list[Cach
 # -- reading ---------------------------------------------------------------------------------
 
 
-def open_prepared(path: str | os.PathLike[str], *, populate: bool = True) -> Dataset:
+def open_prepared(path: str | os.PathLike[str], *, populate: bool = True, test_labels: bool = True) -> Dataset:
     """The dataset in a prepared directory, its images memory-mapped read-only.
 
     Every file is checked against its size and digest in ``meta.json`` (raising
     :class:`DamagedCopyError`, naming the path, when one differs), and this process holds
     the copy (:func:`hold`) so that no other run prunes it while it is mapped.
     ``populate`` maps every page in at once (``MAP_POPULATE``), so that no timed step
-    later pays for a page fault on its first touch of an image.
+    later pays for a page fault on its first touch of an image. Without ``test_labels``
+    (a worker) the dataset's ``test_labels`` are empty: their file is not opened.
     """
     path = Path(path)
     if not hold(path):
@@ -577,8 +601,8 @@ def open_prepared(path: str | os.PathLike[str], *, populate: bool = True) -> Dat
     known = False
     with contextlib.suppress(OSError):
         known = _VERIFIED.get(str(path)) == _identity(path)
-    arrays = {}
-    for name in _ARRAYS:
+    arrays = {"test_labels": np.empty(0, dtype=np.int64)}
+    for name in _ARRAYS if test_labels else _WORKER_ARRAYS:
         expected = None if known else _expected(path, meta, name)
         array = _map_npy(path, name, populate, expected)
         arrays[name] = array if name.endswith("images") else np.array(array)
@@ -598,7 +622,7 @@ def open_prepared(path: str | os.PathLike[str], *, populate: bool = True) -> Dat
 def _map_npy(directory: Path, name: str, populate: bool, expected: tuple[int, str] | None) -> np.ndarray:
     """A read-only view of a ``.npy`` file's array, mapped shared (never copied), checked
     against ``expected`` (size, digest) first."""
-    path = directory / f"{name}.npy"
+    path = _file(directory, name)
     try:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size

@@ -3,7 +3,9 @@
 Started by :class:`bench.execute.worker.WorkerExecutor`, never by hand. It maps the
 prepared dataset read-only (every page touched once, before the row), rebuilds the batch
 schedule from its seed and checks it against the parent's sha256, finds the classifier
-among the installed plugins, and measures the row, reporting over the pipe ``FD``.
+among the installed plugins, and measures the row, reporting over the pipe ``FD``. It has
+no test labels (the prepared directory holds none): it leaves its predictions in the job
+directory for the parent to score (:func:`save_predictions`).
 
 ``python -m bench.execute.child FD PARENT_PID --list-devices NAME`` reports the devices a
 classifier can use, so that the parent never imports a framework to ask.
@@ -19,11 +21,14 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from bench.errors import Terminated, describe_exception
+
+if TYPE_CHECKING:
+    from bench.measure import Predictions
 
 
 class Channel:
@@ -57,7 +62,7 @@ def measure_job(directory: Path, channel: Channel) -> int:
 
     document = json.loads((directory / "job.json").read_text())
     job = RowJob.from_dict(document["job"])
-    dataset = open_prepared(document["prepared"])
+    dataset = open_prepared(document["prepared"], test_labels=False)
     schedule = job.schedule.rebuild(len(dataset.train_labels))
     registry = installed_registry()
     spec = registry.get(job.classifier)
@@ -75,7 +80,8 @@ def measure_job(directory: Path, channel: Channel) -> int:
 
     def on_measured(measured: Measured) -> None:
         save(measured)
-        channel.send("measured", row=measured.measurement.to_dict(), environment=environment)
+        channel.send("measured", row=measured.measurement.to_dict(), environment=environment,
+                     predictions=save_predictions(directory, measured.predictions))
 
     result = measure(
         job,
@@ -85,11 +91,25 @@ def measure_job(directory: Path, channel: Channel) -> int:
         progress=lambda steps: channel.send("progress", steps=steps),
         on_phase=lambda phase: channel.send("phase", phase=phase),
         on_measured=on_measured,
+        score=False,
     )
     if not saved:
         save(result)
-    channel.send("done", row=result.measurement.to_dict(), environment=environment)
+    channel.send("done", row=result.measurement.to_dict(), environment=environment,
+                 predictions=save_predictions(directory, result.predictions))
     return 0
+
+
+def save_predictions(directory: Path, predictions: Predictions) -> dict[str, Any]:
+    """Write ``predictions.npy`` (one line per evaluation) for the parent; return its description."""
+    from bench.execute.verdict import PREDICTIONS_FILE
+
+    if predictions.lines:  # written whole, then renamed: a worker killed meanwhile leaves the last complete file
+        partial = directory / f"{PREDICTIONS_FILE}.partial"
+        with open(partial, "wb") as handle:
+            np.save(handle, np.stack(predictions.lines), allow_pickle=False)
+        os.replace(partial, directory / PREDICTIONS_FILE)
+    return {"steps": list(predictions.steps), "seconds": list(predictions.seconds), "final": predictions.final}
 
 
 def list_devices(name: str, channel: Channel) -> int:

@@ -3,6 +3,12 @@
 For debugging and profilers. Rows share the process: a framework's process-wide state (a
 thread pool, an allocator, imports) carries over from one row to the next, a crashing
 plugin ends the run, and the host-memory peak is the whole process's so far.
+
+Nothing is kept out of a plugin's reach here: it shares bench's process, so it can read
+the test labels and replace the clock. The harness scores the predictions and rates the
+row (:func:`bench.results.analysis.verdict`) as for any row, but only ``process`` and
+``ray`` keep the labels out of the plugin's process and check its times against another
+process's clock (docs/trust.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ The parent writes the row's job into a temporary directory and starts
 the parent only). The worker memory-maps the prepared dataset, rebuilds the schedule and
 checks its sha256, measures the row, and reports over the pipe ``FD``, one JSON object a
 line: ``ready``, each ``phase``, ``progress``, ``measured`` (after evaluation, before
-``close``), ``done``. Parameter snapshots travel as ``.npy`` files in the directory.
+``close``), ``done``. Parameter snapshots travel as ``.npy`` files in the directory, and so
+do the test-set predictions: the worker has no test labels, the parent scores them and
+checks the reported times against its own clock (:mod:`bench.execute.verdict`).
 
 The parent polls the pipe ten times a second, so it notices the timeout, a dead worker or
 a signal within 0.1 s. On Ctrl-C or SIGTERM it passes the signal on, waits up to
@@ -41,6 +43,7 @@ from bench.classifier import ClassifierSpec
 from bench.errors import BenchError, UsageError
 from bench.execute import Progress, RowData, RowJob, RowOutcome, reaper
 from bench.execute.snapshots import SnapshotError, load_snapshot
+from bench.execute.verdict import Observed, ReportError, credited, read_predictions
 from bench.results.model import OUTPUT_TAIL_CHARS, Measurement, ParameterSnapshots, ResultFormatError, Status
 
 if TYPE_CHECKING:
@@ -90,7 +93,8 @@ class WorkerExecutor:
             raise UsageError("a worker process needs the prepared copy of the data")
         reaper.become_subreaper()
         with reaper.row_directory() as directory:
-            return _Worker(self, job, data.prepared, Path(directory), progress).run()
+            return _Worker(self, job, data.prepared, Path(directory), progress, data.dataset.test_labels,
+                           data.dataset.num_classes).run()
 
     def close(self) -> None:
         pass
@@ -168,6 +172,9 @@ class _Worker:
     prepared: Path
     directory: Path
     progress: Progress | None
+    labels: np.ndarray
+    """The test labels, which only the parent holds: it scores the worker's predictions."""
+    num_classes: int
     phase: str = "worker start"
     steps: int = 0
     measured: dict[str, Any] | None = None
@@ -180,6 +187,9 @@ class _Worker:
     peak_rss: int = 0
     """The largest resident set seen of the worker (for the out-of-memory diagnosis)."""
     killed_by_bench: bool = False
+    observed: Observed = field(default_factory=Observed)
+    evaluations: Any = None
+    """The worker's description of ``predictions.npy`` (steps and seconds of each evaluation)."""
 
     def run(self) -> RowOutcome:
         self._write_job()
@@ -325,16 +335,20 @@ class _Worker:
                 self.ready_seconds = time.perf_counter() - started
             elif event == "phase":
                 self.phase = str(message.get("phase"))
+                self.observed.phase(self.phase, time.perf_counter())
             elif event == "progress":
                 steps = int(message.get("steps", 0))
                 self.steps += steps
                 if self.progress is not None:
                     self.progress(steps)
             elif event == "measured":
+                self.observed.measured(time.perf_counter())
                 self.measured = message.get("row")
+                self.evaluations = message.get("predictions")
                 self.environment.update(message.get("environment") or {})
             elif event == "done":
                 self.done = message.get("row")
+                self.evaluations = message.get("predictions", self.evaluations)
                 self.environment.update(message.get("environment") or {})
             elif event == "error":
                 self.error = str(message.get("message"))
@@ -349,14 +363,15 @@ class _Worker:
         parameters = ParameterSnapshots()
         if data is not None:
             try:
-                measurement = Measurement.from_dict(data, "the worker's measurement")
+                measurement = self._credited(Measurement.from_dict(data, "the worker's measurement"))
                 parameters = ParameterSnapshots(*(self._parameters(name) for name in PARAMETER_FILES))
-            except (ResultFormatError, SnapshotError) as exc:
+            except (ResultFormatError, SnapshotError, ReportError, ValueError, OSError) as exc:
                 measurement = Measurement(status=Status.FAILED, steps_completed=self.steps,
                                           error=f"worker: its report cannot be read: {exc}")
             else:
-                if self.done is None and status is not None:
-                    # Training and evaluation finished; only close was cut short.
+                if self.done is None and status is not None and measurement.ok:
+                    # Training and evaluation finished; only close was cut short (a row the
+                    # parent found suspect or failed keeps that verdict and its reason).
                     if status == Status.INTERRUPTED:
                         measurement = replace(measurement, error=f"measured; {error} (close did not finish)")
                     else:
@@ -366,6 +381,16 @@ class _Worker:
             measurement = Measurement(status=status or Status.FAILED, error=error, steps_completed=self.steps)
         measurement = replace(measurement, worker_start_seconds=self.ready_seconds)
         return RowOutcome(measurement, parameters, dict(self.environment))
+
+    def _credited(self, measurement: Measurement) -> Measurement:
+        """The worker's measurement scored by the parent and checked against its clock
+        (:mod:`bench.execute.verdict`); the parent's observation of training recorded."""
+        predictions = read_predictions(self.directory, self.evaluations, len(self.labels), self.num_classes)
+        # The parent's own facts replace whatever the worker said of them (a forged ``node``
+        # would skip the roofline check).
+        measurement = replace(measurement, observed_training_seconds=self.observed.span("training"), node=None,
+                              environment=dict(self.environment))
+        return credited(measurement, predictions, self.labels, self.job, self.observed)
 
     def _parameters(self, name: str) -> dict[str, np.ndarray] | None:
         path = self.directory / f"{name}.npz"

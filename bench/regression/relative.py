@@ -49,15 +49,18 @@ def fixed_batches(
     ]
 
 
-def setup_config(dataset: Dataset, batch_size: int = 100, spec: ClassifierSpec | None = None) -> SetupConfig:
-    """The reference recipe on ``dataset`` with ``batch_size``, and ``spec``'s own learning
-    rate and ``--param`` values where it has defaults (the two-layer models do)."""
+def setup_config(dataset: Dataset, batch_size: int = 100, spec: ClassifierSpec | None = None,
+                 threads: int | None = None) -> SetupConfig:
+    """The reference recipe on ``dataset`` with ``batch_size`` (and ``threads``; ``None``:
+    the framework's default), and ``spec``'s own learning rate and ``--param`` values where
+    it has defaults (the two-layer models do)."""
     learning_rate = spec.defaults.learning_rate if spec is not None else None
     return SetupConfig(
         learning_rate=0.005 if learning_rate is None else learning_rate,
         batch_size=batch_size,
         input_dim=dataset.input_dim,
         num_classes=dataset.num_classes,
+        threads=threads,
         params=spec.param_defaults() if spec is not None else {},
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bench.errors import UsageError
 from bench.regression.bounds import Bounds
 from bench.regression.checks import CheckReport
 from bench.regression.harness import check_harness_speed
@@ -20,13 +21,29 @@ def run_check(
     out: Callable[[str], None] = print,
     **options: Any,
 ) -> CheckReport:
-    """The whole within-run check on the synthetic dataset: ratios to the reference, then the harness."""
+    """The whole within-run check on the synthetic dataset: ratios to the reference, then the harness.
+
+    ``names`` limits it to those classifiers (the reference is measured with them, as the
+    ratios need it): their step-time ratios, and the harness checks of those among them
+    that have harness bounds. A named classifier that has no bound is a UsageError; a
+    check that checks nothing returns an empty report (``bench check`` fails on it).
+    Without ``names``: every installed classifier with a bound.
+    """
     from bench.dataset import load_dataset
     from bench.plugins import installed_registry
 
     registry = installed_registry()
+    harness_names = list(dict.fromkeys([*bounds.harness_min_ratio, *bounds.harness_pregathered_min_ratio]))
     if names:
-        names = list(names)
+        names = list(dict.fromkeys(names))
+        for name in names:
+            registry.get(name)  # an unknown or broken classifier: its own error
+        unbounded = [n for n in names if n != bounds.reference and bounds.ratio_bound(n) is None
+                     and not (harness and n in harness_names)]
+        if unbounded:
+            bounded = sorted(n for n in registry.classifiers if bounds.ratio_bound(n) is not None)
+            raise UsageError(f"no bound for {', '.join(unbounded)} in the bounds file; bounded: {', '.join(bounded)}")
+        harness_names = [n for n in harness_names if n in names]
     else:
         names = [n for n in registry.classifiers if n == bounds.reference or bounds.ratio_bound(n) is not None]
     if bounds.reference not in names:
@@ -36,14 +53,21 @@ def run_check(
     report = check_relative_speed(
         {name: spec.factory for name, spec in specs.items()},
         fixed_batches(dataset),
-        {name: setup_config(dataset, 100, spec) for name, spec in specs.items()},
+        {name: setup_config(dataset, 100, spec, _threads(bounds, name)) for name, spec in specs.items()},
         bounds,
         attempts=attempts,
         **options,
     )
     if harness:
-        for name in dict.fromkeys([*bounds.harness_min_ratio, *bounds.harness_pregathered_min_ratio]):
+        for name in harness_names:
             if name in registry.classifiers:
                 report.extend(check_harness_speed(registry.get(name), dataset, bounds, attempts=attempts))
-    out(report.describe())
+    if report.checks:
+        out(report.describe())
     return report
+
+
+def _threads(bounds: Bounds, name: str) -> int | None:
+    """The threads ``name`` is checked with (its bound's ``threads``; else the framework's default)."""
+    bound = bounds.ratio_bound(name)
+    return bound.threads if bound is not None and name != bounds.reference else None

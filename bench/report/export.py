@@ -76,7 +76,7 @@ def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, a
         batch_size=batch,
         run_id=document.run_id,
         batch_schedule_sha256=row.schedule_sha256 or document.batch_schedule_sha256,
-        frameworks=document.machine.get("frameworks") or {},
+        frameworks=row.environment or document.machine.get("frameworks") or {},  # the row's own; older files: the run's
     )
     if row.params:
         extra["params"] = row.params

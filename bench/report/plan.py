@@ -46,7 +46,8 @@ def plan_summary(planned: Sequence[PlannedRow]) -> str:
         f"{len(schedule_keys(planned))} batch schedule(s) of {', '.join(map(str, steps))} steps"
         + (" (seed {}, batch {})".format(*schedule_keys(planned)[0]) if len(schedule_keys(planned)) == 1
            else ", one per seed and batch size"),
-        "parity: each row against the first ok row of its schedule (same seed and batch size)",
+        "parity: each row against the first ok row of its schedule (same seed and batch size) whose parameters "
+        "have the same names and shapes (known once the rows ran)",
     ]
     if any(item.device == "all" for item in planned):
         lines.append("device 'all' is expanded to each plugin's devices when the sweep runs")

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from bench.report.table import parity_note, results_table
+from bench.report.accuracy import accuracy_table
+from bench.report.table import noise_notes, parity_note, results_table
 from bench.report.text import DEFAULT_FORMAT, fitted_table, num, safe_text, wrap
 from bench.results.compare import rate
 from bench.results.identity import label_of, ordered_rows, setting_text, varying_of
@@ -26,7 +27,8 @@ def render_run(
 ) -> str:
     """The run as ``bench report`` prints it (``identity``: its identity lines first, as
     ``bench report`` does; ``bench run`` starts at the table): the results table, the
-    parity note, the rows' problems, the roofline, the speed-ups and the timeline."""
+    parity note, the rows' problems, the accuracy over seeds, the roofline, the speed-ups and
+    the timeline; every note wrapped to ``width`` (the terminal's when ``None`` or 0)."""
     parts = [wrap("\n".join(identity_lines(document)), width, indent="         "), ""] if identity else []
     table = results_table(document, fmt, columns=columns, width=width)
     parts.append(table)
@@ -34,7 +36,11 @@ def render_run(
     header = table.splitlines()[0] if table else ""
     if note and (f"@{document.parity_step}" in header or "@end" in header):  # only under a parity column
         parts.append(wrap(note, width))
+    parts += [wrap(line, width) for line in noise_notes(document)]
     parts += [wrap(f"  {line}", width) for line in problems(document)]
+    spread = accuracy_table(document, fmt)
+    if spread:
+        parts += ["", spread]
     roof = roofline_line(document)
     if roof:
         parts.append(wrap(roof, width))
@@ -64,6 +70,9 @@ def identity_lines(document: RunDocument) -> list[str]:
         f"{key} {config[key]}" for key in ("steps", "batch_size", "learning_rate", "seed", "placement", "threads",
                                            "isolation") if config.get(key) is not None
     )
+    repeat = config.get("repeat")
+    if isinstance(repeat, int) and repeat > 1:
+        settings += f", repeat {repeat}"
     lines.append(f"config:  {dataset}, {settings}")
     sweep = config.get("sweep")
     if isinstance(sweep, dict) and sweep:
@@ -152,7 +161,8 @@ def output_lines(row: Row) -> list[str]:
 
 ROW_PHASES = (
     "worker start, bench import, data mapping", "load", "setup", "place dataset on device", "first step",
-    "other steps", "evaluations during training", "evaluation", "close", "harness bookkeeping, parameter snapshots",
+    "other steps", "evaluations during training (predict)", "evaluation (predict)", "parameter snapshots (parameters())",
+    "close", "harness bookkeeping",
 )
 
 
@@ -163,7 +173,8 @@ def row_phases(row: Row, label: str | None = None) -> list[tuple[str, float]]:
         steady = row.train_seconds - row.first_step_seconds
     parts = list(zip(ROW_PHASES, [
         row.worker_start_seconds, row.load_seconds, row.setup_seconds, row.placement_seconds,
-        row.first_step_seconds, steady, row.eval_during_training_seconds, row.eval_seconds, row.close_seconds,
+        row.first_step_seconds, steady, row.eval_during_training_seconds, row.eval_seconds, row.parameters_seconds,
+        row.close_seconds,
     ], strict=False))  # the last phase, bookkeeping, is derived below
     label = label_of(row) if label is None else label
     phases = [(f"{label}: {name}", seconds) for name, seconds in parts if seconds is not None]

@@ -14,8 +14,12 @@ from tabulate import tabulate, tabulate_formats
 
 from bench.errors import UsageError
 from bench.report.text import DEFAULT_FORMAT, mib, num, safe_text, scaled, sci, terminal_width, text_width
-from bench.results.identity import ordered_rows, references, setting_text, varying_of
-from bench.results.model import Row, RunDocument
+from bench.results.identity import label_of, ordered_rows, references, setting_text, varying_of
+from bench.results.model import Row, RunDocument, Status
+from bench.results.noise import BUSY_MARK, BUSY_SHARE, is_busy, others_cpus, oversubscribed
+
+UNCREDITED = (Status.SUSPECT, Status.FAILED)
+"""Rows whose reported speed and accuracy are shown in parentheses: not credited."""
 
 
 def check_format(fmt: str) -> str:
@@ -37,6 +41,15 @@ class Column:
     """``cell(row, is_reference)``."""
 
 
+def _credited(cell: Callable[[Row], str]) -> Callable[[Row, bool], str]:
+    """A figure of a suspect or failed row in parentheses: what it reported, not what it is credited with."""
+    def show(row: Row, _: bool) -> str:
+        text = cell(row)
+        return f"({text})" if row.status in UNCREDITED and text != "-" else text
+
+    return show
+
+
 def _parity(attribute: str) -> Callable[[Row, bool], str]:
     return lambda row, ref: "ref" if ref else sci(getattr(row, attribute))
 
@@ -45,11 +58,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("plugin", "plugin", 0, lambda r, _: safe_text(r.plugin)),
     Column("device", "device", 0, lambda r, _: safe_text(r.device)),
     Column("status", "status", 0, lambda r, _: str(r.status)),
-    Column("accuracy", "acc %", 1, lambda r, _: num(scaled(r.test_accuracy, 100), 2)),
-    Column("steps_per_second", "steps/s", 1, lambda r, _: num(r.steps_per_second, 0)),
+    Column("accuracy", "acc %", 1, _credited(lambda r: num(scaled(r.test_accuracy, 100), 2))),
+    Column("steps_per_second", "steps/s", 1, _credited(lambda r: rate_cell(r) + (BUSY_MARK if is_busy(r) else ""))),
     Column("wall", "wall s", 2, lambda r, _: num(r.wall_seconds, 2)),
     Column("parity", "@{parity}", 2, _parity("parity_max_abs_diff")),
-    Column("roofline", "% roof", 3, lambda r, _: num(scaled(r.roofline_fraction, 100), 0)),
+    Column("roofline", "% roof", 3, _credited(lambda r: num(scaled(r.roofline_fraction, 100), 0))),
     Column("host_memory", "host MiB", 3, lambda r, _: mib(r.peak_host_memory_bytes)),
     Column("device_memory", "dev MiB", 4, lambda r, _: mib(r.peak_device_memory_bytes)),
     Column("first_step", "1st step s", 4, lambda r, _: num(r.first_step_seconds, 3)),
@@ -59,6 +72,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("setup", "setup s", 6, lambda r, _: num(r.setup_seconds, 3)),
     Column("train", "train s", 7, lambda r, _: num(r.train_seconds, 2)),
     Column("eval", "eval s", 7, lambda r, _: num(r.eval_seconds, 3)),
+    Column("parameters", "params s", 7, lambda r, _: num(r.parameters_seconds, 3)),
 )
 TO_TARGET = "to_target"
 """The column key of the two time-to-accuracy columns (``--target-accuracy``)."""
@@ -66,6 +80,24 @@ COLUMN_KEYS = (*(column.key for column in COLUMNS), TO_TARGET)
 SETTING_HEADERS = {"batch_size": "batch", "steps_per_call": "k/call", "learning_rate": "lr"}
 """Short headers for a sweep's setting columns (the others: the setting's name)."""
 NOT_REACHED = "not reached"
+
+
+def rate_cell(row: Row) -> str:
+    """Steps/s, and with ``--repeat`` the 95 % interval over the processes as the larger
+    distance to an end: ``1071 ±3%``. One process's interval (from its steps) is left out:
+    it knows nothing of the variation between processes (see docs/statistics.md)."""
+    rate, interval = row.steps_per_second, row.rate_interval
+    if rate is None or interval is None or interval.basis != "processes":
+        return num(rate, 0)
+    return f"{num(rate, 0)} ±{percent(interval.half_width(rate))}"
+
+
+def percent(fraction: float) -> str:
+    """``3%``, ``0.4%``: a relative figure with the digits that matter."""
+    value = 100 * fraction
+    if value != value or value == float("inf"):
+        return "?%"
+    return f"{value:.0f}%" if round(value, 1) >= 1 else f"{value:.1f}%"
 
 
 def check_columns(text: str) -> list[str]:
@@ -146,9 +178,32 @@ def _target_columns(document: RunDocument) -> list[Column]:
 
 
 def parity_note(document: RunDocument) -> str | None:
-    """What the parity columns compare, when a run has more than one batch schedule."""
-    if len({row.schedule_sha256 for row in document.results if row.ok}) < 2:
+    """What the parity columns compare, when a run has more than one parity reference."""
+    if len(references(document)) < 2:
         return None
     step = document.parity_step
     return (f"@{step}, @end: max |dparams| against the first ok row of the same batch schedule "
-            "(same seed and batch size), marked ref")
+            "(same seed and batch size) whose parameters have the same names and shapes, marked ref")
+
+
+NOISE_LINES = 3
+"""Rows named by :func:`noise_notes` at most (the others are counted)."""
+
+
+def noise_notes(document: RunDocument) -> list[str]:
+    """The footnote of the busy mark (when a row has it), and a line for each row whose
+    threads competed with other processes for the CPUs (:mod:`bench.results.noise`)."""
+    busy = [row for row in document.results if is_busy(row)]
+    if not busy:
+        return []
+    shares = [others_cpus(row) or 0.0 for row in busy]
+    low, high = f"{min(shares):.1f}", f"{max(shares):.1f}"
+    kept = low if low == high else f"{low}-{high}"
+    lines = [f"{BUSY_MARK} timed on a busy machine: other processes kept {kept} CPUs busy on average while it trained "
+             f"({100 * BUSY_SHARE:g}% of the CPUs or more); its speed can be far below a quiet machine's"]
+    varying = varying_of(document.results)
+    crowded = [(row, note) for row in busy if (note := oversubscribed(row))]
+    lines += [f"  {safe_text(label_of(row, varying))}: {note}" for row, note in crowded[:NOISE_LINES]]
+    if len(crowded) > NOISE_LINES:
+        lines.append(f"  and {len(crowded) - NOISE_LINES} more rows whose threads outnumbered the free CPUs")
+    return lines

@@ -5,42 +5,115 @@ computed here, as the row joins its document:
 
 - *parity*: the largest absolute difference between the row's parameters and its
   reference's, after ``parity_step`` and after the last step. A row's reference is the
-  first ok row trained on the same batch schedule. Only the reference rows' snapshots are
-  kept (:class:`ParityReferences`), so a run's memory does not grow with its rows.
+  first ok row trained on the same batch schedule whose parameters have the same names and
+  shapes (a CNN and a softmax classifier in one run each get their own reference); the
+  reference's position in the document is recorded in the row's analysis
+  (``parity_reference``). Only the reference rows' snapshots are kept
+  (:class:`ParityReferences`), so a run's memory does not grow with its rows.
 - *roofline*: the row's steps/s as a fraction of what its device's ceilings allow a step
   of its stated work (:func:`bench.roofline.rate`).
+- *verdict*: an ``ok`` row whose figures the machine cannot have produced becomes
+  ``suspect`` (:func:`verdict`): faster than its roofline by :data:`ROOFLINE_LIMIT`, or more
+  time in ``parameters()`` and ``predict()`` than those calls can need.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from bench.classifier import StepWork
-from bench.results.model import Analysis, ParameterSnapshots, Row, RunDocument
+from bench.results.model import Analysis, ParameterSnapshots, Row, RunDocument, Status
+
+ROOFLINE_LIMIT = 2.0
+"""A row faster than this many times its roofline is ``suspect``: the device cannot do a
+step of the stated work that fast (a margin above 1 for a working set that stays in cache,
+which the measured memory bandwidth does not account for)."""
+OUTSIDE_SLACK_SECONDS = 3.0
+"""``parameters()`` and ``predict()`` may take this long beyond the training steps' share
+(first calls compile: XLA, ``tf.function``)."""
+
+
+ParityKey = tuple[str | None, tuple[tuple[str, tuple[int, ...]], ...]]
+"""``(schedule sha256, ((parameter name, shape), ...))``: rows that can be compared."""
+
+
+def parity_key(row: Row, parameters: ParameterSnapshots) -> ParityKey | None:
+    """The row's schedule and its parameters' names and shapes; ``None`` without snapshots."""
+    snapshot = parameters.at_parity or parameters.final
+    if not snapshot:
+        return None
+    return row.schedule_sha256, tuple(sorted((name, tuple(np.shape(value))) for name, value in snapshot.items()))
 
 
 @dataclass
 class ParityReferences:
-    """The parameter snapshots of each schedule's reference row (and of no other row)."""
+    """The parameter snapshots of each reference row (and of no other row), by
+    :func:`parity_key`, with the reference's position in the document."""
 
-    snapshots: dict[str | None, ParameterSnapshots] = field(default_factory=dict)
+    snapshots: dict[ParityKey, tuple[int, ParameterSnapshots]] = field(default_factory=dict)
 
-    def compare(self, row: Row, parameters: ParameterSnapshots) -> tuple[float | None, float | None]:
-        """The row's differences from its reference (itself, when it is the first ok row)."""
-        if not row.ok:
-            return None, None
-        reference = self.snapshots.setdefault(row.schedule_sha256, parameters)
-        return max_abs_diff(reference.at_parity, parameters.at_parity), max_abs_diff(reference.final, parameters.final)
+    def compare(self, row: Row, parameters: ParameterSnapshots,
+                position: int = 0) -> tuple[float | None, float | None, int | None]:
+        """The row's differences from its reference (itself, when it is the first ok row of
+        its schedule with these parameter names and shapes) and the reference's position
+        (``position`` is the row's own)."""
+        key = parity_key(row, parameters) if row.ok else None
+        if key is None:
+            return None, None, None
+        at, reference = self.snapshots.setdefault(key, (position, parameters))
+        return (max_abs_diff(reference.at_parity, parameters.at_parity),
+                max_abs_diff(reference.final, parameters.final), at)
 
 
 def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferences, document: RunDocument) -> Row:
-    """``row`` with its analysis: parity against its reference, its roofline rating."""
-    at_parity, final = references.compare(row, parameters)
-    return row.with_analysis(Analysis(at_parity, final, **roofline_rating(row, document)))
+    """``row`` with its analysis: its verdict, parity against its reference, its roofline
+    rating. A suspect row is nobody's parity reference."""
+    rating = roofline_rating(row, document)
+    row = verdict(row, rating.get("roofline_fraction"), (document.dataset or {}).get("test_images"))
+    at_parity, final, reference = references.compare(row, parameters, len(document.results))
+    return row.with_analysis(Analysis(at_parity, final, parity_reference=reference, **rating))
+
+
+def verdict(row: Row, roofline_fraction: float | None, test_images: int | None = None) -> Row:
+    """``row``, made ``suspect`` (with the reason as its error) when it is ok but its figures
+    cannot be what happened:
+
+    - it ran faster than :data:`ROOFLINE_LIMIT` times the attainable steps/s of its stated
+      work on the device's measured ceilings;
+    - ``parameters()`` and ``predict()`` together took longer than the training steps would
+      for as many images (``test_images`` a prediction), plus the first step's time (a
+      first call compiles) and :data:`OUTSIDE_SLACK_SECONDS`: training done outside the
+      timed steps (a step that defers its update to a later call) is not credited.
+    """
+    if not row.ok:
+        return row
+    reason = None
+    if roofline_fraction is not None and roofline_fraction > ROOFLINE_LIMIT:
+        reason = (f"{row.steps_per_second:.4g} steps/s is {roofline_fraction:.1f} times what the device's "
+                  f"measured ceilings allow a step of the work it states")
+    else:
+        reason = _outside_steps(row, test_images)
+    if reason is None:
+        return row
+    return replace(row, measurement=replace(row.measurement, status=Status.SUSPECT, error=reason))
+
+
+def _outside_steps(row: Row, test_images: int | None) -> str | None:
+    outside = (row.parameters_seconds or 0.0) + (row.eval_seconds or 0.0) + (row.eval_during_training_seconds or 0.0)
+    train = row.train_seconds or 0.0
+    evaluations = max(1, len(row.accuracy_curve))
+    batch = row.settings.get("batch_size")
+    share = 1.0
+    if isinstance(batch, int) and isinstance(test_images, int) and batch > 0 and row.steps_completed:
+        share = max(1.0, evaluations * test_images / (batch * row.steps_completed))
+    if outside <= share * train + (row.first_step_seconds or 0.0) + OUTSIDE_SLACK_SECONDS:
+        return None
+    return (f"parameters() and predict() took {outside:.3g} s against {train:.3g} s for the "
+            f"{row.steps_completed} training steps: work done outside the timed steps")
 
 
 def roofline_rating(row: Row, document: RunDocument) -> dict[str, Any]:

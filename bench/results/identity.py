@@ -21,7 +21,10 @@ wrappers take rows. This module depends on :mod:`bench.settings` and the result 
   setting no run varies, or in a param only one run knows (a plugin version that added
   it), still match.
 - A label names a varying param only on the rows that have it.
-- The **parity reference** of a batch schedule: its first usable row, in the order rows run.
+- The **parity reference** of a row: the row its analysis names (``parity_reference``: the
+  first ok row of its batch schedule whose parameters have the same names and shapes); in
+  files without that field, and in a plan, its batch schedule's first usable row, in the
+  order rows run.
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ K = TypeVar("K", bound=Hashable)
 
 
 def setting_text(value: Any) -> str:
-    """A setting's value as a label shows it (``None``, the framework's default: ``default``)."""
+    """A setting's value as a label shows it (``None``, the framework's default: ``default``;
+    a swept ``--param`` combination, a mapping: ``key=value key=value``)."""
+    if isinstance(value, Mapping):
+        return " ".join(f"{key}={item}" for key, item in value.items())
     return "default" if value is None else str(value)
 
 
@@ -186,7 +192,11 @@ def reference_positions(items: Iterable[tuple[K, bool]]) -> dict[K, int]:
 
 
 def references(document: RunDocument) -> list[Row]:
-    """The parity reference of each batch schedule: its first ok row (in the order rows
-    ran), against which every row on the same schedule is compared."""
+    """The rows others were compared with (parity), in the order rows ran: those the rows'
+    analyses name (``parity_reference``); for a file whose rows name none, each batch
+    schedule's first ok row."""
     rows = document.results
+    named = sorted({row.parity_reference for row in rows if row.parity_reference is not None})
+    if named:
+        return [rows[i] for i in named if 0 <= i < len(rows)]
     return [rows[i] for i in reference_positions((row.schedule_sha256, row.ok) for row in rows).values()]

@@ -22,6 +22,7 @@ times) still load: their rows carry the stored steps/s and no raw data.
 from __future__ import annotations
 
 import math
+import statistics
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -31,6 +32,7 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
+from bench.results.statistics import Interval, rate_interval
 from bench.results.stats import StepStats
 
 SCHEMA_VERSION = 2
@@ -47,6 +49,9 @@ class Status(str, Enum):
     DIVERGED = "diverged"
     INTERRUPTED = "interrupted"
     TIMEOUT = "timeout"
+    SUSPECT = "suspect"
+    """The harness cannot vouch for the row's figures: its own clock, or the machine's
+    measured ceilings, contradict what the row reports (the error says how); see docs/trust.md."""
 
     def __str__(self) -> str:
         return self.value
@@ -124,6 +129,13 @@ class Measurement:
     placement_seconds: float | None = field(default=None, metadata=SECONDS)
     """``resident`` only: copying the training set to the device once."""
     eval_seconds: float | None = field(default=None, metadata=SECONDS)
+    """The final evaluation: the classifier's ``predict`` on the test images."""
+    parameters_seconds: float | None = field(default=None, metadata=SECONDS)
+    """The classifier's ``parameters()``, every call together (the parity and final
+    snapshots): work a classifier does there is outside every step's timing."""
+    observed_training_seconds: float | None = field(default=None, metadata=SECONDS)
+    """``process`` isolation: the training phase as the parent's own clock saw it (from the
+    worker's report that training began to its report that it ended)."""
     close_seconds: float | None = field(default=None, metadata=SECONDS)
     wall_seconds: float | None = field(default=None, metadata=SECONDS)
     worker_start_seconds: float | None = field(default=None, metadata=SECONDS)
@@ -148,6 +160,24 @@ class Measurement:
     compiled_flops_per_step: float | None = field(default=None, metadata=COUNT)
     """The compiler's own count of a step's FLOPs (XLA's cost analysis), where offered."""
     compiled_bytes_per_step: float | None = field(default=None, metadata=COUNT)
+    environment: dict[str, str] = field(default_factory=dict)
+    """Facts of the row's own process: its framework's versions, the precision it uses
+    for float32 matrix products, its thread settings (the classifier's spec reports them)."""
+    load_average: float | None = field(default=None, metadata=COUNT)
+    """How busy the machine was while the row trained (:class:`bench.measure.NoiseProbe`):
+    the 1-minute load average, the higher of its readings before and after training."""
+    others_cpu_seconds: float | None = field(default=None, metadata=SECONDS)
+    """CPU seconds the machine was busy during training besides the row's own process."""
+    own_cpu_seconds: float | None = field(default=None, metadata=SECONDS)
+    """CPU seconds the row's process (all its threads) took during training."""
+    active_threads: int | None = field(default=None, metadata=COUNT)
+    """The row's process's threads that ran at least 5 % of the training's wall clock."""
+    involuntary_switches: int | None = field(default=None, metadata=COUNT)
+    """Times the row's process was switched out against its will during training."""
+    noise_window_seconds: float | None = field(default=None, metadata=SECONDS)
+    """The wall-clock seconds of training over which the noise figures were taken."""
+    cpu_count: int | None = field(default=None, metadata=_range(1))
+    """The logical CPUs of the machine the row ran on."""
     node: dict[str, Any] | None = None
     """Where the row ran when not on this machine (an executor's node)."""
     killed_after_row: list[str] = field(default_factory=list, metadata={"what": "process descriptions"})
@@ -156,6 +186,11 @@ class Measurement:
     output_tail: str | None = None
     """The end of what the row's worker wrote to its standard output and error (at most
     :data:`OUTPUT_TAIL_CHARS` characters), shown on failure and with ``--debug``."""
+    repeats: int = field(default=1, metadata=_range(1))
+    """``--repeat``: the worker processes this row was measured in (rounds interleaved
+    across the rows). The other fields are the first process's."""
+    process_steps_per_second: list[float] = field(default_factory=list, metadata={**COUNT, "what": "steps/s"})
+    """Each process's steady steps/s, in the order they ran (one entry a process)."""
     summary: dict[str, float] = field(default_factory=dict, compare=False, metadata={"derived": True})
     """A schema-1 row's stored figures (it has no raw times); empty otherwise."""
 
@@ -172,10 +207,33 @@ class Measurement:
 
     @property
     def steps_per_second(self) -> float | None:
-        """Steady state: 1 / median time of the steps after the first (from :attr:`stats`)."""
+        """Steady state: 1 / median time of the steps after the first (from :attr:`stats`);
+        measured in several processes, the median of their steps/s."""
+        if len(self.process_steps_per_second) > 1:
+            return statistics.median(self.process_steps_per_second)
         if self.stats is not None:
             return self.stats.steps_per_second
         return self.summary.get("steps_per_second")
+
+    @cached_property
+    def rate_interval(self) -> Interval | None:
+        """The 95 % confidence interval of :attr:`steps_per_second`
+        (:func:`~bench.results.statistics.rate_interval`: from the processes' steps/s, or
+        from one process's steps), ``None`` for a row without either."""
+        if not self.ok:
+            return None
+        return rate_interval(self.process_steps_per_second, self.step_seconds)
+
+    @property
+    def steps_per_second_ci95(self) -> list[float] | None:
+        """``[low, high]`` of :attr:`rate_interval`."""
+        interval = self.rate_interval
+        return None if interval is None else [interval.low, interval.high]
+
+    @property
+    def steps_per_second_ci95_basis(self) -> str | None:
+        """What :attr:`steps_per_second_ci95` was computed from: ``processes`` or ``steps``."""
+        return None if self.rate_interval is None else self.rate_interval.basis
 
     @property
     def first_step_seconds(self) -> float | None:
@@ -225,6 +283,8 @@ class ParameterSnapshots:
 
 DERIVED = ("steps_per_second", "first_step_seconds", "train_seconds")
 """Figures a row saves for readers, derived from ``step_seconds``."""
+DERIVED_INTERVAL = ("steps_per_second_ci95", "steps_per_second_ci95_basis")
+"""The interval a row saves for readers; derived again when read (its inputs are saved)."""
 
 
 @dataclass(frozen=True)
@@ -243,20 +303,28 @@ class Analysis:
     """``compute`` or ``memory``: the ceiling that limits a step of this work."""
     roofline_reason: str | None = None
     """Why the row has no fraction, when it has none."""
+    parity_reference: int | None = field(default=None, metadata=COUNT)
+    """The position in the document of the row the parity columns compare this row with
+    (its own when it is the reference); ``None``: not compared (older files lack it)."""
 
 
 PARTS: tuple[tuple[str, type], ...] = (("identity", RowIdentity), ("measurement", Measurement), ("analysis", Analysis))
 
 SAVED_ORDER = (
     "plugin", "device", "status", "error", "test_accuracy", "final_loss", "steps_completed", "step_seconds",
-    "steps_per_second", "first_step_seconds", "train_seconds", "load_seconds", "setup_seconds", "placement",
-    "steps_per_call", "placement_seconds", "eval_seconds", "close_seconds", "wall_seconds", "worker_start_seconds",
-    "isolation", "diverged_at_step", "loss_curve", "parity_step", "parity_max_abs_diff", "final_max_abs_diff",
+    "steps_per_second", "steps_per_second_ci95", "steps_per_second_ci95_basis", "repeats", "process_steps_per_second",
+    "first_step_seconds", "train_seconds", "load_seconds", "setup_seconds", "placement",
+    "steps_per_call", "placement_seconds", "eval_seconds", "parameters_seconds", "close_seconds", "wall_seconds",
+    "worker_start_seconds", "observed_training_seconds", "isolation", "diverged_at_step", "loss_curve",
+    "parity_step", "parity_max_abs_diff", "final_max_abs_diff",
+    "parity_reference",
     "roofline_fraction", "attainable_steps_per_second", "roofline_bound", "roofline_reason",
     "compiled_flops_per_step", "compiled_bytes_per_step", "peak_host_memory_bytes", "peak_device_memory_bytes",
     "flops_per_step", "bytes_per_step", "eval_every", "eval_during_training_seconds", "accuracy_curve",
     "target_accuracy", "steps_to_target", "time_to_target_seconds", "schedule_sha256", "settings", "params",
-    "plugin_version", "distribution", "node", "killed_after_row", "output_tail",
+    "plugin_version", "distribution", "environment", "load_average", "others_cpu_seconds", "own_cpu_seconds",
+    "active_threads", "involuntary_switches", "noise_window_seconds", "cpu_count", "node", "killed_after_row",
+    "output_tail",
 )
 """A saved row's keys, in the order schema 2 has always written them."""
 _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
@@ -317,7 +385,7 @@ class Row:
             for f in fields(part):
                 if not f.metadata.get("derived"):
                     flat[f.name] = getattr(part, f.name)
-        for name in DERIVED:
+        for name in (*DERIVED, *DERIVED_INTERVAL):
             flat[name] = getattr(self.measurement, name)
         flat["status"] = self.measurement.status.value
         for f in fields(Analysis):
@@ -343,7 +411,7 @@ class Row:
         extra: dict[str, Any] = {}
         summary: dict[str, float] = {}
         for key, value in data.items():
-            if key in _SCHEMA1_SUMMARY:
+            if key in _SCHEMA1_SUMMARY or key in DERIVED_INTERVAL:
                 continue  # derived from step_seconds now; schema-1 rows keep their steps/s
             if key in DERIVED:
                 checked = _check_value(float | None, value, f"{where}.{key}", SECONDS)
@@ -455,7 +523,7 @@ _FIELD_PART = {f.name: name for name, kind in PARTS for f in fields(kind) if not
 """Which part of a row holds each saved field."""
 _PART_OF = {
     **_FIELD_PART,
-    **{name: "measurement" for name in ("stats", "ok", *DERIVED)},
+    **{name: "measurement" for name in ("stats", "ok", "rate_interval", *DERIVED, *DERIVED_INTERVAL)},
     "label": "identity",
 }
 """Which part answers ``row.x`` for each field and figure."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import ResultFileError
-from bench.results.model import ResultFormatError, RunDocument
+from bench.results.model import ResultFormatError, Row, RunDocument
 
 MAX_RESULT_BYTES = 256 * 2**20
 """Larger files are refused by ``bench report``/``plot``/``compare``/``export``: no run of
@@ -152,21 +152,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
 class DocumentWriter:
     """Saves a growing run to one file after every row, serialising each row only once.
 
-    A row is final once saved (the runner fills its parity columns before); rows are only
-    ever appended.
+    A row is final once saved (the runner fills its parity columns before), unless the
+    runner replaces it by a new row object (``--repeat``: the row with another process's
+    figures): a replaced row is serialised again.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._rows: list[str] = []
+        self._rows: list[tuple[Row, str]] = []
 
     def save(self, document: RunDocument) -> None:
         rows = document.results
         if len(rows) < len(self._rows):  # a different document: start again
             self._rows = []
-        self._rows += [dumps(row.to_dict()) for row in rows[len(self._rows) :]]
+        saved = self._rows
+        self._rows = [saved[i] if i < len(saved) and saved[i][0] is row else (row, dumps(row.to_dict()))
+                      for i, row in enumerate(rows)]
         header = json.dumps(to_json_value(document.header()), indent=1, allow_nan=False)
-        body = ",\n".join(self._rows)
+        body = ",\n".join(text for _, text in self._rows)
         write_text_atomic(self.path, header[: -len("\n}")] + ',\n "results": [\n' + body + "\n ]\n}\n")
 
 

@@ -195,7 +195,8 @@ def _cuda_versions() -> dict[str, str]:
 
 
 def environment() -> dict[str, str]:
-    """Versions of JAX, jaxlib and its CUDA plugin, CUDA and cuDNN, and the GPUs JAX sees."""
+    """Versions of JAX, jaxlib and its CUDA plugin, CUDA and cuDNN, the GPUs JAX sees, its
+    CPU threads and the precision it asks of float32 matrix products."""
     jax = import_jax()
     import jaxlib
 
@@ -206,6 +207,8 @@ def environment() -> dict[str, str]:
         "jax_cuda_plugin": _cuda_plugin() or "none",
         "jax_default_backend": jax.default_backend(),
         "jax_cpu_threads": "default" if _CPU_POOL in (None, _UNSET) else str(_CPU_POOL),
+        # None: XLA's default per backend (on recent NVIDIA GPUs, TF32-class passes for float32 dots)
+        "jax_default_matmul_precision": str(jax.config.jax_default_matmul_precision or "default"),
     }
     info.update(_cuda_versions())
     info["jax_gpus"] = ", ".join(f"gpu:{i} {d.device_kind}" for i, d in enumerate(found)) or "none"

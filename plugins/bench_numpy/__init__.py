@@ -26,6 +26,18 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
 
 
 def numpy_environment() -> dict[str, str]:
+    """numpy's version and its BLAS: library, version and threads (float32 products are
+    float32 on the CPU)."""
     import numpy as np
 
-    return {"numpy": np.__version__}
+    info = {"numpy": np.__version__}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover - a dependency of bench
+        return info
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            info["numpy_blas"] = f"{pool.get('internal_api')} {pool.get('version')}"
+            info["numpy_blas_threads"] = str(pool.get("num_threads"))
+            break
+    return info

@@ -132,7 +132,8 @@ def bench_register_classifiers(register: Callable[[ClassifierSpec], None]) -> No
 
 
 def tf_environment() -> dict[str, str]:
-    """TensorFlow's version, its CUDA build, and the GPUs it sees."""
+    """TensorFlow's version, its CUDA build, the GPUs it sees, whether float32 matrix
+    products may run in TF32, and its thread pools (0: TensorFlow's default)."""
     from bench_tensorflow._runtime import import_tensorflow
 
     tf = import_tensorflow()
@@ -143,6 +144,10 @@ def tf_environment() -> dict[str, str]:
         "cuda": str(build.get("cuda_version") or "none"),
         "cudnn": str(build.get("cudnn_version") or "none"),
         "gpus": ", ".join(_describe_gpu(tf, gpu) for gpu in tf.config.list_physical_devices("GPU")) or "none",
+        # TensorFlow runs float32 matrix products in TF32 on Ampere and later unless this is off
+        "tf_tensor_float_32_execution": str(bool(tf.config.experimental.tensor_float_32_execution_enabled())),
+        "tf_intra_op_threads": str(tf.config.threading.get_intra_op_parallelism_threads() or "default"),
+        "tf_inter_op_threads": str(tf.config.threading.get_inter_op_parallelism_threads() or "default"),
     }
 
 

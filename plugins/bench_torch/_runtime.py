@@ -93,7 +93,8 @@ def peak_bytes(torch: Any, device: Any) -> int | None:
 
 
 def environment() -> dict[str, str]:
-    """Versions of torch, its CUDA and cuDNN, its thread count, and the GPUs it sees."""
+    """Versions of torch, its CUDA and cuDNN, its thread counts, the GPUs it sees, and the
+    precision it uses for float32 matrix products (TF32 or not)."""
     torch = import_torch()
     cuda_built = bool(torch.backends.cuda.is_built())
     count = torch.cuda.device_count() if cuda_built else 0
@@ -107,5 +108,9 @@ def environment() -> dict[str, str]:
         "torch_cuda": str(torch.version.cuda or "none"),
         "torch_cudnn": str(cudnn or "none"),
         "torch_threads": str(torch.get_num_threads()),
+        "torch_interop_threads": str(torch.get_num_interop_threads()),
+        "torch_float32_matmul_precision": str(torch.get_float32_matmul_precision()),
+        "torch_cuda_matmul_allow_tf32": str(bool(torch.backends.cuda.matmul.allow_tf32)),
+        "torch_cudnn_allow_tf32": str(bool(torch.backends.cudnn.allow_tf32)),
         "torch_gpus": ", ".join(gpus) or "none",
     }

@@ -23,12 +23,20 @@ import pytest
 from bench.classifier import SetupConfig
 from bench.plugins import installed_registry
 
-BUILTIN_PLUGINS = ("numpy", "tensorflow")
+BUILTIN_PLUGINS = ("numpy", "tensorflow", "jax", "torch")
 """Entry-point names of the plugins bench ships (pyproject's [project.entry-points.bench])."""
 
 REGISTRY = installed_registry()
 BUILTIN = [name for name in REGISTRY.classifiers if REGISTRY.origin(name).plugin in BUILTIN_PLUGINS]
 DEVICE = "cpu"
+
+
+def _threads(name: str) -> int | None:
+    """The threads ``bench check`` sets the classifier up with (its bound's; PyTorch: 1)."""
+    from bench.regression import load_bounds
+
+    bound = load_bounds().ratio_bound(name)
+    return bound.threads if bound is not None else None
 
 
 def _setup(name: str, input_dim: int) -> object:
@@ -41,6 +49,7 @@ def _setup(name: str, input_dim: int) -> object:
             input_dim=input_dim,
             num_classes=10,
             device=DEVICE,
+            threads=_threads(name),
             params=spec.param_defaults(),
         )
     )

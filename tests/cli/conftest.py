@@ -81,6 +81,9 @@ def bench_register_classifiers(register):
         register(ClassifierSpec(f"fault-{fault}", f"numpy softmax with a fault: {fault}", _factory(fault)))
 '''
 
+BUSY_PLUGIN = (Path(__file__).with_name("busy_plugin.py")).read_text()
+"""tests/cli/busy_plugin.py: a known slowdown for the verdicts of ``bench compare``."""
+
 BROKEN_PLUGIN = '''
 raise ImportError("needs libfrobnicate, which is not installed")
 '''
@@ -113,6 +116,10 @@ class Bench:
 
     def add_fault_plugins(self) -> None:
         self.add_distribution("bench-faults", {"faults": "fakeplugin_faults"}, {"fakeplugin_faults": FAULTS_PLUGIN})
+
+    def add_busy_plugin(self) -> None:
+        """``busy``: numpy's softmax plus a busy wait of ``$BENCH_TEST_BUSY_SECONDS`` a step."""
+        self.add_distribution("bench-busy", {"busy": "fakeplugin_busy"}, {"fakeplugin_busy": BUSY_PLUGIN})
 
     def add_broken_plugin(self, name: str) -> None:
         """A plugin whose module raises ImportError."""
@@ -165,6 +172,12 @@ class Bench:
         if not self.results.is_dir():
             return []
         return [json.loads(p.read_text()) for p in sorted(self.results.glob("*.json"))]
+
+
+@pytest.fixture(scope="session")
+def bench_class() -> type[Bench]:
+    """:class:`Bench` itself, for fixtures of a wider scope than ``bench``'s."""
+    return Bench
 
 
 @pytest.fixture

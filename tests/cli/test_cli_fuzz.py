@@ -137,7 +137,8 @@ def assert_only_finite_numbers(out: str) -> None:
     cells = shown_numbers(out)
     assert not [cell for cell in cells if cell.lower() in ("nan", "inf", "-inf")], out
     for cell in cells:
-        assert cell in ("-", "ref") or math.isfinite(float(cell)), (cell, out)
+        figure = cell[1:-1] if cell.startswith("(") and cell.endswith(")") else cell  # a row not credited
+        assert cell in ("-", "ref") or math.isfinite(float(figure)), (cell, out)
 
 
 @pytest.fixture(scope="module")

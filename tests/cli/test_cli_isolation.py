@@ -218,7 +218,7 @@ def test_each_row_runs_in_its_own_process(liars) -> None:
     proc = liars.run("--plugins", "liar-pid,liar-pid,numpy", "--steps", "5")
     assert proc.returncode == 0, proc.stderr
     [document] = liars.saved()
-    pids = [key for key in document["machine"]["frameworks"] if key.startswith("liar_pid_")]
+    pids = {key for row in document["results"] for key in row["environment"] if key.startswith("liar_pid_")}
     assert len(pids) == 2  # the same classifier twice: two processes
     assert all(row["isolation"] == "process" and row["worker_start_seconds"] > 0 for row in document["results"])
     [path] = liars.results.glob("*.json")
@@ -229,7 +229,7 @@ def test_isolation_none_runs_rows_in_this_process(liars) -> None:
     proc = liars.run("--plugins", "liar-pid,liar-pid", "--steps", "5", "--isolation", "none")
     assert proc.returncode == 0, proc.stderr
     [document] = liars.saved()
-    assert len([k for k in document["machine"]["frameworks"] if k.startswith("liar_pid_")]) == 1
+    assert len({k for row in document["results"] for k in row["environment"] if k.startswith("liar_pid_")}) == 1
     assert {row["isolation"] for row in document["results"]} == {"none"}
 
 

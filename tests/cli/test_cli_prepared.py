@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from cli_sandbox import in_mount_namespace, official_archive_is, rlimits, run_bench
 
+from bench.dataset import prepared
+
 DAMAGED = "is damaged: "
 REBUILDING = "rebuilding it from the verified source"
 
@@ -36,7 +38,7 @@ from bench_numpy.softmax import NumpySoftmax
 
 class Vandal(NumpySoftmax):
     def close(self):
-        for path in glob.glob(os.path.join(os.environ["BENCH_CACHE_DIR"], "prepared", "*", "test_labels.npy")):
+        for path in glob.glob(os.path.join(os.environ["BENCH_CACHE_DIR"], "prepared", "*", "train_labels.npy")):
             info = os.stat(path)
             os.chmod(path, 0o644)
             labels = np.load(path)
@@ -59,7 +61,7 @@ def cache(bench, tmp_path: Path) -> Path:
 
 def _copies(cache: Path) -> list[Path]:
     root = cache / "prepared"
-    return sorted(p for p in root.iterdir() if not p.name.startswith(".")) if root.is_dir() else []
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir()) if root.is_dir() else []
 
 
 def _run(bench, *args: str):
@@ -86,7 +88,7 @@ def _writable(copy: Path) -> None:
 
 
 def _zero_labels(copy: Path) -> None:
-    path = copy / "test_labels.npy"
+    path = prepared.labels_path(copy)  # kept beside the directory workers map
     info = path.stat()
     np.save(path, np.zeros_like(np.load(path)))
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
@@ -123,8 +125,9 @@ def test_the_copy_is_written_read_only_with_a_digest_of_every_file(bench, cache)
     meta = json.loads((copy / "meta.json").read_text())
     assert set(meta["files"]) == {"train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy"}
     for name, entry in meta["files"].items():
-        assert entry["size"] == (copy / name).stat().st_size and len(entry["xxh3_128"]) == 32
-        assert (copy / name).stat().st_mode & 0o222 == 0
+        file = prepared.labels_path(copy) if name == "test_labels.npy" else copy / name
+        assert entry["size"] == file.stat().st_size and len(entry["xxh3_128"]) == 32
+        assert file.stat().st_mode & 0o222 == 0
     assert copy.stat().st_mode & 0o222 == 0
 
 
@@ -159,11 +162,11 @@ def test_a_plugin_damaging_the_copy_fails_the_next_row_naming_it_and_the_next_ru
     assert rows["vandal"]["status"] == "ok"
     assert rows["numpy"]["status"] == "failed"
     assert "DamagedCopyError" in rows["numpy"]["error"] and str(copy) in rows["numpy"]["error"]
-    assert "test_labels.npy" in rows["numpy"]["error"]
+    assert "train_labels.npy" in rows["numpy"]["error"]
 
     proc = _run(bench)
     [line] = _damage_lines(proc.stderr)
-    assert str(copy) in line and "test_labels.npy" in line
+    assert str(copy) in line and "train_labels.npy" in line
     assert _accuracy(bench) == expected
 
 
@@ -222,7 +225,6 @@ HOLDER = textwrap.dedent('''
 
 
 def test_pruning_skips_a_copy_that_a_concurrent_run_is_using(bench, cache, monkeypatch) -> None:
-    from bench.dataset import prepared
 
     root = cache / "prepared"
     monkeypatch.setattr(prepared, "_prune", lambda root, keep: None)  # none while this test makes them

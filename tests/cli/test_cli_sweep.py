@@ -153,3 +153,31 @@ def test_ctrl_c_keeps_the_rows_of_the_sweep(bench) -> None:
     rows = document["results"]
     assert [(r["plugin"], r["settings"]["seed"], r["status"]) for r in rows] == [
         ("fault-ok", 0, "ok"), ("fault-sleepy", 0, "interrupted")]  # seed 1 never started
+
+
+def test_a_declared_param_is_swept_like_a_setting_and_each_row_records_its_own(bench) -> None:
+    proc = sweep(bench, "--plugins", "numpy", "--dataset", "synthetic", "--steps", "12", "--no-roofline",
+                 "--param", "numpy:dtype=float32,float64", "--seed", "0,1")
+    assert proc.returncode == 0, proc.stderr
+    [document] = bench.saved()
+    rows = document["results"]
+    assert sorted((r["settings"]["seed"], r["params"]["dtype"]) for r in rows) == [
+        (0, "float32"), (0, "float64"), (1, "float32"), (1, "float64")]
+    assert {r["status"] for r in rows} == {"ok"}
+    assert document["config"]["sweep"]["params"] == [{"numpy:dtype": "float32"}, {"numpy:dtype": "float64"}]
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("plugin"))
+    assert "dtype" in header.split()
+
+
+@pytest.mark.parametrize(("command", "args", "message"), [
+    ("run", ("--param", "dtype=float32", "--param", "dtype=float64"), "--param dtype is given more than once"),
+    ("sweep", ("--param", "dtype=float32", "--param", "dtype=float64"), "--param dtype is given more than once"),
+    ("sweep", ("--param", "dtype=float32,float32"), "--param dtype lists float32 more than once"),
+    ("sweep", ("--param", "numpy:dtype=float32,float16"), "must be one of float32, float64, not 'float16'"),
+])
+def test_a_param_given_twice_or_a_bad_swept_value_is_one_line(bench, command, args, message) -> None:
+    proc = bench(command, "--plugins", "numpy", "--dataset", "synthetic", "--steps", "5", *args,
+                 "--results-dir", str(bench.results))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.startswith("bench: error: ")
+    assert message in proc.stderr and not bench.saved()

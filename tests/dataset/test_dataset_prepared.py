@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from cifar_files import FakeCifar
 
-from bench.dataset import Dataset, prepared
+from bench.dataset import Dataset, load_dataset, prepared
 from bench.dataset.provide import DataSettings, ProvidedData, provide_data
 
 
@@ -39,7 +39,7 @@ def test_open_prepared_checks_every_file_and_names_the_copy(root: Path) -> None:
     copy = prepared.prepare(_tiny(), root=root)
     assert np.array_equal(prepared.open_prepared(copy).test_labels, np.arange(10))
     _writable(copy)
-    np.save(copy / "test_labels.npy", np.zeros(10, dtype=np.int64))
+    np.save(prepared.labels_path(copy), np.zeros(10, dtype=np.int64))
     prepared._VERIFIED.clear()  # a fresh process, as a worker is
 
     with pytest.raises(prepared.DamagedCopyError, match=f"{copy}.*test_labels.npy"):
@@ -86,7 +86,7 @@ def test_provide_data_writes_then_reuses_a_copy_of_unchanged_cifar10_files(
     again = provide_data(settings, root=root)
     assert first.prepared is not None
     _writable(first.prepared)
-    np.save(first.prepared / "test_labels.npy", np.zeros(5, dtype=np.int64))
+    np.save(prepared.labels_path(first.prepared), np.zeros(5, dtype=np.int64))
     prepared._VERIFIED.clear()
     rebuilt = provide_data(settings, root=root)
 
@@ -108,10 +108,31 @@ def test_provide_data_without_a_copy_only_loads(root: Path) -> None:
 
 
 def test_the_node_settings_are_the_datasets() -> None:
-    from bench.execute import node
+    from bench.execute.ray import node
 
     assert node.DataSettings is DataSettings
     settings = DataSettings(dataset="synthetic")
     with pytest.raises(AttributeError):
         settings.seed = 1  # type: ignore[misc]  # frozen
     assert json.dumps(vars(settings))
+
+
+def test_the_worker_s_directory_has_no_test_labels(tmp_path) -> None:
+    """Only the harness reads the test labels: they are kept beside the copy's directory."""
+    dataset = load_dataset("synthetic", seed=0)
+    copy = prepared.prepare(dataset, root=tmp_path)
+    assert sorted(p.name for p in copy.iterdir()) == ["meta.json", "test_images.npy", "train_images.npy",
+                                                     "train_labels.npy"]
+    assert prepared.labels_path(copy).parent == copy.parent
+    worker = prepared.open_prepared(copy, test_labels=False)
+    assert worker.test_labels.size == 0 and len(worker.test_images) == len(dataset.test_images)
+    harness = prepared.open_prepared(copy)
+    np.testing.assert_array_equal(harness.test_labels, dataset.test_labels)
+
+
+def test_pruning_removes_a_copy_s_labels_too(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(prepared, "KEEP", 1)
+    first = prepared.prepare(load_dataset("synthetic", seed=0), root=tmp_path)
+    prepared.release(first)  # this process no longer uses it
+    prepared.prepare(load_dataset("synthetic", seed=1), root=tmp_path)
+    assert not first.exists() and not prepared.labels_path(first).exists()

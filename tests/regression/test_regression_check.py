@@ -25,6 +25,7 @@ from bench.errors import UsageError
 from bench.plugins import installed_registry
 from bench.regression import (
     Bounds,
+    Check,
     CheckReport,
     RatioBound,
     bounds_from_dict,
@@ -44,7 +45,7 @@ from bench.regression import suite as regression_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 BOUNDS_FILE = default_bounds_path()
-BUILTIN_PLUGINS = ("numpy", "tensorflow")
+BUILTIN_PLUGINS = ("numpy", "tensorflow", "jax", "torch")
 REGISTRY = installed_registry()
 BUILTIN = [name for name in REGISTRY.classifiers if REGISTRY.origin(name).plugin in BUILTIN_PLUGINS]
 
@@ -65,7 +66,10 @@ def batches(dataset):
 
 
 def _configs(dataset, names):
-    return {name: setup_config(dataset, 100, REGISTRY.get(name)) for name in names}
+    """Each classifier's setup for the check, with its bound's threads (as bench check sets it up)."""
+    shipped = load_bounds()
+    return {name: setup_config(dataset, 100, REGISTRY.get(name), regression_suite._threads(shipped, name))
+            for name in names}
 
 
 def _factories(names):
@@ -248,7 +252,7 @@ def test_module_command_uses_the_shipped_bounds_by_default(monkeypatch, capsys):
 
     def fake_run_check(bounds, names, **options):
         seen["bounds"], seen["names"] = bounds, names
-        return CheckReport([])
+        return CheckReport([Check("tf-graph", "step_time_ratio", 2.0, 0.7, 4.5, True)])
 
     monkeypatch.setattr(regression_suite, "run_check", fake_run_check)
     assert module_command([]) == 0
@@ -256,6 +260,46 @@ def test_module_command_uses_the_shipped_bounds_by_default(monkeypatch, capsys):
     assert f"bounds: {BOUNDS_FILE}" in capsys.readouterr().out
     assert module_command(["--plugins", "numpy, tf-graph"]) == 0
     assert seen["names"] == ["numpy", "tf-graph"]
+
+
+def test_a_check_that_checked_nothing_fails_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(regression_suite, "run_check", lambda bounds, names, **options: CheckReport([]))
+    assert module_command(["--plugins", "numpy", "--no-harness"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "bench: error: nothing was checked (no bound applies to the classifiers selected)"
+
+
+def _checked(monkeypatch, bounds: Bounds, names, harness: bool = True) -> dict[str, list[str]]:
+    """What run_check would measure for ``names``: the ratio check's classifiers, the harness's."""
+    seen: dict[str, list[str]] = {"ratios": [], "harness": []}
+
+    def ratios(factories, batches, configs, bounds, **options):
+        seen["ratios"] = list(factories)
+        return CheckReport([Check(n, "step_time_ratio", 1.0, 0, 9, True) for n in factories if n != bounds.reference])
+
+    def harness_check(spec, dataset, bounds, **options):
+        seen["harness"].append(spec.name)
+        return CheckReport([Check(spec.name, "harness_ratio", 1.0, 0.8, 0, True)])
+
+    monkeypatch.setattr(regression_suite, "check_relative_speed", ratios)
+    monkeypatch.setattr(regression_suite, "check_harness_speed", harness_check)
+    regression_suite.run_check(bounds, names, harness=harness, out=lambda text: None)
+    return seen
+
+
+def test_plugins_limit_the_check_to_those_named_and_the_reference(monkeypatch, bounds):
+    pytest.importorskip("jax")
+    assert _checked(monkeypatch, bounds, ["jax-jit"]) == {"ratios": ["numpy", "jax-jit"], "harness": []}
+    assert _checked(monkeypatch, bounds, ["tf-graph"]) == {"ratios": ["numpy", "tf-graph"], "harness": ["tf-graph"]}
+    everything = _checked(monkeypatch, bounds, None)
+    assert set(everything["ratios"]) == {n for n in REGISTRY.classifiers if n == "numpy" or bounds.ratio_bound(n)}
+    assert everything["harness"] == ["numpy", "tf-graph"]
+
+
+def test_a_named_classifier_without_a_bound_is_a_usage_error(monkeypatch):
+    only_tf = Bounds(step_time_ratio={"tf-graph": RatioBound(max=4.5)})
+    with pytest.raises(UsageError, match="no bound for tf-eager in the bounds file; bounded: tf-graph"):
+        _checked(monkeypatch, only_tf, ["tf-eager"], harness=False)
 
 
 def test_module_command_bad_bounds_file_is_one_line(tmp_path, capsys):

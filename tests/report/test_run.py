@@ -14,5 +14,5 @@ def test_a_sweeps_timeline_sums_each_phase_over_the_rows():
     phases = dict(timeline(_doc(rows)))
     assert phases["2 rows: first step"] == pytest.approx(0.2)
     assert phases["2 rows: other steps"] == pytest.approx(0.8)
-    assert phases["2 rows: evaluations during training"] == pytest.approx(0.1)
-    assert phases["2 rows: harness bookkeeping, parameter snapshots"] == pytest.approx(2 * (1.0 - 0.75))
+    assert phases["2 rows: evaluations during training (predict)"] == pytest.approx(0.1)
+    assert phases["2 rows: harness bookkeeping"] == pytest.approx(2 * (1.0 - 0.75))

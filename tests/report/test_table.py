@@ -42,3 +42,13 @@ def test_time_to_target_columns_and_the_not_reached_marker():
     picked = results_table(_doc([reached, missed]), columns=["plugin", "to_target"]).splitlines()
     assert picked[0].split() == ["plugin", "seed", "steps", "to", "25%", "s", "to", "25%"]
     assert missed.target_reached is False and reached.target_reached is True and Row.of(plugin="x", device="cpu").target_reached is None
+
+
+def test_the_rate_cell_shows_the_interval_over_processes_and_not_one_process_steps():
+    from bench.report.table import rate_cell
+
+    repeated = Row.of(plugin="a", device="cpu", process_steps_per_second=[1000.0, 1060.0, 940.0, 1030.0, 970.0])
+    low, high = repeated.steps_per_second_ci95
+    assert rate_cell(repeated) == f"1000 ±{100 * max(high - 1000, 1000 - low) / 1000:.0f}%"
+    single = Row.of(plugin="a", device="cpu", step_seconds=[0.5, 0.001, 0.0011, 0.0009, 0.001])
+    assert rate_cell(single) == "1000"  # one process: no interval of the variation between processes

@@ -113,3 +113,35 @@ def test_time_to_accuracy_and_settings_survive_a_round_trip():
     assert again == row and again.target_reached
     missed = Row.from_dict({**row.to_dict(), "steps_to_target": None, "time_to_target_seconds": None})
     assert missed.target_reached is False
+
+
+def test_a_row_of_several_processes_saves_them_its_median_and_interval_and_loads_again():
+    row = Row.of(plugin="a", device="cpu", step_seconds=[0.5, 0.001, 0.001, 0.001], repeats=3,
+                 process_steps_per_second=[1000.0, 1100.0, 900.0])
+    assert row.steps_per_second == 1000.0  # the median over processes, not the first process's
+    saved = row.to_dict()
+    assert saved["repeats"] == 3 and saved["process_steps_per_second"] == [1000.0, 1100.0, 900.0]
+    low, high = saved["steps_per_second_ci95"]
+    assert low < 1000.0 < high and saved["steps_per_second_ci95_basis"] == "processes"
+    again = Row.from_dict(saved)
+    assert again == row and again.steps_per_second_ci95 == [low, high]
+
+
+def test_a_row_saved_before_repeats_loads_as_one_process_with_an_interval_from_its_steps():
+    saved = Row.of(plugin="a", device="cpu", step_seconds=[0.5, *[0.001 + i * 1e-6 for i in range(50)]]).to_dict()
+    for key in ("repeats", "process_steps_per_second", "steps_per_second_ci95", "steps_per_second_ci95_basis"):
+        del saved[key]
+    row = Row.from_dict(saved)
+    assert row.repeats == 1 and row.process_steps_per_second == []
+    assert row.steps_per_second_ci95_basis == "steps"
+    low, high = row.steps_per_second_ci95
+    assert low < row.steps_per_second < high
+
+
+@pytest.mark.parametrize(("key", "value"), [("repeats", 0), ("repeats", 1.5), ("process_steps_per_second", [-1.0]),
+                                            ("process_steps_per_second", "fast")])
+def test_bad_repeat_fields_are_named(key, value):
+    saved = Row.of(plugin="a", device="cpu", step_seconds=[0.5, 0.001]).to_dict()
+    saved[key] = value
+    with pytest.raises(ResultFormatError, match=key):
+        Row.from_dict(saved)

@@ -48,8 +48,8 @@ def test_cpu_and_stand_in_gpu_rows_and_speedup_table(cpu_as_gpu):
     for line in lines[2:]:
         speedup = float(line.split()[4])
         assert 0 < speedup < 100
-    frameworks = outcome.document.machine["frameworks"]
-    assert {"tensorflow", "cuda", "cudnn", "gpus"} <= set(frameworks)
+    for row in outcome.document.results:
+        assert {"tensorflow", "cuda", "cudnn", "gpus", "tf_tensor_float_32_execution"} <= set(row.environment)
 
 
 def test_all_devices_lists_what_tensorflow_sees():

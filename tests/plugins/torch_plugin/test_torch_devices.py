@@ -47,8 +47,8 @@ def test_cpu_and_stand_in_gpu_rows_and_speedup_table(cpu_as_gpu, placement):
     assert outcome.rows[1].final_max_abs_diff == 0.0  # same batches, same kernels
     for line in device_speedup_table(outcome.document).splitlines()[2:]:
         assert 0 < float(line.split()[4]) < 100
-    frameworks = outcome.document.machine["frameworks"]
-    assert frameworks["torch"] == torch.__version__ and "torch_gpus" in frameworks
+    for row in outcome.rows:  # each row's own facts
+        assert row.environment["torch"] == torch.__version__ and "torch_float32_matmul_precision" in row.environment
 
 
 def test_a_missing_gpu_is_unavailable_with_its_reason(monkeypatch, tiny_dataset):

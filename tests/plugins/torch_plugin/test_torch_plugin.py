@@ -51,7 +51,8 @@ def test_environment_comes_only_from_the_spec():
         warnings.simplefilter("error")  # no DeprecationWarning: the hook is not asked
         info = _registry().environment_info(["torch-compile"])
     assert info == bench_torch.torch_environment()
-    assert set(info) == {"torch", "torch_cuda", "torch_cudnn", "torch_threads", "torch_gpus"}
+    assert set(info) == {"torch", "torch_cuda", "torch_cudnn", "torch_threads", "torch_interop_threads", "torch_gpus",
+                         "torch_float32_matmul_precision", "torch_cuda_matmul_allow_tf32", "torch_cudnn_allow_tf32"}
     assert info["torch"] == torch.__version__
     assert all(isinstance(value, str) and value for value in info.values())
     if not torch.backends.cuda.is_built():

@@ -1,0 +1,132 @@
+"""bench/results/statistics.py: intervals, tests and verdicts on step times of known distributions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bench.results.statistics import compare_rates, rate_interval, repeats_needed, verdict
+
+RATE = 1000.0
+
+
+def _processes(rng: np.random.Generator, n: int, cv: float, scale: float = 1.0) -> list[float]:
+    return list(rng.lognormal(math.log(RATE * scale), cv, n))
+
+
+def _steps(rng: np.random.Generator, n: int, cv: float, slower: float = 1.0) -> list[float]:
+    """A process's step times: a first (compiling) step, then lognormal steady steps."""
+    return [0.5, *rng.lognormal(math.log(slower / RATE), cv, n)]
+
+
+def _ratio(a: list[float], b: list[float]) -> float:
+    return float(np.median(b) / np.median(a))
+
+
+@pytest.mark.parametrize("basis", ["processes", "steps"])
+def test_the_interval_of_a_row_covers_the_true_rate_about_95_in_100_times(basis):
+    rng = np.random.default_rng(1)
+    covered = 0
+    for _ in range(400):
+        if basis == "processes":
+            interval = rate_interval(_processes(rng, 5, 0.05), None)
+        else:  # the true median step time is exactly 1/RATE
+            interval = rate_interval([], _steps(rng, 300, 0.2))
+        assert interval is not None and interval.basis == basis
+        covered += interval.low <= RATE <= interval.high
+    assert 0.91 <= covered / 400 <= 0.99
+
+
+def test_a_row_without_figures_has_no_interval():
+    assert rate_interval([], None) is None
+    assert rate_interval([RATE], [0.5]) is None  # one process, no steady step
+
+
+def test_verdicts_need_significance_and_the_interval_past_the_threshold():
+    assert verdict(0.75, (0.70, 0.80), 0.001) == "slower"
+    assert verdict(1.25, (1.20, 1.30), 0.001) == "faster"
+    assert verdict(0.97, (0.96, 0.98), 0.001) == "same"  # significant, but within 5 %
+    assert verdict(0.75, (0.70, 0.80), 0.2) == "same"  # large, but noise
+    assert verdict(0.90, (0.85, 0.96), 0.001) == "same"  # past 5 %, but not with 95 % confidence
+    assert verdict(1.10, (1.04, 1.16), 0.001) == "same"
+    assert verdict(0.97, (0.955, 0.975), 0.001, threshold=0.02) == "slower"
+    assert verdict(0.75, (0.70, 0.80), 0.04, alpha=0.01) == "same"
+
+
+def test_a_and_a_from_the_same_distribution_is_same_in_at_least_19_of_20():
+    rng = np.random.default_rng(2)
+    verdicts = []
+    for _ in range(200):
+        a, b = _processes(rng, 5, 0.05), _processes(rng, 5, 0.05)
+        result = compare_rates((a, None), (b, None), _ratio(a, b))
+        assert result is not None and result.basis == "processes"
+        verdicts.append(result.verdict)
+    assert verdicts.count("same") >= 190
+
+
+def test_a_25_percent_slowdown_is_slower_with_5_processes_a_side():
+    rng = np.random.default_rng(3)
+    verdicts = []
+    for _ in range(200):
+        a, b = _processes(rng, 5, 0.05), _processes(rng, 5, 0.05, scale=0.75)
+        result = compare_rates((a, None), (b, None), _ratio(a, b))
+        assert result is not None
+        low, high = result.ci95
+        assert low < high
+        verdicts.append(result.verdict)
+    assert verdicts.count("slower") >= 190
+
+
+def test_the_interval_of_the_ratio_covers_the_true_ratio():
+    rng = np.random.default_rng(4)
+    covered = 0
+    for _ in range(400):
+        a, b = _processes(rng, 5, 0.05), _processes(rng, 5, 0.05, scale=0.8)
+        result = compare_rates((a, None), (b, None), _ratio(a, b))
+        assert result is not None
+        covered += result.ci95[0] <= 0.8 <= result.ci95[1]
+    assert 0.91 <= covered / 400 <= 0.99
+
+
+def test_one_process_a_side_compares_the_steps_and_says_so():
+    rng = np.random.default_rng(5)
+    a, b = _steps(rng, 500, 0.1), _steps(rng, 500, 0.1, slower=1.25)
+    result = compare_rates(([RATE], a), ([RATE * 0.8], b), 0.8)
+    assert result is not None and result.basis == "steps" and result.verdict == "slower"
+    assert result.ci95[0] < 0.8 < result.ci95[1]  # rates: the inverse of the times' ratio
+    same = compare_rates(([RATE], a), ([RATE], _steps(rng, 500, 0.1)), 1.0)
+    assert same is not None and same.verdict == "same"
+
+
+def test_three_processes_a_side_can_never_be_significant_with_a_rank_test():
+    a, b = [1000.0, 1001.0, 1002.0], [500.0, 501.0, 502.0]
+    result = compare_rates((a, None), (b, None), 0.5)
+    assert result is not None and result.p_value >= 0.1 and result.verdict == "same"
+
+
+def test_no_step_times_and_one_process_give_no_comparison():
+    assert compare_rates(([RATE], None), ([RATE], None), 1.0) is None
+
+
+def test_repeats_needed_grow_with_the_noise_and_detect_what_they_promise():
+    rng = np.random.default_rng(6)
+    quiet = repeats_needed([_processes(rng, 5, 0.01) for _ in range(4)])
+    noisy = repeats_needed([_processes(rng, 5, 0.06) for _ in range(4)])
+    assert quiet is not None and noisy is not None
+    assert quiet.repeats == 4  # the fewest with which a rank test can reach p < 0.05
+    assert noisy.repeats > quiet.repeats and 0.04 < noisy.cv < 0.08
+    # with that many processes a 10 % slowdown at this noise is found significant in >= 80 %
+    plan = repeats_needed([_processes(rng, 8, 0.06) for _ in range(10)], size=0.10)
+    assert plan is not None
+    found = 0
+    for _ in range(200):
+        a, b = _processes(rng, plan.repeats, 0.06), _processes(rng, plan.repeats, 0.06, scale=0.9)
+        result = compare_rates((a, None), (b, None), _ratio(a, b), threshold=0.001)
+        found += result is not None and result.verdict == "slower"
+    assert found >= 0.75 * 200
+
+
+def test_single_processes_say_nothing_of_the_repeats_needed():
+    assert repeats_needed([[RATE], [RATE], []]) is None
