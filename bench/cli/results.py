@@ -88,6 +88,11 @@ def compare_format(text: str) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    import warnings
+
+    # scipy warns of precision loss when both sides' steps are nearly identical; the verdict
+    # (same) says it, and a library's warning is no line for the user
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"scipy\.")
     from bench.report.compare import render_comparison
     from bench.results.compare import check_comparable, compare_runs
     from bench.results.storage import load_run

@@ -4,17 +4,16 @@ seeds (``bench run --seeds``), its mean accuracy and 95 % interval
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
-from bench.report.text import DEFAULT_FORMAT, safe_text
+from bench.report.text import DEFAULT_FORMAT, fitted_table, safe_text
 from bench.results.accuracy import seed_spreads
 from bench.results.identity import label_of, varying_of
 from bench.results.model import RunDocument
 
 
-def accuracy_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str | None:
+def accuracy_table(document: RunDocument, fmt: str = DEFAULT_FORMAT, *, width: int | None = None) -> str | None:
     """Each row's test accuracy over the seeds it ran with, when some row ran with more than
-    one: mean, 95 % confidence interval (Student's t), standard deviation; ``None`` otherwise."""
+    one: mean, 95 % confidence interval (Student's t), standard deviation; ``None`` otherwise.
+    The rows' names wrap to fit ``width`` (the terminal's when ``None``)."""
     spreads = seed_spreads(document.results)
     if not spreads:
         return None
@@ -30,4 +29,4 @@ def accuracy_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> str | No
             "-" if found.stddev is None else f"{100 * found.stddev:.2f}",
         ])
     headers = ["accuracy over seeds", "seeds", "mean %", "95% interval", "sd"]
-    return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
+    return fitted_table(body, headers, fmt, flexible=[0], width=width or None)

@@ -38,7 +38,7 @@ def render_run(
         parts.append(wrap(note, width))
     parts += [wrap(line, width) for line in noise_notes(document)]
     parts += [wrap(f"  {line}", width) for line in problems(document)]
-    spread = accuracy_table(document, fmt)
+    spread = accuracy_table(document, fmt, width=width)
     if spread:
         parts += ["", spread]
     roof = roofline_line(document)

@@ -222,7 +222,7 @@ def test_bench_data_lists_and_clears_the_prepared_copies(bench, tmp_path: Path) 
     for seed in ("0", "1"):  # two synthetic sets: two prepared copies
         run = bench.run("--plugins", "numpy", "--dataset", "synthetic", "--steps", "2", "--seed", seed, "--no-roofline")
         assert run.returncode == 0, run.stderr
-    copies = sorted(p for p in prepared.iterdir() if not p.name.startswith("."))
+    copies = sorted(p for p in prepared.iterdir() if not p.name.startswith(".") and p.is_dir())
     assert len(copies) == 2
 
     listing = bench("data", "--cache")
@@ -234,7 +234,7 @@ def test_bench_data_lists_and_clears_the_prepared_copies(bench, tmp_path: Path) 
     cleaned = bench("data", "--clean")
     assert cleaned.returncode == 0, cleaned.stderr
     assert cleaned.stdout.count("removed ") == 2 and "freed " in cleaned.stdout
-    assert not [p for p in prepared.iterdir() if not p.name.startswith(".")]
+    assert not [p for p in prepared.iterdir() if not p.name.startswith(".")]  # and the files beside them
     assert "0 copies, 0 MiB" in bench("data", "--cache").stdout
     # and the next run simply rebuilds its copy
     assert bench.run("--plugins", "numpy", "--dataset", "synthetic", "--steps", "2", "--no-roofline").returncode == 0

@@ -3,6 +3,7 @@ tables leave out or wrap columns. Only ``--wide`` tables may be wider."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,22 @@ def _too_wide(text: str) -> list[str]:
             and not (line.startswith("saved ") and " " not in line[len("saved "):])]
 
 
+def _sandbox_class() -> type:
+    """tests/cli/conftest.py's ``Bench`` (``import conftest`` may find tests/conftest.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_cli_conftest", Path(__file__).with_name("conftest.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.Bench
+
+
 @pytest.fixture(scope="module")
 def narrow(tmp_path_factory: pytest.TempPathFactory):
     """A sandbox at COLUMNS=80, with a two-row run and a small sweep saved under its cwd."""
-    from conftest import Bench
-
+    Bench = _sandbox_class()
     root = tmp_path_factory.mktemp("narrow")
     (root / "cwd").mkdir()
     bench = Bench(cwd=root / "cwd", site=root / "site", results=root / "results")
@@ -31,7 +43,7 @@ def narrow(tmp_path_factory: pytest.TempPathFactory):
     runs = {
         "run": ["run", "--plugins", "numpy,numpy", "--dataset", "synthetic", "--steps", "30",
                 "--eval-every", "10", "--target-accuracy", "0.99", "--output", "run.json"],
-        "sweep": ["sweep", "--plugins", "numpy", "--dataset", "synthetic", "--steps", "20", "--seed", "0,1",
+        "sweep": ["sweep", "--plugins", "numpy", "--dataset", "synthetic", "--steps", "30", "--seed", "0,1",
                   "--no-roofline", "--output", "sweep.json"],
         "wide sweep": ["sweep", "--plugins", "numpy", "--dataset", "synthetic", "--steps", "20", "--seed", "0,1",
                        "--placement", "feed,resident", "--steps-per-call", "1,5", "--no-roofline"],
