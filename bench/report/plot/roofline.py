@@ -141,9 +141,12 @@ def _draw_points(axes: Any, points: list[Point]) -> None:
                       color=f"C{rank % 10}", linestyle=":", linewidth=0.8, alpha=0.6)
         x_pixels, y_pixels = transform.transform((point.intensity, point.flops_per_second))
         label_y = y_pixels
-        for other_x, other_y in sorted(placed, key=lambda xy: xy[1]):  # stack nearby labels upwards
-            if abs(other_x - x_pixels) < 40 and other_y - gap < label_y < other_y + gap:
-                label_y = other_y + gap
+        for _ in range(len(placed) + 1):  # stack nearby labels upwards until none overlaps
+            clash = [other_y for other_x, other_y in placed
+                     if abs(other_x - x_pixels) < 40 and other_y - gap < label_y < other_y + gap]
+            if not clash:
+                break
+            label_y = max(clash) + gap
         placed.append((x_pixels, label_y))
         axes.annotate(text, (point.intensity, point.flops_per_second), xytext=(12, label_y - y_pixels),
                       textcoords="offset pixels", fontsize=8, va="center", color=f"C{rank % 10}",
