@@ -14,7 +14,7 @@ as it joins the document.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -172,6 +172,8 @@ class RunSession:
         to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"`` if the user
         stopped it. A row whose settings cannot go together is recorded ``unavailable``
         without running."""
+        if self._concurrent():
+            return self._measure_concurrently(planned, on_update=on_update)
         axes = varying(planned)
         for item in planned:
             identity = self.identity(item)
@@ -185,6 +187,55 @@ class RunSession:
             if row_outcome.interrupted:
                 return row_outcome.interrupted
         return None
+
+    def _concurrent(self) -> bool:
+        """Whether the run's executor measures several rows at once (``run_rows``)."""
+        chosen = self._executor if self._executor is not None else executor_class(self.config.executor)
+        return callable(getattr(chosen, "run_rows", None))
+
+    def _measure_concurrently(
+        self, planned: Sequence[PlannedRow], *, on_update: Callable[[RunDocument], None] | None = None
+    ) -> str | None:
+        """:meth:`measure` through an executor's ``run_rows``: every row handed over at once,
+        each finished row held back until the rows planned before it have joined, so that
+        rows join (and the document is saved) in the plan's order."""
+        identities: dict[int, RowIdentity] = {}
+        held: dict[int, RowOutcome] = {}
+        joined = 0
+        interrupted: str | None = None
+
+        def items() -> Iterator[tuple[int, RowJob, RowData]]:
+            for index, item in enumerate(planned):
+                identities[index] = self.identity(item)  # while this row's data is at hand
+                if item.unavailable is not None:
+                    held[index] = RowOutcome(Row.failed(identities[index], Status.UNAVAILABLE,
+                                                        item.unavailable).measurement)
+                    continue
+                data = self.data(item.config)
+                self._probe_roofline(item.config)
+                yield index, self.job(item), data
+
+        def join(final: bool = False) -> None:
+            nonlocal joined
+            while joined < len(planned) and (joined in held or final):
+                if joined in held:
+                    outcome = held.pop(joined)
+                    self.add(Row(identities[joined], outcome.measurement), outcome)
+                    if on_update is not None:
+                        on_update(self.document)
+                joined += 1
+
+        executor: Any = self.executor()
+        try:
+            for index, outcome in executor.run_rows(items(), self._notify):
+                held[index] = outcome
+                interrupted = interrupted or outcome.interrupted
+                join()
+                self._record_executor_phases()
+        finally:
+            self._record_executor_phases()
+            join(final=True)  # rows planned after a row that never ran (an interrupt)
+        return interrupted
 
     def add(self, row: Row, outcome: RowOutcome) -> None:
         """A measured row joins the document, with the run's analysis of it and its

@@ -228,7 +228,7 @@ def finish(args: argparse.Namespace, document: RunDocument, saver: Saver, interr
     if interrupted:
         kept = "saved" if saved and saver.writers else "not saved"
         print(f"bench: interrupted ({interrupted}); the rows measured so far are {kept}", file=sys.stderr)
-        return EXIT_INTERRUPTED[interrupted]
+        return EXIT_INTERRUPTED.get(interrupted, 1)
     statuses = {str(row.status) for row in document.results}  # failed, diverged and timeout rows exit 1
     if not saved or statuses - {"ok", "unavailable"}:
         return 1

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
+from bench.report.table import node_label
 from bench.report.text import DEFAULT_FORMAT, num, safe_text, scaled
 from bench.results.compare import RowComparison, comparability_notes, gate_lines, rate
 from bench.results.model import RunDocument
@@ -16,11 +17,17 @@ def compare_table(comparisons: Sequence[RowComparison], fmt: str = DEFAULT_FORMA
     """Every row of either run: steps/s and accuracy in A and B, and B/A."""
     headers = ["row", "steps/s A", "steps/s B", "B/A", "acc % A", "acc % B", "acc diff (B-A) pts", "note"]
     body = []
+    nodes = any(row is not None and row.node for c in comparisons for row in (c.baseline, c.candidate))
+    if nodes:
+        headers[1:1] = ["node A", "node B"]
     for c in comparisons:
         aa = c.baseline.test_accuracy if c.baseline else None
         ab = c.candidate.test_accuracy if c.candidate else None
+        where = [node_label(c.baseline.node if c.baseline else None),
+                 node_label(c.candidate.node if c.candidate else None)] if nodes else []
         body.append([
             safe_text(c.label),
+            *[safe_text(w) for w in where],
             num(rate(c.baseline), 0),
             num(rate(c.candidate), 0),
             num(c.ratio, 3),

@@ -50,9 +50,12 @@ def roofline_rating(row: Row, document: RunDocument) -> dict[str, Any]:
 
     if not document.roofline:
         return {}
-    if row.node is not None:  # measured on another machine than these ceilings
-        return {"roofline_reason": "ran on another node than the ceilings were measured on"}
-    entry = document.ceilings_for(row.device, row.settings.get("threads", document.RUN_THREADS))
+    if row.node is not None:  # measured on a node: rated against that node's own ceilings
+        entry = (row.node.get("ceilings") or {}).get("cpu") if row.device == "cpu" else None
+        if not entry:
+            return {"roofline_reason": "ran on a node that returned no ceilings of its own"}
+    else:
+        entry = document.ceilings_for(row.device, row.settings.get("threads", document.RUN_THREADS))
     ceilings = Ceilings.from_dict(entry) if entry else None
     work = None if row.flops_per_step is None or row.bytes_per_step is None else StepWork(
         row.flops_per_step, row.bytes_per_step)

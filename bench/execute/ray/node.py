@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench.dataset import Dataset
-from bench.errors import BenchError
+from bench.errors import BenchError, DataError
 from bench.execute import RowData
 from bench.job import RowJob
 from bench.measure import Progress
@@ -98,13 +98,18 @@ def prepared_copy(settings: DataSettings) -> tuple[Path, dict[str, Any]]:
         found = prep.find_prepared("cifar10", settings.preprocessing, stats) if stats else None
         if found is not None:
             return found, {"reused_prepared_copy": True, "seconds": time.perf_counter() - start}
-    dataset = load_dataset(
-        settings.dataset,
-        data_dir=settings.data_dir,
-        offline=settings.offline,
-        preprocessing=settings.preprocessing,
-        seed=settings.seed,
-    )
+    try:
+        dataset = load_dataset(
+            settings.dataset,
+            data_dir=settings.data_dir,
+            offline=settings.offline,
+            preprocessing=settings.preprocessing,
+            seed=settings.seed,
+        )
+    except DataError as exc:  # the node's own data: not this run's --data-dir
+        where = "--ray-data-dir" if settings.data_dir else "the node's $BENCH_DATA_DIR, or --ray-data-dir"
+        raise DataError(f"{str(exc).replace('--data-dir', '--ray-data-dir')} (on this node; set {where})"
+                        ) from None
     if stats is None and settings.dataset == "cifar10":  # downloaded just now
         stats = prep.cifar10_source_stats(settings.data_dir)
     copy = prep.prepare(dataset, source_stats=stats)
@@ -134,6 +139,36 @@ def check_copy(copy: Path, expected: str) -> Dataset:
     return dataset
 
 
+def check_version(expected: Mapping[str, Any] | None) -> None:
+    """Raise :class:`NodeError` unless this node's bench is the run's (version, and git
+    commit when both know theirs)."""
+    if not expected:
+        return
+    import bench
+    from bench.machine import git_commit
+
+    here = {"version": bench.__version__, "git_commit": git_commit()}
+    differs = here["version"] != expected.get("version") or (
+        here["git_commit"] and expected.get("git_commit") and here["git_commit"] != expected["git_commit"])
+    if differs:
+        def show(facts: Mapping[str, Any]) -> str:
+            commit = facts.get("git_commit")
+            return f"{facts.get('version')}" + (f" (commit {str(commit)[:12]})" if commit else "")
+
+        raise NodeError(f"bench on this node is {show(here)}, the run's is {show(expected)}: install the same bench "
+                        f"on every node (or submit the run with `ray job submit --working-dir .`)")
+
+
+def node_ceilings(threads: int | None) -> dict[str, Any] | None:
+    """This node's CPU ceilings with ``threads`` (measured once, then from the node's cache)."""
+    from bench.roofline import cpu_ceilings
+
+    try:
+        return cpu_ceilings(threads).as_dict()
+    except Exception:  # noqa: BLE001 - an optional figure must not fail the row
+        return None
+
+
 def node_device(device: str) -> str:
     """The device name on the node: a GPU row sees only the one GPU it was given, as ``gpu:0``."""
     return "gpu:0" if device.startswith("gpu") else device
@@ -151,6 +186,7 @@ def run_request(
     from bench.plugins import installed_registry
 
     started = time.perf_counter()
+    check_version(request.get("bench"))
     settings = DataSettings(**request["data"])
     copy, data_facts = prepared_copy(settings)
     dataset = check_copy(copy, request["data_sha256"])
@@ -167,7 +203,9 @@ def run_request(
     device = node_device(job.device)
     local_job = replace(job, device=device, setup=replace(job.setup, device=device))
     outcome = WorkerExecutor(env=env).run_row(local_job, RowData(dataset, copy, settings), progress)
+    ceilings = node_ceilings(job.setup.threads) if request.get("roofline") and device == "cpu" else None
     return {
+        "ceilings": ceilings,
         "row": outcome.measurement.to_dict(),
         "params_at_parity": outcome.parameters.at_parity,
         "params_final": outcome.parameters.final,
