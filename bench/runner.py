@@ -13,6 +13,8 @@ as it joins the document.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from bench.machine import machine_info
 from bench.plan import PlannedRow, RunPlan, ScheduleKey, prepare_run, varying
 from bench.plugins import Registry
 from bench.results.analysis import ParityReferences, analyse
-from bench.results.model import Row, RowIdentity, RunDocument, Status
+from bench.results.model import ParameterSnapshots, Row, RowIdentity, RunDocument, Status
 from bench.results.storage import new_run_id
 from bench.schedule import BatchSchedule, build_schedule
 from bench.settings import RunConfig, parse_device
@@ -71,6 +73,7 @@ def run(
     progress: ProgressFactory | None = None,
     notify: Callable[[str], None] | None = None,
     executor: Executor | None = None,
+    resume: RunDocument | None = None,
 ) -> RunOutcome:
     """Run every planned row (every selected plugin on every device, and with ``axes``,
     a sweep, every combination of them); a :class:`RunConfig` is planned first
@@ -81,7 +84,9 @@ def run(
     ``time.time()`` value) lets the timeline show the interpreter's start-up.
     ``notify`` hears a line before every step of the run's own that may take more than
     a second (reading the data, writing its prepared copy, measuring the ceilings).
-    ``executor`` replaces the one ``config.executor`` names.
+    ``executor`` replaces the one ``config.executor`` names. ``resume``, a saved document
+    of the same plan (:func:`check_resumable`), gives the rows not to measure again: its
+    ok rows whose identity a planned row has join the new document first, as they are.
     """
     if isinstance(plan, RunConfig):
         plan = prepare_run(plan, registry, axes=axes)
@@ -95,6 +100,8 @@ def run(
         session = RunSession(plan, registry, document, executor, notify)
         session.draw_schedules(c for c, problem in plan.combinations if problem is None)
         planned = plan.rows(session.devices_for)
+        if resume is not None:
+            planned = session.keep_finished(planned, resume)
         outcome.interrupted = session.measure(planned, on_update=on_update, progress=progress)
     except KeyboardInterrupt:
         outcome.interrupted = "SIGINT"
@@ -108,6 +115,24 @@ def run(
         if on_update is not None:
             on_update(document)
     return outcome
+
+
+WHERE_IT_RUNS = ("executor", "isolation", "ray_address", "ray_resources", "ray_data_dir", "timeout", "data_dir",
+                 "offline", "remeasure_roofline")
+"""Settings a resumed run may change: where and how rows run, not what they measure."""
+
+
+def check_resumable(plan: RunPlan, previous: RunDocument, name: str = "the document") -> None:
+    """Refuse (a UsageError) to resume ``previous`` with a plan of other settings."""
+    from bench.errors import UsageError
+
+    ours, theirs = new_document(plan).config, previous.config
+    differs = sorted(key for key in set(ours) | set(theirs)
+                     if key not in WHERE_IT_RUNS and ours.get(key) != theirs.get(key))
+    if differs:
+        shown = "; ".join(f"{key}: {theirs.get(key)!r} there, {ours.get(key)!r} now" for key in differs[:4])
+        raise UsageError(f"--resume: {name} was run with other settings ({shown}); give the same command "
+                         f"(only {', '.join('--' + k.replace('_', '-') for k in WHERE_IT_RUNS[:6])} may differ)")
 
 
 def new_document(plan: RunPlan) -> RunDocument:
@@ -187,6 +212,27 @@ class RunSession:
             if row_outcome.interrupted:
                 return row_outcome.interrupted
         return None
+
+    def keep_finished(self, planned: Sequence[PlannedRow], previous: RunDocument) -> list[PlannedRow]:
+        """The rows of ``planned`` that ``previous`` has no ok row of; its ok rows that are
+        planned join the document now, as they were measured (a schedule whose parity
+        reference is kept gives its new rows no parity figures: snapshots are not saved)."""
+        def key(identity: RowIdentity) -> str:
+            return json.dumps(dataclasses.asdict(identity), sort_keys=True, default=str)
+
+        done = {key(row.identity): row for row in previous.results if row.ok}
+        remaining = []
+        for item in planned:
+            kept = done.pop(key(self.identity(item)), None) if item.unavailable is None else None
+            if kept is None:
+                remaining.append(item)
+                continue
+            self.document.results.append(kept)
+            self._parity.snapshots.setdefault(kept.schedule_sha256, ParameterSnapshots())
+        if self._notify is not None:
+            self._notify(f"resuming: {len(planned) - len(remaining)} finished row(s) kept, "
+                         f"{len(remaining)} to measure")
+        return remaining
 
     def _concurrent(self) -> bool:
         """Whether the run's executor measures several rows at once (``run_rows``)."""

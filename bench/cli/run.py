@@ -78,6 +78,9 @@ def add_run_options(run: argparse.ArgumentParser, *, lists: bool = False) -> Non
                      help="also write the run in pytest-benchmark's JSON layout, for pytest-benchmark compare")
     options.add_table_columns(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--resume", metavar="FILE",
+                     help="measure only the rows this saved run (of the same command) has no ok row of; its ok "
+                          "rows are kept in the new document as they are")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -184,6 +187,13 @@ def measure_and_finish(args: argparse.Namespace, plan: RunPlan) -> int:
     from bench.plugins import installed_registry
     from bench.runner import run
 
+    previous = None
+    if getattr(args, "resume", None):
+        from bench.results.storage import load_run
+        from bench.runner import check_resumable
+
+        previous = load_run(args.resume)
+        check_resumable(plan, previous, args.resume)
     created = check_outputs(args)
     saver = Saver(Path(args.results_dir), args.output)
     try:
@@ -195,6 +205,7 @@ def measure_and_finish(args: argparse.Namespace, plan: RunPlan) -> int:
             on_update=saver,
             progress=None if args.quiet else progress_bar,
             notify=None if args.quiet else notice,
+            resume=previous,
         )
     except BaseException:
         if created is not None and not saver.writers:

@@ -88,6 +88,7 @@ class RowHandle:
     ref: Any = None
     """The task's ``ObjectRefGenerator`` (``None`` when it was never submitted)."""
     submitted: float = field(default_factory=time.monotonic)
+    submitted_at: float = field(default_factory=time.time)
     started: float | None = None
     """``time.monotonic()`` when the task reported it holds its resources on a node."""
     node: dict[str, Any] | None = None
@@ -283,7 +284,7 @@ class RayExecutor:
             "roofline": self.roofline,
         }
         handle.ref = _remote(self._ray, "row").options(**options).remote(request)
-        handle.submitted = time.monotonic()
+        handle.submitted, handle.submitted_at = time.monotonic(), time.time()
         return handle
 
     def as_completed(self, handles: Iterable[RowHandle] | None = None) -> Iterator[RowHandle]:
@@ -461,7 +462,8 @@ class RayExecutor:
             if handle.progress is not None:
                 handle.progress(steps)
         elif event == "done":
-            handle.node = {**(handle.node or {}), **(message.get("node") or {}), "data": message.get("data")}
+            handle.node = {**(handle.node or {}), **(message.get("node") or {}), "data": message.get("data"),
+                           "submitted_at": handle.submitted_at, "received_at": time.time()}
             if message.get("ceilings"):
                 handle.node["ceilings"] = {"cpu": message["ceilings"]}
             handle.outcome = self._finished(handle, message)
