@@ -67,6 +67,8 @@ __all__ = ["SLOT", "RayExecutor", "RowHandle", "parse_resources"]
 
 WAIT_SECONDS = 600.0
 POLL_SECONDS = 0.1
+NODE_RETRIES = 1
+"""How many times a row whose node died under it is measured again from its start."""
 NODES_SECONDS = 2.0
 """How often waiting rows re-check that a live node can still run them."""
 CLIENT_REFUSED = (
@@ -97,6 +99,9 @@ class RowHandle:
     """Seconds it waited unstarted while none of the run's rows was running."""
     outcome: RowOutcome | None = None
     cancelled: bool = False
+    request: dict[str, Any] | None = None
+    retried: list[str] = field(default_factory=list)
+    """The nodes that died under this row (it was submitted again after each)."""
     _yielded: bool = False
 
     @property
@@ -152,6 +157,8 @@ class RayExecutor:
         self._gcs: str | None = None
         self._nodes: tuple[float, list[dict[str, Any]]] | None = None
         self._on_start: Any = None
+        self._on_retry: Any = None
+        self.node_retries = NODE_RETRIES
         self._owns_connection = False
         self._handles: list[RowHandle] = []
         self._digests: dict[DataSettings, str] = {}
@@ -283,6 +290,7 @@ class RayExecutor:
             "bench": _bench_version(),
             "roofline": self.roofline,
         }
+        handle.request = request
         handle.ref = _remote(self._ray, "row").options(**options).remote(request)
         handle.submitted, handle.submitted_at = time.monotonic(), time.time()
         return handle
@@ -384,7 +392,12 @@ class RayExecutor:
                 notify(f"row {index_of[handle.index] + 1} started{handle.where} ({done} of {total} done, "
                        f"{running} running)")
 
-        self._on_start = started
+        def retried(handle: RowHandle) -> None:
+            if notify is not None:
+                notify(f"row {index_of[handle.index] + 1}: its node {handle.retried[-1]} died; measuring it again "
+                       f"from the start")
+
+        self._on_start, self._on_retry = started, retried
         try:
             for handle in self.as_completed(handles):
                 assert handle.outcome is not None
@@ -395,7 +408,7 @@ class RayExecutor:
                            f"({done} of {total} done)")
                 yield index_of[handle.index], handle.outcome
         finally:
-            self._on_start = None
+            self._on_start = self._on_retry = None
 
     def _record_node_data(self, handle: RowHandle) -> None:
         """The node's own data preparation, for the run's timeline (one line per node)."""
@@ -440,6 +453,9 @@ class RayExecutor:
                 handle.outcome = self._failed(handle, FAILED, f"the Ray task ended without a result{handle.where}")
                 return
             except Exception as exc:  # noqa: BLE001 - every Ray failure becomes the row's error
+                if _node_died(exc) and len(handle.retried) < self.node_retries and not handle.cancelled:
+                    self._resubmit(handle)
+                    return
                 handle.outcome = self._failed(handle, FAILED, f"{_describe_ray_error(exc)}{handle.where}")
                 return
             self._receive(handle, message)
@@ -448,6 +464,17 @@ class RayExecutor:
             ready, _ = self._ray.wait([handle.ref], timeout=0)
             if not ready:
                 return
+
+    def _resubmit(self, handle: RowHandle) -> None:
+        """Measure the row again from its start on another node (its node died under it:
+        nothing of the lost attempt is kept, so this is safe)."""
+        from bench.report.table import node_label
+
+        handle.retried.append(node_label(handle.node))
+        if self._on_retry is not None:
+            self._on_retry(handle)
+        handle.started, handle.node, handle.steps, handle.waited = None, None, 0, 0.0
+        handle.ref = _remote(self._ray, "row").options(**handle.options).remote(handle.request)
 
     def _receive(self, handle: RowHandle, message: Mapping[str, Any]) -> None:
         event = message.get("event")
@@ -464,6 +491,8 @@ class RayExecutor:
         elif event == "done":
             handle.node = {**(handle.node or {}), **(message.get("node") or {}), "data": message.get("data"),
                            "submitted_at": handle.submitted_at, "received_at": time.time()}
+            if handle.retried:
+                handle.node["retried_after_node_died"] = list(handle.retried)
             if message.get("ceilings"):
                 handle.node["ceilings"] = {"cpu": message["ceilings"]}
             handle.outcome = self._finished(handle, message)
@@ -516,6 +545,8 @@ class RayExecutor:
         (``cluster-lost``; a resumed run measures it again); finished rows stay as they are."""
         for handle in live:
             handle.cancelled = True
+            if handle.outcome is not None and handle.outcome.measurement.status == FAILED and not handle._yielded:
+                handle.outcome = None  # failed because the cluster went away
             if handle.outcome is None:
                 note = f" (step {handle.steps} of {handle.job.schedule.steps})" if handle.steps else ""
                 text = f"the Ray cluster was lost{handle.where}{note}" if handle.running else (
@@ -582,6 +613,12 @@ def _remote(ray: Any, kind: str) -> Any:
         function = ray_task.row_task if kind == "row" else ray_task.devices_task
         _REMOTES[kind] = ray.remote(max_retries=0)(function)
     return _REMOTES[kind]
+
+
+def _node_died(exc: BaseException) -> bool:
+    import ray.exceptions as rex
+
+    return isinstance(exc, rex.NodeDiedError)
 
 
 def _describe_ray_error(exc: BaseException) -> str:
