@@ -185,7 +185,7 @@ def test_run_rows_measures_one_row_per_node_at_once_and_yields_each_with_its_ind
     assert sorted(found) == [3, 5, 7, 9]
     measured = [outcome.measurement for outcome in found.values()]
     assert all(m.status == OK for m in measured), [m.error for m in measured]
-    assert len({m.loss_curve and tuple(m.loss_curve) for m in measured}) == 1  # the same row four times
+    assert all(m.loss_curve == measured[0].loss_curve for m in measured)  # the same row four times
     spans = [(m.node["ray_node_id"], m.node["started_at"], m.node["finished_at"]) for m in measured]
     assert len({node for node, _, _ in spans}) == 2
     for a in spans:
@@ -372,4 +372,4 @@ def test_a_sweep_of_twelve_rows_on_the_cluster_matches_the_local_sweep(cluster, 
     spans = [(r.node["ray_node_id"], r.node["started_at"], r.node["finished_at"]) for r in remote.results]
     assert any(a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in spans for b in spans)  # rows in parallel
     header = next(line for line in shown.out.splitlines() if line.startswith("plugin"))
-    assert header.split()[:4] == ["plugin", "device", "status", "node"]
+    assert "node" in header.split()
