@@ -197,7 +197,7 @@ class RunSession:
         to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"`` if the user
         stopped it. A row whose settings cannot go together is recorded ``unavailable``
         without running."""
-        if self._concurrent():
+        if planned and self._concurrent():
             return self._measure_concurrently(planned, on_update=on_update)
         axes = varying(planned)
         for item in planned:
@@ -229,6 +229,7 @@ class RunSession:
                 continue
             self.document.results.append(kept)
             self._parity.snapshots.setdefault(kept.schedule_sha256, ParameterSnapshots())
+            self.document.machine.setdefault("frameworks", {}).update(previous.machine.get("frameworks") or {})
         if self._notify is not None:
             self._notify(f"resuming: {len(planned) - len(remaining)} finished row(s) kept, "
                          f"{len(remaining)} to measure")

@@ -238,7 +238,9 @@ def finish(args: argparse.Namespace, document: RunDocument, saver: Saver, interr
             print(f"saved {args.benchmark_json} (pytest-benchmark layout)")
     if interrupted:
         kept = "saved" if saved and saver.writers else "not saved"
-        print(f"bench: interrupted ({interrupted}); the rows measured so far are {kept}", file=sys.stderr)
+        why = "the Ray cluster was lost" if interrupted == "cluster-lost" else f"interrupted ({interrupted})"
+        again = f" (measure the rest with --resume {saver.writers[0].path})" if saved and saver.writers else ""
+        print(f"bench: {why}; the rows measured so far are {kept}{again}", file=sys.stderr)
         return EXIT_INTERRUPTED.get(interrupted, 1)
     statuses = {str(row.status) for row in document.results}  # failed, diverged and timeout rows exit 1
     if not saved or statuses - {"ok", "unavailable"}:

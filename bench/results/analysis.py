@@ -56,7 +56,10 @@ def roofline_rating(row: Row, document: RunDocument) -> dict[str, Any]:
             return {"roofline_reason": "ran on a node that returned no ceilings of its own"}
     else:
         entry = document.ceilings_for(row.device, row.settings.get("threads", document.RUN_THREADS))
-    ceilings = Ceilings.from_dict(entry) if entry else None
+    try:
+        ceilings = Ceilings.from_dict(entry) if entry else None
+    except (KeyError, TypeError, ValueError):
+        return {"roofline_reason": "the ceilings of the node it ran on are malformed"}
     work = None if row.flops_per_step is None or row.bytes_per_step is None else StepWork(
         row.flops_per_step, row.bytes_per_step)
     rating = roofline.rate(row.steps_per_second if row.ok else None, work, ceilings)
