@@ -80,9 +80,11 @@ def overlapped(rows: list[dict[str, Any]]) -> bool:
     return any(a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in spans for b in spans)
 
 
-def overheads(rows: list[dict[str, Any]]) -> list[float]:
-    """Per row: (submission or the node's previous finish) to start, plus finish to arrival."""
-    found = []
+def overheads(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Per row, the driver's and Ray's time around it: ``start`` (submission, or its node's
+    previous row's finish, to its start on the node; a node's first row includes starting
+    Ray's worker process there) and ``receive`` (its finish on the node to its arrival)."""
+    found: dict[str, list[float]] = {"first_start": [], "next_start": [], "receive": [], "per_row": []}
     by_node: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_node.setdefault(row["node"]["ray_node_id"], []).append(row["node"])
@@ -91,7 +93,9 @@ def overheads(rows: list[dict[str, Any]]) -> list[float]:
         previous = None
         for f in facts:
             ready = f["submitted_at"] if previous is None else max(f["submitted_at"], previous)
-            found.append((f["started_at"] - ready) + (f["received_at"] - f["finished_at"]))
+            found["first_start" if previous is None else "next_start"].append(f["started_at"] - ready)
+            found["receive"].append(f["received_at"] - f["finished_at"])
+            found["per_row"].append(f["started_at"] - ready + f["received_at"] - f["finished_at"])
             previous = f["finished_at"]
     return found
 
@@ -109,6 +113,7 @@ def main() -> int:
     args = parser.parse_args()
     temp = Path(tempfile.mkdtemp(prefix="bray-"))  # short: Ray's socket paths live under it
     os.environ.update(ENVIRONMENT, RAY_TMPDIR=str(temp), BENCH_CACHE_DIR=str(temp / "cache"))
+    load_before = round(os.getloadavg()[0], 1)
     try:
         one, doc_one = on_cluster(args, temp, 1)
         two, doc_two = on_cluster(args, temp, 2)
@@ -117,7 +122,7 @@ def main() -> int:
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     rows_two = doc_two["results"]
-    extra = overheads(rows_two) + overheads(doc_one["results"])
+    parts = {key: overheads(rows_two)[key] + overheads(doc_one["results"])[key] for key in overheads(rows_two)}
     figures = {
         "rows": args.rows, "steps": args.steps, "seconds_one_node": round(one, 2), "seconds_two_nodes": round(two, 2),
         "seconds_local": round(local_seconds, 2), "ratio_two_to_one": round(two / one, 3),
@@ -125,8 +130,9 @@ def main() -> int:
         "overlap": overlapped(rows_two),
         "identical_to_local": all(same(a, b) for a, b in zip(rows_two, local, strict=True))
         and all(same(a, b) for a, b in zip(doc_one["results"], local, strict=True)),
-        "overhead_per_row_max_s": round(max(extra), 3), "overhead_per_row_mean_s": round(sum(extra) / len(extra), 3),
-        "cpu": doc_two["machine"].get("cpu"), "cores": os.cpu_count(),
+        **{f"{key}_s_mean_max": [round(sum(v) / len(v), 3), round(max(v), 3)] for key, v in parts.items() if v},
+        "load_average_after": round(os.getloadavg()[0], 1),
+        "cpu": doc_two["machine"].get("cpu"), "cores": os.cpu_count(), "load_average_before": load_before,
     }
     for key, value in figures.items():
         print(f"{key}: {value}")
