@@ -1,6 +1,6 @@
 """Rows in parallel on a Ray cluster: a sweep on two one-CPU nodes against one such node.
 
-    python benchmarks/ray_parallel.py [--rows 8] [--steps 3000] [--json OUT.json]
+    python benchmarks/ray_parallel.py [--rows 8] [--steps 3000] [--pairs 1] [--json OUT.json]
 
 Starts local Ray clusters bound to 127.0.0.1 only (``ray.cluster_utils.Cluster``, every
 node with one CPU and one ``bench_slot``, their files under a temporary directory of
@@ -11,8 +11,10 @@ rows (one per seed) on the synthetic set:
     bench sweep --executor ray --ray-address ADDR --plugins numpy --dataset synthetic
                 --seed 0,...,N-1 --threads 1 --steps STEPS --no-roofline --quiet
 
-then the same sweep with the local executor. It prints the wall time of each (the
-command's own, start-up included), the ratio two nodes / one node, whether rows of the two
+then the same sweep with the local executor. With ``--pairs N`` it measures N pairs (one
+node, two nodes), alternating which goes first, against a machine whose load changes. It
+prints the wall time of each (the command's own, start-up included), the ratio two nodes /
+one node of each pair and their median, whether rows of the two
 nodes overlapped in time (from each row's recorded start and finish on its node), whether
 every row equals the local sweep's (loss curve, accuracy, settings, schedule), and the
 driver's overhead per row: submission (or the node's previous row's finish) to the row's
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,14 +112,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--pairs", type=int, default=1, help="pairs of sweeps (one node, two nodes) to measure")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     temp = Path(tempfile.mkdtemp(prefix="bray-"))  # short: Ray's socket paths live under it
     os.environ.update(ENVIRONMENT, RAY_TMPDIR=str(temp), BENCH_CACHE_DIR=str(temp / "cache"))
     load_before = round(os.getloadavg()[0], 1)
+    pairs: list[tuple[float, float]] = []
     try:
-        one, doc_one = on_cluster(args, temp, 1)
-        two, doc_two = on_cluster(args, temp, 2)
+        for pair in range(args.pairs):
+            measured = {}
+            for nodes in ((1, 2) if pair % 2 == 0 else (2, 1)):
+                measured[nodes] = on_cluster(args, temp, nodes)
+            (one, doc_one), (two, doc_two) = measured[1], measured[2]
+            pairs.append((one, two))
+            assert overlapped(doc_two["results"]), "the two nodes' rows did not overlap"
+            assert all(same(a, b) for a, b in zip(doc_one["results"], doc_two["results"], strict=True))
         local_seconds = sweep(args, temp / "local.json", None)
         local = json.loads((temp / "local.json").read_text())["results"]
     finally:
@@ -124,8 +135,10 @@ def main() -> int:
     rows_two = doc_two["results"]
     parts = {key: overheads(rows_two)[key] + overheads(doc_one["results"])[key] for key in overheads(rows_two)}
     figures = {
-        "rows": args.rows, "steps": args.steps, "seconds_one_node": round(one, 2), "seconds_two_nodes": round(two, 2),
-        "seconds_local": round(local_seconds, 2), "ratio_two_to_one": round(two / one, 3),
+        "rows": args.rows, "steps": args.steps,
+        "seconds_one_node": [round(a, 2) for a, _ in pairs], "seconds_two_nodes": [round(b, 2) for _, b in pairs],
+        "seconds_local": round(local_seconds, 2), "ratio_two_to_one": [round(b / a, 3) for a, b in pairs],
+        "ratio_median": round(statistics.median(b / a for a, b in pairs), 3),
         "nodes_used": len({r["node"]["ray_node_id"] for r in rows_two}),
         "overlap": overlapped(rows_two),
         "identical_to_local": all(same(a, b) for a, b in zip(rows_two, local, strict=True))

@@ -371,5 +371,8 @@ def test_a_sweep_of_twelve_rows_on_the_cluster_matches_the_local_sweep(cluster, 
         assert a.node is not None and b.node is None
     spans = [(r.node["ray_node_id"], r.node["started_at"], r.node["finished_at"]) for r in remote.results]
     assert any(a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in spans for b in spans)  # rows in parallel
+    timeline = [label for label, _ in remote.timeline]
+    assert sum(label.startswith("data on node ") for label in timeline) == 2  # each node's own preparation
+    assert sum(label.startswith("data: digest") for label in timeline) == 1  # one line, however many seeds
     header = next(line for line in shown.out.splitlines() if line.startswith("plugin"))
     assert "node" in header.split()

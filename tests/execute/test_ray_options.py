@@ -184,3 +184,23 @@ def test_without_ray_connecting_says_how_to_install_it():
     done = _python(code)
     assert done.returncode == 0, done.stderr
     assert "--executor ray needs Ray, which is not installed: pip install 'bench[ray]'" in done.stdout
+
+
+def test_the_data_is_hashed_once_per_run_not_per_seed(monkeypatch):
+    """CIFAR-10 is the same data for every seed and batch size: one digest; the synthetic
+    set is generated from the seed: one per seed."""
+    from bench.execute import RowData
+    from bench.execute.ray import RayExecutor
+    from bench.execute.ray import executor as ray_executor
+    from bench.execute.ray.node import DataSettings
+
+    hashed: list[object] = []
+    monkeypatch.setattr(ray_executor, "content_digest", lambda dataset: hashed.append(dataset) or "d")
+    executor = RayExecutor()
+    for seed in (0, 1, 2):
+        for _ in range(2):
+            executor.digest(RowData("cifar", None, DataSettings(dataset="cifar10", seed=seed)))  # type: ignore[arg-type]
+    assert len(hashed) == 1
+    for seed in (0, 1):
+        executor.digest(RowData("synthetic", None, DataSettings(dataset="synthetic", seed=seed)))  # type: ignore[arg-type]
+    assert len(hashed) == 3
