@@ -1,24 +1,31 @@
 """``--executor ray``: rows measured on the machines of a Ray cluster (the parent's side).
 
-Each row is one Ray task that asks for what the row uses: the CPUs of its threads
-(``--threads``, else 1), one GPU for a ``gpu:N`` row, the custom resources of
-``--ray-resources`` (a GPU model, a machine type), and one unit of :data:`SLOT`. Every node
-that may run rows is started with ``--resources '{"bench_slot": 1}'``, so a node times at
-most one row at a time. On its node the task gets the data itself, checks data and
-schedule against the run's and measures the row in a fresh worker process
-(:mod:`bench.execute.ray.node`), then sends back the row, its parameter snapshots, and the
-node's machine facts, recorded as the row's ``node`` field.
+Each row is one Ray task that asks for what measuring it alone needs: all the CPUs of the
+smallest live node that can run it, one GPU for a ``gpu:N`` row, the custom resources of
+``--ray-resources`` that apply to its plugin and device (a GPU model, a pool of nodes), and
+one unit of :data:`SLOT`. Every node that may run rows is started with
+``--resources '{"bench_slot": 1}'``, so a node times at most one row at a time. On its node
+the task checks bench's version, gets the data itself, checks data and schedule against
+the run's and measures the row in a fresh worker process
+(:mod:`bench.execute.ray.node`), then sends back the row, its parameter snapshots, the
+node's machine facts and CPU ceilings, recorded as the row's ``node`` field.
 
 The task is a Ray streaming generator: it reports ``started`` (with its node) as soon as
-it holds its resources, the row's progress, then ``done`` or ``error``. So the parent can
-:meth:`RayExecutor.submit` every row at once and take them as they finish
-(:meth:`RayExecutor.as_completed`); :meth:`RayExecutor.run_row` runs one row alone.
+it holds its resources, the row's progress, then ``done`` or ``error``. The runner hands
+every row of a run to :meth:`RayExecutor.run_rows`, which submits them all and yields each
+as it finishes, so as many rows run at once as the cluster has free slots;
+:meth:`RayExecutor.submit` and :meth:`RayExecutor.as_completed` are the parts it is made
+of, and :meth:`RayExecutor.run_row` runs one row alone.
 
-Failures are rows, and the run goes on: a Ray worker or node that dies, a cancelled task,
-a request no node can satisfy (at once), or one that waited :attr:`RayExecutor.wait_seconds`
-for free resources while none of the run's rows was running. Ctrl-C or SIGTERM cancels
-every outstanding task (``ray.cancel(force=True)``, which also ends the row's worker
-process) and keeps the rows already finished.
+Failures are rows, and the run goes on: a Ray worker that dies, a cancelled task, a
+request no node can satisfy, a row waiting for a node that left (the live nodes are
+checked every :data:`NODES_SECONDS`), or one that waited :attr:`RayExecutor.wait_seconds`
+for free resources while none of the run's rows was running. A row whose node died under
+it is measured again from its start on another node (:data:`NODE_RETRIES`). A lost head
+ends the run: the outstanding rows are yielded ``interrupted`` (``cluster-lost``) and Ray
+never starts a local instance in its place. Ctrl-C or SIGTERM cancels every outstanding
+task (``ray.cancel(force=True)``, which also ends the row's worker process) and keeps the
+rows already finished.
 
 Ray is imported only when an executor connects (and, on the nodes, by the tasks of
 :mod:`bench.execute.ray.task`); :mod:`bench.execute.ray.resources` needs no Ray at all.

@@ -1,7 +1,8 @@
 """What a row asks a Ray cluster for, and whether the cluster can give it (no Ray needed).
 
-Every row asks for one unit of :data:`SLOT`, the CPUs of its threads, a GPU for a GPU row,
-and the custom resources of ``--ray-resources``. Each node that may measure rows is
+Every row asks for one unit of :data:`SLOT`, the CPUs of the smallest node that can run it
+(:func:`task_resources`), a GPU for a GPU row, and the custom resources of
+``--ray-resources`` that apply to it (:func:`parse_resource_rules`). Each node that may measure rows is
 started with one slot (``ray start ... --resources '{"bench_slot": 1}'``), so a node
 times at most one row at a time.
 """
