@@ -13,8 +13,10 @@ as it joins the document.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -72,6 +74,7 @@ def run(
     progress: ProgressFactory | None = None,
     notify: Callable[[str], None] | None = None,
     executor: Executor | None = None,
+    resume: RunDocument | None = None,
 ) -> RunOutcome:
     """Run every planned row (every selected plugin on every device, and with ``axes``,
     a sweep, every combination of them); a :class:`RunConfig` is planned first
@@ -82,7 +85,9 @@ def run(
     ``time.time()`` value) lets the timeline show the interpreter's start-up.
     ``notify`` hears a line before every step of the run's own that may take more than
     a second (reading the data, writing its prepared copy, measuring the ceilings).
-    ``executor`` replaces the one ``config.executor`` names.
+    ``executor`` replaces the one ``config.executor`` names. ``resume``, a saved document
+    of the same plan (:func:`check_resumable`), gives the rows not to measure again: its
+    ok rows whose identity a planned row has join the new document first, as they are.
     """
     if isinstance(plan, RunConfig):
         plan = prepare_run(plan, registry, axes=axes)
@@ -96,6 +101,8 @@ def run(
         session = RunSession(plan, registry, document, executor, notify)
         session.draw_schedules(c for c, problem in plan.combinations if problem is None)
         planned = plan.rows(session.devices_for)
+        if resume is not None:
+            planned = session.keep_finished(planned, resume)
         outcome.interrupted = session.measure(planned, on_update=on_update, progress=progress)
     except KeyboardInterrupt:
         outcome.interrupted = "SIGINT"
@@ -109,6 +116,24 @@ def run(
         if on_update is not None:
             on_update(document)
     return outcome
+
+
+WHERE_IT_RUNS = ("executor", "isolation", "ray_address", "ray_resources", "ray_data_dir", "timeout", "data_dir",
+                 "offline", "remeasure_roofline")
+"""Settings a resumed run may change: where and how rows run, not what they measure."""
+
+
+def check_resumable(plan: RunPlan, previous: RunDocument, name: str = "the document") -> None:
+    """Refuse (a UsageError) to resume ``previous`` with a plan of other settings."""
+    from bench.errors import UsageError
+
+    ours, theirs = new_document(plan).config, previous.config
+    differs = sorted(key for key in set(ours) | set(theirs)
+                     if key not in WHERE_IT_RUNS and ours.get(key) != theirs.get(key))
+    if differs:
+        shown = "; ".join(f"{key}: {theirs.get(key)!r} there, {ours.get(key)!r} now" for key in differs[:4])
+        raise UsageError(f"--resume: {name} was run with other settings ({shown}); give the same command "
+                         f"(only {', '.join('--' + k.replace('_', '-') for k in WHERE_IT_RUNS[:6])} may differ)")
 
 
 def new_document(plan: RunPlan) -> RunDocument:
@@ -201,7 +226,11 @@ class RunSession:
         With ``--repeat N``, N rounds each measure every row once more, in plan order (A B
         C A B C ...: a drift of the machine touches every row alike); after every process
         the row in the document becomes its processes so far (:func:`combine`). Parity is
-        the first round's; a row that failed is not measured again."""
+        the first round's; a row that failed is not measured again.
+        An executor that measures several rows at once (``run_rows``: a cluster) gets
+        them all at once."""
+        if planned and self._concurrent():
+            return self._measure_concurrently(planned, on_update=on_update)
         axes = varying(planned)
         repeat = self.config.repeat
         positions: dict[int, int] = {}
@@ -245,6 +274,77 @@ class RunSession:
         """A row whose steps/s changed (another process joined it): its roofline rating
         again, its parity kept (the first process's)."""
         return row.with_analysis(replace(row.analysis, **roofline_rating(row, self.document)))
+
+    def keep_finished(self, planned: Sequence[PlannedRow], previous: RunDocument) -> list[PlannedRow]:
+        """The rows of ``planned`` that ``previous`` has no ok row of; its ok rows that are
+        planned join the document now, as they were measured (a schedule whose parity
+        reference is kept gives its new rows no parity figures: snapshots are not saved)."""
+        def key(identity: RowIdentity) -> str:
+            return json.dumps(dataclasses.asdict(identity), sort_keys=True, default=str)
+
+        done = {key(row.identity): row for row in previous.results if row.ok}
+        remaining = []
+        for item in planned:
+            kept = done.pop(key(self.identity(item)), None) if item.unavailable is None else None
+            if kept is None:
+                remaining.append(item)
+                continue
+            self.document.results.append(kept)
+            self._parity.without.add(kept.schedule_sha256)
+            self.document.machine.setdefault("frameworks", {}).update(previous.machine.get("frameworks") or {})
+        if self._notify is not None:
+            self._notify(f"resuming: {len(planned) - len(remaining)} finished row(s) kept, "
+                         f"{len(remaining)} to measure")
+        return remaining
+
+    def _concurrent(self) -> bool:
+        """Whether the run's executor measures several rows at once (``run_rows``)."""
+        chosen = self._executor if self._executor is not None else executor_class(self.config.executor)
+        return callable(getattr(chosen, "run_rows", None))
+
+    def _measure_concurrently(
+        self, planned: Sequence[PlannedRow], *, on_update: Callable[[RunDocument], None] | None = None
+    ) -> str | None:
+        """:meth:`measure` through an executor's ``run_rows``: every row handed over at once,
+        each finished row held back until the rows planned before it have joined, so that
+        rows join (and the document is saved) in the plan's order."""
+        identities: dict[int, RowIdentity] = {}
+        held: dict[int, RowOutcome] = {}
+        joined = 0
+        interrupted: str | None = None
+
+        def items() -> Iterator[tuple[int, RowJob, RowData]]:
+            for index, item in enumerate(planned):
+                identities[index] = self.identity(item)  # while this row's data is at hand
+                if item.unavailable is not None:
+                    held[index] = RowOutcome(Row.failed(identities[index], Status.UNAVAILABLE,
+                                                        item.unavailable).measurement)
+                    continue
+                data = self.data(item.config)
+                self._probe_roofline(item.config)
+                yield index, self.job(item), data
+
+        def join(final: bool = False) -> None:
+            nonlocal joined
+            while joined < len(planned) and (joined in held or final):
+                if joined in held:
+                    outcome = held.pop(joined)
+                    self.add(Row(identities[joined], outcome.measurement), outcome)
+                    if on_update is not None:
+                        on_update(self.document)
+                joined += 1
+
+        executor: Any = self.executor()
+        try:
+            for index, outcome in executor.run_rows(items(), self._notify):
+                held[index] = outcome
+                interrupted = interrupted or outcome.interrupted
+                join()
+                self._record_executor_phases()
+        finally:
+            self._record_executor_phases()
+            join(final=True)  # rows planned after a row that never ran (an interrupt)
+        return interrupted
 
     def add(self, row: Row, outcome: RowOutcome) -> None:
         """A measured row joins the document, with the run's analysis of it and its own

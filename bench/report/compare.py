@@ -10,7 +10,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from bench.report.table import percent, rate_cell
+from bench.report.table import node_label, percent, rate_cell
 from bench.report.text import DEFAULT_FORMAT, num, safe_text, scaled
 from bench.results.accuracy import accuracy_verdict, group_key, seed_groups, spread_of
 from bench.results.compare import RowComparison, comparability_notes, gate_lines, plan_repeats, rate
@@ -28,12 +28,18 @@ def compare_table(comparisons: Sequence[RowComparison], fmt: str = DEFAULT_FORMA
     headers = ["row", "steps/s A", "steps/s B", "B/A", "95% CI", "p", "verdict", "acc % A", "acc % B",
                "acc diff (B-A) pts", "note"]
     body = []
+    nodes = any(row is not None and row.node for c in comparisons for row in (c.baseline, c.candidate))
+    if nodes:
+        headers[1:1] = ["node A", "node B"]
     for c in comparisons:
         aa = c.baseline.test_accuracy if c.baseline else None
         ab = c.candidate.test_accuracy if c.candidate else None
         test = c.test
+        where = [node_label(c.baseline.node if c.baseline else None),
+                 node_label(c.candidate.node if c.candidate else None)] if nodes else []
         body.append([
             safe_text(c.label),
+            *[safe_text(w) for w in where],
             _rate(c.baseline),
             _rate(c.candidate),
             num(c.ratio, 3),

@@ -80,6 +80,12 @@ def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, a
     )
     if row.params:
         extra["params"] = row.params
+    if row.node:
+        from bench.report.table import node_label
+
+        extra["node"] = node_label(row.node)
+        extra["node_machine"] = {key: (row.node.get("machine") or {}).get(key)
+                                 for key in ("hostname", "cpu", "cpu_count_logical")}
     if row.settings:
         extra["settings"] = row.settings
     data = stats.as_pytest_benchmark()

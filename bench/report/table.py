@@ -7,8 +7,9 @@ them all, ``--columns`` picks them, as pytest-benchmark's ``--benchmark-columns`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tabulate import tabulate, tabulate_formats
 
@@ -50,6 +51,20 @@ def _credited(cell: Callable[[Row], str]) -> Callable[[Row, bool], str]:
     return show
 
 
+def node_label(node: Mapping[str, Any] | None) -> str:
+    """Where a row ran (``--executor ray``): ``host/1a2b3c`` (the host and the start of its
+    Ray node id, which tells apart nodes of one machine); ``-`` for a row of this machine."""
+    if not node:
+        return "-"
+    host = str(node.get("hostname") or node.get("ray_node_ip") or "?")
+    node_id = str(node.get("ray_node_id") or "")
+    return f"{host}/{node_id[:6]}" if node_id else host
+
+
+NODE = Column("node", "node", 1, lambda r, _: safe_text(node_label(r.node)))
+"""Shown (beside the identity) when any row ran on a node of a cluster."""
+
+
 def _parity(attribute: str) -> Callable[[Row, bool], str]:
     return lambda row, ref: "ref" if ref else sci(getattr(row, attribute))
 
@@ -76,7 +91,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 TO_TARGET = "to_target"
 """The column key of the two time-to-accuracy columns (``--target-accuracy``)."""
-COLUMN_KEYS = (*(column.key for column in COLUMNS), TO_TARGET)
+COLUMN_KEYS = (*(column.key for column in COLUMNS), NODE.key, TO_TARGET)
 SETTING_HEADERS = {"batch_size": "batch", "steps_per_call": "k/call", "learning_rate": "lr"}
 """Short headers for a sweep's setting columns (the others: the setting's name)."""
 NOT_REACHED = "not reached"
@@ -128,12 +143,15 @@ def results_table(
     refs = {id(row) for row in references(document)}
     targets = _target_columns(document) if any(r.target_accuracy is not None for r in document.results) else []
     if columns:
-        chosen = [c for key in columns for c in (targets if key == TO_TARGET else COLUMNS)
+        chosen = [c for key in columns for c in (targets if key == TO_TARGET else (*COLUMNS, NODE))
                   if key == TO_TARGET or c.key == key]
     else:
         chosen = list(COLUMNS)
         at = next((i + 1 for i, c in enumerate(chosen) if c.key == "steps_per_second"), len(chosen))
         chosen[at:at] = targets
+        if any(row.node for row in document.results):
+            at = next(i + 1 for i, c in enumerate(chosen) if c.key == "status")
+            chosen[at:at] = [NODE]
     settings = [_setting_column(key) for key in varying_of(document.results)]
     at = max((i + 1 for i, c in enumerate(chosen) if c.key in ("plugin", "device", "status")), default=0)
     chosen[at:at] = settings  # a sweep's axes beside each row's identity
