@@ -125,17 +125,18 @@ def plan_rows(
     """Every plugin on each of its devices (``devices_of``) with every combination of
     settings (from :func:`bench.settings.sweep_combinations`), in the order of execution."""
     devices = {spec.name: devices_of(spec) for spec in specs}
-    seeds = _first_seen(config.seed for config, _ in combinations)
-    batches = _first_seen(config.batch_size for config, _ in combinations)
-    keys = sorted({(config.seed, config.batch_size) for config, _ in combinations},
-                  key=lambda key: (seeds.index(key[0]), batches.index(key[1])))
+    seeds = _positions(config.seed for config, _ in combinations)
+    batches = _positions(config.batch_size for config, _ in combinations)
+    groups: dict[ScheduleKey, list[tuple[RunConfig, str | None]]] = {}
+    for config, problem in combinations:
+        groups.setdefault((config.seed, config.batch_size), []).append((config, problem))
+    keys = sorted(groups, key=lambda key: (seeds[key[0]], batches[key[1]]))
     return [
         PlannedRow(spec, device, config, dict(params[spec.name]), problem)
         for key in keys
         for spec in specs
         for device in devices[spec.name]
-        for config, problem in combinations
-        if (config.seed, config.batch_size) == key
+        for config, problem in groups[key]
     ]
 
 
@@ -151,8 +152,10 @@ def schedule_keys(rows: Sequence[PlannedRow]) -> list[ScheduleKey]:
 
 
 def _first_seen(values: Any) -> list[Any]:
-    seen: list[Any] = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
+    """The distinct ``values`` (hashable) in the order first seen, in one pass."""
+    return list(dict.fromkeys(values))
+
+
+def _positions(values: Any) -> dict[Any, int]:
+    """Each distinct value's position in the order first seen."""
+    return {value: i for i, value in enumerate(dict.fromkeys(values))}

@@ -31,7 +31,7 @@ from bench.plugins import Registry
 from bench.results.analysis import ParityReferences, analyse
 from bench.results.model import Row, RowIdentity, RunDocument, Status
 from bench.results.storage import new_run_id
-from bench.schedule import BatchSchedule, build_schedule
+from bench.schedule import build_schedule
 from bench.settings import RunConfig, parse_device
 
 
@@ -153,7 +153,7 @@ class RunSession:
         self._notify = notify
         self._data_key: Any = ()
         self._data: RowData | None = None
-        self._schedules: dict[ScheduleKey, BatchSchedule] = {}
+        self._schedules: dict[ScheduleKey, SchedulePlan] = {}
         self._schedule_digests: set[str] = set()
         self._rooflines: dict[int | None, dict[str, Any]] = {}
         self._train_size: int | None = None
@@ -173,13 +173,16 @@ class RunSession:
         stopped it. A row whose settings cannot go together is recorded ``unavailable``
         without running."""
         axes = varying(planned)
-        for item in planned:
+        last_of_schedule = {item.schedule_key: i for i, item in enumerate(planned) if item.unavailable is None}
+        for i, item in enumerate(planned):
             identity = self.identity(item)
             if item.unavailable is not None:
                 row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
             else:
                 row_outcome = self._run_row(item, item.label(axes), progress)
             self.add(Row(identity, row_outcome.measurement), row_outcome)
+            if last_of_schedule.get(item.schedule_key) == i:  # no later row compares with its reference
+                self._parity.release(identity.schedule_sha256)
             if on_update is not None:
                 on_update(self.document)
             if row_outcome.interrupted:
@@ -197,7 +200,7 @@ class RunSession:
         """What the plan fixes about a row before it runs."""
         config = item.config
         origin = self.registry.origin(item.spec.name)
-        digest = self.schedule(config).sha256() if item.unavailable is None else None
+        digest = self.schedule(config).sha256 if item.unavailable is None else None
         work = _work(item.spec, self.setup(item)) if item.unavailable is None else None
         return RowIdentity(
             plugin=item.spec.name,
@@ -238,7 +241,7 @@ class RunSession:
             classifier=item.spec.name,
             device=item.device,
             setup=self.setup(item),
-            schedule=SchedulePlan.of(self.schedule(config)),
+            schedule=self.schedule(config),
             placement=config.placement,
             steps_per_call=config.steps_per_call,
             loss_every=config.loss_every,
@@ -278,15 +281,18 @@ class RunSession:
                 self._add_phase(label, seconds)
             phases.clear()
 
-    def schedule(self, config: RunConfig) -> BatchSchedule:
-        """The batch schedule of ``config``'s (seed, batch size), drawn once."""
+    def schedule(self, config: RunConfig) -> SchedulePlan:
+        """The batch schedule of ``config``'s (seed, batch size), drawn once: the parent keeps
+        only what rebuilds it and its digest (a few dozen bytes, whatever its steps), since
+        every executor rebuilds the indices where the row runs and checks them against it."""
         key = (config.seed, config.batch_size)
         if key not in self._schedules:
             size = self._train_size or len(self.data(config).dataset.train_labels)  # the same for every seed
             start = time.perf_counter()
-            schedule = self._schedules[key] = build_schedule(size, config.steps, config.batch_size, config.seed,
-                                                             config.sampling)
-            self._schedule_digests.add(schedule.sha256())
+            drawn = build_schedule(size, config.steps, config.batch_size, config.seed, config.sampling)
+            plan = self._schedules[key] = SchedulePlan.of(drawn)
+            del drawn
+            self._schedule_digests.add(plan.sha256)
             self._add_phase("batch schedule", time.perf_counter() - start)
             digests = self._schedule_digests
             self.document.batch_schedule_sha256 = next(iter(digests)) if len(digests) == 1 else None

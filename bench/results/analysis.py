@@ -36,6 +36,19 @@ class ParityReferences:
         reference = self.snapshots.setdefault(row.schedule_sha256, parameters)
         return max_abs_diff(reference.at_parity, parameters.at_parity), max_abs_diff(reference.final, parameters.final)
 
+    def release(self, schedule_sha256: str | None) -> None:
+        """Forget the references of a schedule no later row trains on."""
+        for key in [key for key in self.snapshots if key == schedule_sha256
+                    or (isinstance(key, tuple) and key and key[0] == schedule_sha256)]:
+            del self.snapshots[key]
+
+    def nbytes(self) -> int:
+        """The bytes of the parameter arrays kept."""
+        return sum(int(np.asarray(value).nbytes)
+                   for snapshots in self.snapshots.values()
+                   for params in (snapshots.at_parity, snapshots.final) if params
+                   for value in params.values())
+
 
 def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferences, document: RunDocument) -> Row:
     """``row`` with its analysis: parity against its reference, its roofline rating."""
