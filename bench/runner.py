@@ -174,12 +174,13 @@ class RunSession:
         without running."""
         axes = varying(planned)
         last_of_schedule = {item.schedule_key: i for i, item in enumerate(planned) if item.unavailable is None}
+        after = _next_runnable(planned)
         for i, item in enumerate(planned):
             identity = self.identity(item)
             if item.unavailable is not None:
                 row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
             else:
-                row_outcome = self._run_row(item, item.label(axes), progress)
+                row_outcome = self._run_row(item, item.label(axes), progress, after[i])
             self.add(Row(identity, row_outcome.measurement), row_outcome)
             if last_of_schedule.get(item.schedule_key) == i:  # no later row compares with its reference
                 self._parity.release(identity.schedule_sha256)
@@ -251,8 +252,12 @@ class RunSession:
             target_accuracy=config.target_accuracy,
         )
 
-    def _run_row(self, item: PlannedRow, label: str, progress: ProgressFactory | None) -> RowOutcome:
+    def _run_row(self, item: PlannedRow, label: str, progress: ProgressFactory | None,
+                 upcoming: str | None = None) -> RowOutcome:
         executor = self.executor()
+        prepare = getattr(executor, "prepare", None)  # an executor may start the next row's worker early
+        if prepare is not None:
+            prepare([upcoming] if upcoming else [])
         data = self.data(item.config)
         self._probe_roofline(item.config)
         job = self.job(item)
@@ -369,6 +374,17 @@ class RunSession:
                 timeline[i] = (label, before + seconds)
                 return
         timeline.append((label, seconds))
+
+
+def _next_runnable(planned: Sequence[PlannedRow]) -> list[str | None]:
+    """For each row, the classifier of the next row after it that runs (``None``: none)."""
+    after: list[str | None] = [None] * len(planned)
+    following: str | None = None
+    for i in range(len(planned) - 1, -1, -1):
+        after[i] = following
+        if planned[i].unavailable is None:
+            following = planned[i].spec.name
+    return after
 
 
 def _data_settings(config: RunConfig) -> Any:

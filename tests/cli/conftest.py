@@ -120,8 +120,11 @@ class Bench:
         env.update(BENCH_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", TF_CPP_MIN_LOG_LEVEL="3")
         env.update(self.env)
         env.update(extra)
-        if self.site.is_dir():
-            env["PYTHONPATH"] = str(self.site)
+        # The checkout under test comes first (not whatever copy is installed), after the sandbox's site.
+        paths = [str(self.site)] if self.site.is_dir() else []
+        paths += [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
+        if paths:
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
     def args(self, *args: str) -> list[str]:
