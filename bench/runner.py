@@ -31,7 +31,7 @@ from bench.plugins import Registry
 from bench.results.analysis import ParityReferences, analyse
 from bench.results.model import Row, RowIdentity, RunDocument, Status
 from bench.results.storage import new_run_id
-from bench.schedule import build_schedule
+from bench.schedule import build_schedule, check_schedule
 from bench.settings import RunConfig, parse_device
 
 
@@ -155,6 +155,7 @@ class RunSession:
         self._data: RowData | None = None
         self._schedules: dict[ScheduleKey, SchedulePlan] = {}
         self._schedule_digests: set[str] = set()
+        self._planned_schedules = 0
         self._rooflines: dict[int | None, dict[str, Any]] = {}
         self._train_size: int | None = None
         self._parity = ParityReferences()
@@ -287,9 +288,10 @@ class RunSession:
             phases.clear()
 
     def schedule(self, config: RunConfig) -> SchedulePlan:
-        """The batch schedule of ``config``'s (seed, batch size), drawn once: the parent keeps
-        only what rebuilds it and its digest (a few dozen bytes, whatever its steps), since
-        every executor rebuilds the indices where the row runs and checks them against it."""
+        """The batch schedule of ``config``'s (seed, batch size), drawn once, when its first
+        row needs it: the parent keeps only what rebuilds it and its digest (a few dozen
+        bytes, whatever its steps), since every executor rebuilds the indices where the row
+        runs and checks them against it."""
         key = (config.seed, config.batch_size)
         if key not in self._schedules:
             size = self._train_size or len(self.data(config).dataset.train_labels)  # the same for every seed
@@ -299,15 +301,22 @@ class RunSession:
             del drawn
             self._schedule_digests.add(plan.sha256)
             self._add_phase("batch schedule", time.perf_counter() - start)
-            digests = self._schedule_digests
-            self.document.batch_schedule_sha256 = next(iter(digests)) if len(digests) == 1 else None
+            single = len(self._schedule_digests) == 1 and self._planned_schedules <= 1
+            self.document.batch_schedule_sha256 = plan.sha256 if single else None
         return self._schedules[key]
 
     def draw_schedules(self, configs: Iterable[RunConfig]) -> None:
-        """Every schedule the rows of ``configs`` need, before any row runs (so a batch size
-        the training set cannot fill is refused up front)."""
+        """Check, before any row runs, that every schedule the rows of ``configs`` need can
+        be drawn (a batch size the training set cannot fill is refused up front); each is
+        drawn when its first row runs, so the first row of a long sweep does not wait for
+        the others' schedules."""
+        keys: dict[ScheduleKey, RunConfig] = {}
         for config in configs:
-            self.schedule(config)
+            keys.setdefault((config.seed, config.batch_size), config)
+        self._planned_schedules = len(keys)
+        for config in keys.values():
+            size = self._train_size or len(self.data(config).dataset.train_labels)  # the same for every seed
+            check_schedule(size, config.steps, config.batch_size, config.sampling)
 
     def devices_for(self, spec: ClassifierSpec) -> list[str]:
         """``--devices`` for ``spec``, ``all`` asked of the executor (no framework imported here)."""

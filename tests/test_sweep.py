@@ -164,8 +164,8 @@ def test_a_sweep_exports_one_pytest_benchmark_per_row_named_by_its_settings(tiny
 
 
 def test_a_sweep_draws_and_hashes_each_schedule_once_and_keeps_no_indices(tiny, monkeypatch):
-    """Setting a sweep up is linear in its schedules: each drawn and hashed once, the
-    parent keeping only what rebuilds it (never the steps x batch indices)."""
+    """Setting a sweep up is linear in its schedules: each drawn and hashed once, when its
+    first row runs, the parent keeping only what rebuilds it (never the steps x batch indices)."""
     from bench.job import SchedulePlan
     from bench.schedule import BatchSchedule
 
@@ -182,10 +182,12 @@ def test_a_sweep_draws_and_hashes_each_schedule_once_and_keeps_no_indices(tiny, 
 
     monkeypatch.setattr(runner.RunSession, "__init__", remember)
     seeds = list(range(12))
+    drawn_by_row: list[int] = []
     rows = runner.run(base(roofline=False, steps=3), Registry({"numpy": NUMPY, "other": OTHER}),
-                      axes={"seed": seeds}).rows
+                      axes={"seed": seeds}, on_update=lambda document: drawn_by_row.append(len(draws))).rows
     assert len(rows) == 24 and all(row.ok for row in rows)
     assert len(draws) == len(seeds)  # the parent draws each schedule once (workers redraw their own)
+    assert drawn_by_row == [n for n in range(1, 13) for _ in "ab"]  # each when its first row runs
     assert len(hashes) == len(seeds) + len(rows)  # once where drawn, and once by each row that rebuilds it
     [session] = sessions
     assert all(isinstance(kept, SchedulePlan) for kept in session._schedules.values())
