@@ -69,9 +69,14 @@ def measure_job(directory: Path, channel: Channel) -> int:
     environment: dict[str, str] = {}
     saved = False
     memory = OwnMemory()
+    stop_group = document.get("stop_group")
 
     def on_phase(phase: str) -> None:
+        nonlocal stop_group
         memory.sample()
+        if stop_group is not None and phase != "load":  # setup begins: nothing else may run from now on
+            stop_early_worker(int(stop_group))
+            stop_group = None
         channel.send("phase", phase=phase)
 
     def save(measured: Measured) -> None:
@@ -101,6 +106,27 @@ def measure_job(directory: Path, channel: Channel) -> int:
     memory.sample()
     channel.send("done", row=memory.add_to(result.measurement.to_dict()), environment=environment)
     return 0
+
+
+def stop_early_worker(group: int, wait: float = 1.0) -> None:
+    """Stop the next row's worker, started ahead of its row (its process group), and wait
+    until the kernel says it is stopped (at most ``wait`` seconds); the parent lets it go
+    on at this row's ``close``. Gone already: nothing to do."""
+    import time
+
+    try:
+        os.killpg(group, signal.SIGSTOP)
+    except (ProcessLookupError, PermissionError):
+        return
+    end = time.perf_counter() + wait
+    while time.perf_counter() < end:
+        try:
+            state = Path(f"/proc/{group}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("T", "t", "Z", "X"):
+            return
+        time.sleep(0.0005)
 
 
 class OwnMemory:
@@ -211,7 +237,8 @@ def main(argv: list[str]) -> int:
         directory, name = Path(argv[2]), argv[4]
         task = lambda: _prestarted(name, directory, channel)  # noqa: E731 - bound once the channel is open
     else:
-        print("usage: python -m bench.execute.child FD PARENT_PID (JOB_DIR | --list-devices NAME)", file=sys.stderr)
+        print("usage: python -m bench.execute.child FD PARENT_PID (JOB_DIR [--prestart NAME] | --list-devices NAME)",
+              file=sys.stderr)
         return 2
     die_with_parent(int(argv[1]))
     channel = Channel(int(argv[0]))

@@ -149,7 +149,9 @@ class _Worker:
     signal_received: int | None = None
 
     def run(self, spare: _Spare | None = None) -> RowOutcome:
-        self._write_job()
+        pool = self.executor.pool()
+        pool.start_next()
+        self._write_job(pool.spare.proc.pid if pool.spare is not None else None)
         started = time.perf_counter()
         if spare is not None:
             proc, read = spare.go()
@@ -166,8 +168,6 @@ class _Worker:
                 )
             finally:
                 os.close(write)
-        pool = self.executor.pool()
-        pool.start_next()
         previous = _catch_signals(self._on_signal)
         try:
             outcome = self._follow(proc, read, started)
@@ -185,8 +185,8 @@ class _Worker:
         if self.signal_received is None:
             self.signal_received = signum
 
-    def _write_job(self) -> None:
-        job = {"job": self.job.to_dict(), "prepared": str(self.prepared)}
+    def _write_job(self, stop_group: int | None = None) -> None:
+        job = {"job": self.job.to_dict(), "prepared": str(self.prepared), "stop_group": stop_group}
         (self.directory / "job.json").write_text(json.dumps(job))
 
     def _follow(self, proc: subprocess.Popen[bytes], read: int, started: float) -> RowOutcome:
@@ -307,8 +307,10 @@ class WorkerPool:
     worker of row N+1 starts too: a fresh interpreter that imports bench and loads its
     classifier's framework, then waits for its job (``--prestart``, see
     :func:`bench.execute.child.prestart`). From row N's ``setup`` (before its first step)
-    until its ``close``, the spare's whole process group is stopped (SIGSTOP), so nothing
-    of it runs while row N's steps and evaluation are timed. The seconds it ran at the
+    until its ``close``, the spare's whole process group is stopped (SIGSTOP): row N's
+    worker stops it itself, and waits until it is stopped, before its setup begins (its
+    ``job.json`` names the group), and the parent lets it go on at row N's ``close``; so
+    nothing of it runs while row N's steps and evaluation are timed. The seconds it ran at the
     same time as row N's own start and load are reported as an overlapped phase, apart
     from the timeline's total, and row N+1's own worker start counts only what was left.
     """
