@@ -34,4 +34,8 @@ class DeviceUnavailable(BenchError):
 
 
 class Terminated(BaseException):
-    """Raised in the main thread when the process receives SIGTERM."""
+    """Raised in the main thread when the process receives SIGTERM (or SIGHUP: ``name``)."""
+
+    def __init__(self, name: str = "SIGTERM") -> None:
+        super().__init__(name)
+        self.name = name

@@ -146,8 +146,8 @@ def measure(
         row.status, row.error = UNAVAILABLE, str(exc)
     except KeyboardInterrupt:
         row.status, row.error = INTERRUPTED, f"interrupted (SIGINT) during {phase}"
-    except Terminated:
-        row.status, row.error = INTERRUPTED, f"interrupted (SIGTERM) during {phase}"
+    except Terminated as exc:
+        row.status, row.error = INTERRUPTED, f"interrupted ({exc.name}) during {phase}"
     except ContractError as exc:
         row.status, row.error = FAILED, f"{phase}: {exc}"
     except Exception as exc:  # noqa: BLE001 - a plugin's failure must not stop the run

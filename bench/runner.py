@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bench import roofline
 from bench.classifier import ClassifierSpec, SetupConfig
 from bench.dataset import Dataset
+from bench.dataset.provide import DataSettings, provide_data
 from bench.errors import Terminated
 from bench.execute import Executor, RowData, RowOutcome, executor_class
 from bench.job import RowJob, SchedulePlan
@@ -41,7 +42,7 @@ class RunOutcome:
 
     document: RunDocument
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` when the run was cut short."""
+    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the run was cut short."""
 
     @property
     def rows(self) -> list[Row]:
@@ -98,8 +99,8 @@ def run(
         outcome.interrupted = session.measure(planned, on_update=on_update, progress=progress)
     except KeyboardInterrupt:
         outcome.interrupted = "SIGINT"
-    except Terminated:
-        outcome.interrupted = "SIGTERM"
+    except Terminated as exc:
+        outcome.interrupted = exc.name
     finally:
         if session is not None:
             session.close()
@@ -150,6 +151,8 @@ class RunSession:
                  executor: Executor | None = None, notify: Callable[[str], None] | None = None) -> None:
         self.plan, self.config, self.registry, self.document = plan, plan.config, registry, document
         self._executor = executor
+        self._kind: Any = executor if executor is not None else executor_class(plan.config.executor)
+        """The executor given, or the class of the one ``--executor`` names (opened when first needed)."""
         self._notify = notify
         self._data_key: Any = ()
         self._data: RowData | None = None
@@ -170,7 +173,7 @@ class RunSession:
         progress: ProgressFactory | None = None,
     ) -> str | None:
         """Measure ``planned`` in order, adding each row to the document (and handing it
-        to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"`` if the user
+        to ``on_update``) as it finishes; return ``"SIGINT"``/``"SIGTERM"``/``"SIGHUP"`` if the user
         stopped it. A row whose settings cannot go together is recorded ``unavailable``
         without running."""
         axes = varying(planned)
@@ -209,7 +212,7 @@ class RunSession:
             device=item.device,
             placement=config.placement,
             steps_per_call=config.steps_per_call,
-            isolation=self.config.isolation,
+            isolation=self._kind.isolation,
             settings=item.settings,
             params=dict(item.params),
             schedule_sha256=digest,
@@ -333,14 +336,16 @@ class RunSession:
         key = (config.dataset, config.preprocessing, config.seed if config.dataset == "synthetic" else None)
         if self._data is None or key != self._data_key:
             self._data = None  # free the previous seed's synthetic set first
-            prepared = executor_class(self.config.executor).needs_prepared_copy if self._executor is None else (
-                getattr(self._executor, "needs_prepared_copy", False))
-            start = time.perf_counter()
-            dataset, copy, reused, write_seconds = _load_data(config, prepared, self._notify)
-            label = ("data: prepared copy (source files unchanged since verified)" if reused
+            prepared = getattr(self._kind, "needs_prepared_copy", False)
+            settings = DataSettings(config.dataset, config.preprocessing, config.seed, config.data_dir, config.offline)
+            provided = provide_data(settings, prepare=prepared, notify=self._notify)
+            if provided.note and self._notify is not None:
+                self._notify(provided.note)
+            dataset, write_seconds = provided.dataset, provided.write_seconds
+            label = ("data: prepared copy (source files unchanged since verified)" if provided.reused
                      else "data: read, verify, preprocess")
             seed = f" (synthetic seed {config.seed})" if config.dataset == "synthetic" else ""
-            self.document.timeline.append((label + seed, time.perf_counter() - start - write_seconds))
+            self.document.timeline.append((label + seed, provided.seconds - write_seconds))
             if write_seconds:
                 self.document.timeline.append(("data: write the prepared copy for workers" + seed, write_seconds))
             info = _dataset_info(dataset)
@@ -348,7 +353,7 @@ class RunSession:
                 self.document.dataset = info
             elif info != self.document.dataset:
                 self.document.dataset.setdefault("per_seed", {})[str(config.seed)] = info["source"]
-            self._data, self._data_key = RowData(dataset, copy, _data_settings(config)), key
+            self._data, self._data_key = RowData(dataset, provided.prepared, settings), key
             self._train_size = len(dataset.train_labels)
         return self._data
 
@@ -394,51 +399,6 @@ def _next_runnable(planned: Sequence[PlannedRow]) -> list[str | None]:
         if planned[i].unavailable is None:
             following = planned[i].spec.name
     return after
-
-
-def _data_settings(config: RunConfig) -> Any:
-    """How a node obtains the run's data itself (``--executor ray``)."""
-    from bench.execute.ray.node import DataSettings
-
-    return DataSettings(dataset=config.dataset, preprocessing=config.preprocessing, seed=config.seed,
-                        data_dir=None, offline=config.offline)
-
-
-def _load_data(config: RunConfig, prepared: bool, notify: Callable[[str], None] | None = None
-               ) -> tuple[Dataset, Any, bool, float]:
-    """The dataset; with ``prepared`` also its prepared copy (for worker processes), whether
-    that copy was reused, and the seconds spent writing it.
-
-    When a prepared copy of unchanged CIFAR-10 files is in the cache, the files are not
-    read again (they were verified when the copy was made).
-    """
-    from bench.dataset import load_dataset
-    from bench.dataset import prepared as prep
-
-    if prepared and config.dataset == "cifar10":
-        stats = prep.cifar10_source_stats(config.data_dir)
-        if stats is not None:
-            found = prep.find_prepared("cifar10", config.preprocessing, stats)
-            if found is not None:
-                dataset = prep.open_prepared(found, populate=False)  # this process trains nothing
-                dataset.details["prepared_copy"] = str(found)
-                return dataset, found, True, 0.0
-    if notify is not None and config.dataset == "cifar10":
-        notify("reading, verifying and preprocessing CIFAR-10 (a few seconds; a prepared copy is kept for later runs)")
-    dataset = load_dataset(
-        config.dataset,
-        data_dir=config.data_dir,
-        offline=config.offline,
-        preprocessing=config.preprocessing,
-        seed=config.seed,
-    )
-    if not prepared:
-        return dataset, None, False, 0.0
-    start = time.perf_counter()
-    stats = prep.cifar10_source_stats(config.data_dir) if config.dataset == "cifar10" else None
-    copy = prep.prepare(dataset, source_stats=stats)
-    dataset.details["prepared_copy"] = str(copy)
-    return dataset, copy, False, time.perf_counter() - start
 
 
 def _work(spec: ClassifierSpec, setup: SetupConfig) -> tuple[float, float] | None:

@@ -162,10 +162,10 @@ class RunConfig:
         :func:`bench.execute.check_options`)."""
         if not self.plugins:
             raise UsageError("no plugins selected; pass --plugins NAME[,NAME...]")
-        _at_least("--steps", self.steps, 1)
-        _at_least("--batch-size", self.batch_size, 1)
-        _at_least("--loss-every", self.loss_every, 1)
-        _at_least("--steps-per-call", self.steps_per_call, 1)
+        for flag, count in (("--steps", self.steps), ("--batch-size", self.batch_size),
+                            ("--loss-every", self.loss_every), ("--steps-per-call", self.steps_per_call)):
+            _at_least(flag, count, 1)
+            _at_most(flag, count, MAX_COUNT)
         if not 0 <= self.seed < 2**32:
             raise UsageError(f"--seed must be between 0 and 2**32 - 1, not {self.seed}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
@@ -174,8 +174,9 @@ class RunConfig:
             raise UsageError(
                 f"--threads must be between 1 and {max_threads()} (4 x this machine's CPUs), not {self.threads}"
             )
-        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
-            raise UsageError(f"--timeout must be a positive number of seconds, not {self.timeout}")
+        if self.timeout is not None and not (math.isfinite(self.timeout) and 0 < self.timeout <= MAX_TIMEOUT):
+            raise UsageError(f"--timeout must be a positive number of seconds, at most {MAX_TIMEOUT:g} "
+                             f"(30 days), not {self.timeout:g}")
         for flag, value, choices in (
             ("--sampling", self.sampling, SAMPLINGS),
             ("--dataset", self.dataset, DATASETS),
@@ -186,6 +187,7 @@ class RunConfig:
                 raise UsageError(f"unknown {flag} {value!r}; choose one of: {', '.join(choices)}")
         if self.eval_every is not None:
             _at_least("--eval-every", self.eval_every, 1)
+            _at_most("--eval-every", self.eval_every, MAX_COUNT)
         if self.target_accuracy is not None:
             if not (math.isfinite(self.target_accuracy) and 0 < self.target_accuracy <= 1):
                 raise UsageError("--target-accuracy is a fraction of the test set in (0, 1] (0.25 for 25%), "
@@ -258,6 +260,18 @@ def sweep_combinations(config: RunConfig, axes: Mapping[str, Sequence[Any]]) -> 
 def _at_least(flag: str, value: int, least: int) -> None:
     if value < least:
         raise UsageError(f"{flag} must be at least {least}, not {value}")
+
+
+MAX_COUNT = 10**9
+"""The most steps (and batch size, steps between losses or evaluations, steps per call) a
+run may ask for: far beyond any run, and exact in a saved file's numbers."""
+MAX_TIMEOUT = 30 * 86400.0
+"""The longest ``--timeout`` (seconds)."""
+
+
+def _at_most(flag: str, value: int, most: int) -> None:
+    if value > most:
+        raise UsageError(f"{flag} must be at most {most:,}, not {value}")
 
 
 def parse_device(text: str) -> str:

@@ -6,10 +6,13 @@
 - :mod:`bench.cli.plugins`: ``bench plugins``, ``new-plugin``
 - :mod:`bench.cli.data`: ``bench data``
 - :mod:`bench.cli.check`: ``bench check``
+- :mod:`bench.cli.roofline`: ``bench roofline``
 
 One error policy for all of them (:func:`main`): an expected failure is one line,
-``bench: error: ...``, and an exit status (2 for usage, 1 otherwise, 130/143 for
-Ctrl-C/SIGTERM); a traceback only with ``--debug``.
+``bench: error: ...``, and an exit status (2 for usage, 1 otherwise, 130/143/129 for
+Ctrl-C/SIGTERM/SIGHUP); a traceback only with ``--debug``. SIGHUP (the terminal closed) is
+handled as SIGTERM is. A plugin that leaves threads running (``--executor inprocess``)
+cannot hold bench open: once everything is written, bench exits without waiting for them.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ DEBUG_HELP = "show tracebacks instead of one-line errors"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench.cli import check, data, plugins, results, run, sweep
+    from bench.cli import check, data, plugins, results, roofline, run, sweep
 
     parser = Parser(prog="bench", description="Benchmark image classifiers on CIFAR-10.")
     parser.add_argument("--version", action="version", version=f"bench {__version__}")
@@ -39,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
-    for module in (run, sweep, results, plugins, data, check):
+    for module in (run, sweep, results, plugins, data, check, roofline):
         module.register(commands, common)
     return parser
 
@@ -50,7 +53,26 @@ def one_line(exc: BaseException) -> str:
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
+    raise Terminated("SIGHUP" if signum == signal.SIGHUP else "SIGTERM")
+
+
+def _exit_past_threads(code: int) -> None:
+    """Exit now, with ``code``, if threads that Python would wait for are still running (a
+    plugin's, in bench's own process): say so, flush, and leave without joining them."""
+    import threading
+
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if not left:
+        return
+    names = ", ".join(t.name for t in left[:5])
+    try:
+        print(f"bench: note: {len(left)} thread(s) a plugin started are still running ({names}); "
+              "exiting without waiting for them", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 def _tolerant_output() -> None:
@@ -73,7 +95,15 @@ def _silence_stdout() -> None:
 def main(argv: list[str] | None = None, *, prog: str = "bench") -> int:
     _tolerant_output()
     args = build_parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    code = _handle(args, prog)
+    if getattr(args, "executor", None) == "inprocess" or getattr(args, "isolation", None) == "none":
+        _exit_past_threads(code)  # plugins ran in this process
+    return code
+
+
+def _handle(args: argparse.Namespace, prog: str) -> int:
+    """Run the command; an expected failure is one line and an exit status."""
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in (signal.SIGTERM, signal.SIGHUP)}
     try:
         code = int(args.handler(args))
         sys.stdout.flush()
@@ -94,11 +124,11 @@ def main(argv: list[str] | None = None, *, prog: str = "bench") -> int:
             raise
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-    except Terminated:
+    except Terminated as exc:
         if args.debug:
             raise
-        print(f"{prog}: terminated", file=sys.stderr)
-        return 143
+        print(f"{prog}: terminated ({exc.name})", file=sys.stderr)
+        return 129 if exc.name == "SIGHUP" else 143
     except BrokenPipeError:  # the reader went away (bench run | head): stop quietly
         _silence_stdout()
         return 141
@@ -120,4 +150,5 @@ def main(argv: list[str] | None = None, *, prog: str = "bench") -> int:
               file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -17,6 +17,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (exit status 2)."""
 
     def error(self, message: str) -> NoReturn:
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)  # one line, whatever was typed
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -114,10 +115,14 @@ def add_table_columns(parser: argparse.ArgumentParser) -> None:
 
 
 def add_data_source(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="where CIFAR-10 is or goes (default: $BENCH_DATA_DIR, else the user cache directory)")
-    parser.add_argument("--offline", action="store_true", default=env_offline(),
-                        help="never download (also BENCH_OFFLINE=1)")
+    """``--data-dir`` and ``--offline``, as :class:`bench.settings.RunConfig` declares them."""
+    from dataclasses import fields
+
+    from bench.settings import RunConfig
+
+    declared = {item.name: item.metadata for item in fields(RunConfig)}
+    parser.add_argument("--data-dir", metavar=declared["data_dir"]["metavar"], help=declared["data_dir"]["help"])
+    parser.add_argument("--offline", action="store_true", default=env_offline(), help=declared["offline"]["help"])
 
 
 def table_options(args: Any) -> dict[str, Any]:

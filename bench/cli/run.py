@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bench.results.model import RunDocument
     from bench.settings import RunConfig
 
-EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
+EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
 
 
 def add_run_options(run: argparse.ArgumentParser, *, lists: bool = False) -> None:
@@ -114,6 +114,10 @@ def check_outputs(args: argparse.Namespace) -> Path | None:
 
     if not str(args.results_dir).strip():
         raise UsageError("--results-dir must name a directory, not ''")
+    # Absolute from here on: a plugin that changes directory (--executor inprocess) moves nothing.
+    for name in ("results_dir", "output", "benchmark_json"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
     extra = [Path(p) for p in (args.output, args.benchmark_json) if p]
     if len(extra) == 2 and os.path.realpath(extra[0]) == os.path.realpath(extra[1]):
         raise UsageError("--output and --benchmark-json name the same file")
@@ -144,11 +148,12 @@ class Saver:
             self.writers.append(DocumentWriter(unique_result_path(self.results_dir, document.run_id)))
             if self.output:
                 self.writers.append(DocumentWriter(Path(self.output)))
-        for writer in self.writers:
+        for writer in self.writers:  # one target's failure stops neither the others nor the run
             try:
                 writer.save(document)
-            except ResultFileError as exc:
-                self.error[writer.path] = str(exc)
+            except (ResultFileError, OSError, ValueError) as exc:
+                self.error[writer.path] = str(exc) if isinstance(exc, ResultFileError) else \
+                    f"cannot write results to {writer.path}: {getattr(exc, 'strerror', None) or exc}"
             else:
                 self.error[writer.path] = None
                 self.rows[writer.path] = len(document.results)
@@ -194,7 +199,7 @@ def measure_and_finish(args: argparse.Namespace, plan: RunPlan) -> int:
             process_started=process_start_time(),
             on_update=saver,
             progress=None if args.quiet else progress_bar,
-            notify=None if args.quiet else notice,
+            notify=notice,
         )
     except BaseException:
         if created is not None and not saver.writers:
@@ -213,6 +218,8 @@ def finish(args: argparse.Namespace, document: RunDocument, saver: Saver, interr
     from bench.cli.results import print_run
 
     print_run(document, args)
+    if args.debug:
+        print_outputs(document)
     saved = saver.report()
     if args.benchmark_json:
         from bench.report.export import to_pytest_benchmark
@@ -220,7 +227,7 @@ def finish(args: argparse.Namespace, document: RunDocument, saver: Saver, interr
 
         try:
             write_json_atomic(Path(args.benchmark_json), to_pytest_benchmark(document))
-        except ResultFileError as exc:
+        except (ResultFileError, OSError, ValueError) as exc:
             saved = False
             print(f"bench: error: {exc}", file=sys.stderr)
         else:
@@ -238,9 +245,20 @@ def finish(args: argparse.Namespace, document: RunDocument, saver: Saver, interr
     return 0
 
 
+def print_outputs(document: RunDocument) -> None:
+    """``--debug``: what each row's worker wrote to its standard output and error, on standard error."""
+    from bench.report.run import output_lines
+    from bench.results.identity import label_of
+
+    for row in document.results:
+        lines = output_lines(row)
+        if lines:
+            print(f"bench: output of {label_of(row)}:", *(f"  {line}" for line in lines), sep="\n", file=sys.stderr)
+
+
 def ignore_further_signals() -> None:
     """After a run was interrupted, more Ctrl-C (or SIGTERM) must not cut the final save short."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
 
 

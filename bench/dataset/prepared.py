@@ -10,28 +10,74 @@ the pages are shared with every other process that maps them.
 
 :func:`find_prepared` lets a later run skip reading the source files altogether while
 none of them changed (same path, size and modification time as when they were verified).
+
+A copy is not trusted blindly:
+
+* ``meta.json`` records the size and xxh3-128 digest of every ``.npy`` file when the copy
+  is written; :func:`find_prepared` and :func:`prepare` check them (once per process) and
+  :func:`open_prepared` checks them again in every process that maps the copy (a worker, a
+  node). Its files and directory are made read-only.
+* A damaged copy (edited, truncated, an unreadable ``meta.json``) found by the parent is
+  removed and rebuilt from the verified source, with one line on stderr saying so; in a
+  worker it is a :class:`DamagedCopyError` naming the path.
+* Every process that uses a copy holds a shared ``flock`` on its directory until it exits;
+  pruning takes the lock exclusively without waiting and skips copies in use.
+* A writer holds an exclusive lock on its temporary directory; a temporary directory
+  nobody holds (its writer was killed) is removed by the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import mmap
 import os
 import secrets
 import shutil
+import stat
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xxhash
 
 from bench.dataset.base import Dataset
+from bench.errors import DataError
 
-FORMAT = 1
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]  # no fcntl on this platform: no locks
+
+FORMAT = 2
+"""2: ``meta.json`` holds each file's size and xxh3-128 digest (1 had none)."""
 KEEP = 6
-"""Prepared copies kept in the cache; older ones are removed when a new one is written."""
+"""Prepared copies kept in the cache; older ones not in use are removed when one is written."""
+HASH = "xxh3_128"
 _ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+_CHUNK = 16 << 20
+
+Notice = Callable[[str], None]
+
+
+class DamagedCopyError(DataError):
+    """A prepared copy whose files are not what was written (or that is gone)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(
+            f"the prepared copy {path} is damaged: {reason}; the next bench run rebuilds it "
+            f"from the verified source (or remove {path})"
+        )
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def cache_root() -> Path:
@@ -65,29 +111,216 @@ def dataset_key(dataset: Dataset) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def prepare(dataset: Dataset, *, source_stats: dict[str, list[int]] | None = None, root: Path | None = None) -> Path:
-    """Write ``dataset`` to the cache unless an identical copy is there; return its directory.
+# -- locks -----------------------------------------------------------------------------------
+
+_HELD: dict[str, int] = {}
+"""Copies this process uses: path -> the directory's descriptor holding a shared lock."""
+
+
+def _open_dir(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+
+
+def _flock(fd: int, operation: int) -> bool:
+    """``flock``; ``False`` when another process holds a conflicting lock (``LOCK_NB``).
+    Where the file system cannot lock, go on unlocked."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return True
+    try:
+        fcntl.flock(fd, operation)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL}:
+            return True
+        raise
+    return True
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the directory at ``path`` (not one renamed away meanwhile)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    own = os.fstat(fd)
+    return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
+
+
+def hold(path: str | os.PathLike[str]) -> bool:
+    """Hold a shared lock on the copy at ``path`` until this process exits (or :func:`release`),
+    so that no other run prunes it; ``False`` when there is no copy there any more."""
+    path = Path(path)
+    if fcntl is None:  # pragma: no cover - Windows: no locks
+        return path.is_dir()
+    key = str(path)
+    if key in _HELD:
+        if _is_current(_HELD[key], path):
+            return True
+        release(path)
+    fd = _open_dir(path)
+    if fd is None:
+        return False
+    if not _flock(fd, fcntl.LOCK_SH) or not _is_current(fd, path):
+        os.close(fd)
+        return False
+    _HELD[key] = fd
+    return True
+
+
+def release(path: str | os.PathLike[str]) -> None:
+    """Stop holding the copy at ``path`` (it may be pruned again)."""
+    fd = _HELD.pop(str(Path(path)), None)
+    if fd is not None:
+        os.close(fd)
+
+
+# -- digests ---------------------------------------------------------------------------------
+
+_VERIFIED: dict[str, tuple[Any, ...]] = {}
+"""Copies this process verified: path -> the files' identities then (inode, size, times)."""
+
+
+def _identity(path: Path) -> tuple[Any, ...]:
+    meta = os.stat(path / "meta.json")
+    out: list[tuple[int, ...]] = [(meta.st_ino, meta.st_size)]  # its times change on every use (utime)
+    for name in _ARRAYS:
+        st = os.stat(path / f"{name}.npy")
+        out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
+def _digest(data: Any) -> str:
+    return xxhash.xxh3_128(data).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    hasher = xxhash.xxh3_128()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb") as handle:
+        while count := handle.readinto(buffer):
+            hasher.update(view[:count])
+    return hasher.hexdigest()
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except FileNotFoundError:
+        if not path.is_dir():
+            raise DamagedCopyError(path, "it is gone: removed by another process?") from None
+        raise DamagedCopyError(path, "meta.json is missing") from None
+    except (OSError, ValueError) as exc:
+        raise DamagedCopyError(path, f"meta.json cannot be read: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("files"), dict):
+        raise DamagedCopyError(path, "meta.json is not a prepared copy's of this bench version")
+    return meta
+
+
+def _expected(path: Path, meta: dict[str, Any], name: str) -> tuple[int, str]:
+    entry = meta["files"].get(f"{name}.npy")
+    if not isinstance(entry, dict) or not isinstance(entry.get("size"), int) or not isinstance(entry.get(HASH), str):
+        raise DamagedCopyError(path, f"meta.json has no digest of {name}.npy")
+    return entry["size"], entry[HASH]
+
+
+def verify(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check every file of the copy at ``path`` against the sizes and digests in its ``meta.json``
+    (once per process while the files stay the same); return the meta, or raise
+    :class:`DamagedCopyError`."""
+    path = Path(path)
+    meta = _read_meta(path)
+    with contextlib.suppress(OSError):
+        if _VERIFIED.get(str(path)) == _identity(path):
+            return meta
+    for name in _ARRAYS:
+        size, digest = _expected(path, meta, name)
+        file = path / f"{name}.npy"
+        try:
+            actual = file.stat().st_size
+            if actual != size:
+                raise DamagedCopyError(path, f"{name}.npy has {actual} bytes, {size} when written")
+            if _file_digest(file) != digest:
+                raise DamagedCopyError(path, f"{name}.npy is not what was written (its {HASH} digest differs)")
+        except OSError as exc:
+            raise DamagedCopyError(path, f"{name}.npy cannot be read: {exc.strerror or exc}") from None
+    with contextlib.suppress(OSError):
+        _VERIFIED[str(path)] = _identity(path)
+    return meta
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def prepare(
+    dataset: Dataset,
+    *,
+    source_stats: dict[str, list[int]] | None = None,
+    root: Path | None = None,
+    notice: Notice | None = None,
+) -> Path:
+    """Write ``dataset`` to the cache unless an identical, intact copy is there; return its directory.
 
     ``source_stats`` (file -> [size, mtime_ns]) is recorded so that :func:`find_prepared`
-    can recognise the unchanged source files next time.
+    can recognise the unchanged source files next time. A damaged copy is removed and written
+    again, and ``notice`` (default: a line on stderr) is told. This process then holds the copy
+    (:func:`hold`) so that no other run prunes it.
     """
     root = root or cache_root()
+    _make_root(root)
+    _remove_stale(root)
     key = dataset_key(dataset)
     target = root / key
-    if not _complete(target):
-        _write(dataset, target, source_stats)
+    for _ in range(5):
+        if not os.path.lexists(target):
+            _write(dataset, target, source_stats)
+        if not hold(target):
+            continue  # removed by another run between writing and locking: write it again
+        try:
+            verify(target)
+        except DamagedCopyError as exc:
+            _discard(target, exc.reason, notice)
+            continue
+        with contextlib.suppress(OSError):
+            os.utime(target / "meta.json")  # most recently used: kept longest
+        return target
+    raise DataError(f"cannot keep a prepared copy at {target}: something keeps removing or damaging it")
+
+
+def _make_root(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if root.is_dir():
+            return
+    except OSError as exc:
+        why: str = exc.strerror or str(exc)
     else:
-        os.utime(target / "meta.json")  # most recently used: kept longest
-    return target
+        why = "not a directory"
+    for part in (root, *root.parents):
+        if part.is_symlink() and not part.exists():
+            why = f"{part} is a symbolic link to {os.readlink(part)}, which does not exist"
+            break
+    raise DataError(
+        f"cannot create the prepared-data cache directory {root}: {why}; fix that path, "
+        "or set BENCH_CACHE_DIR to a writable directory"
+    )
 
 
 def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | None) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-    tmp.mkdir()
     try:
+        tmp, fd = _temporary(target)
+    except OSError as exc:
+        raise _cannot_write(dataset, target, exc) from None
+    try:
+        files = {}
         for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(getattr(dataset, name)), allow_pickle=False)
+            file = tmp / f"{name}.npy"
+            np.save(file, np.ascontiguousarray(getattr(dataset, name)), allow_pickle=False)
+            files[file.name] = {"size": file.stat().st_size, HASH: _file_digest(file)}
         meta = {
             "format": FORMAT,
             "name": dataset.name,
@@ -97,50 +330,159 @@ def _write(dataset: Dataset, target: Path, source_stats: dict[str, list[int]] | 
             "details": dataset.details,
             "source_stats": source_stats,
             "created": time.time(),
+            "files": files,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, default=str))
+        for file in tmp.iterdir():
+            file.chmod(0o444)
+        tmp.chmod(0o555)
         try:
             os.rename(tmp, target)
         except OSError:  # another process finished the same copy first: use theirs
-            if not _complete(target):
+            if not target.is_dir():
                 raise
+    except OSError as exc:
+        raise _cannot_write(dataset, target, exc) from None
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if os.path.lexists(tmp):
+            _remove(tmp)
+        os.close(fd)
     _prune(target.parent, keep=target)
 
 
-def _complete(path: Path) -> bool:
-    return (path / "meta.json").is_file() and all((path / f"{name}.npy").is_file() for name in _ARRAYS)
+def _cannot_write(dataset: Dataset, target: Path, exc: OSError) -> DataError:
+    needed = sum(np.asarray(getattr(dataset, name)).nbytes for name in _ARRAYS)
+    return DataError(
+        f"cannot write the prepared copy of {dataset.name} into {target.parent} "
+        f"({needed / 1e6:.0f} MB): {_why(exc)}; free some space there, or set "
+        "BENCH_CACHE_DIR to a writable directory with room"
+    )
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC or "free space" in str(exc):
+        return "the disk is full"
+    if exc.errno == errno.EFBIG:
+        return "a file size limit was reached"
+    return exc.strerror or str(exc)
+
+
+def _temporary(target: Path) -> tuple[Path, int]:
+    """A new temporary directory beside ``target``, locked (exclusively) while it is written."""
+    while True:
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        tmp.mkdir()
+        fd = _open_dir(tmp)
+        if fd is not None:
+            if _flock(fd, (fcntl.LOCK_EX if fcntl else 0)) and _is_current(fd, tmp):
+                return tmp, fd  # not removed as stale between mkdir and the lock
+            os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    """Remove a directory that may have been made read-only."""
+    for directory, _, _ in os.walk(path):
+        with contextlib.suppress(OSError):
+            os.chmod(directory, stat.S_IRWXU)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _take_away(entry: Path) -> OSError | None:
+    """Rename ``entry`` to a temporary name nobody holds and remove it; the error if it cannot."""
+    trash = entry.parent / f".{entry.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        os.rename(entry, trash)
+    except FileNotFoundError:
+        return None  # another process took it away first
+    except OSError as exc:
+        return exc
+    _remove(trash)
+    return None
+
+
+def _discard(path: Path, reason: str, notice: Notice | None) -> None:
+    """Remove a damaged copy, saying so in one line."""
+    release(path)
+    _VERIFIED.pop(str(path), None)
+    error = _take_away(path)
+    if error is not None:
+        raise DataError(
+            f"the prepared copy {path} is damaged: {reason}; and it cannot be removed "
+            f"({error.strerror or error}): remove it by hand, or set BENCH_CACHE_DIR to another directory"
+        )
+    (notice or _stderr)(f"bench: the prepared copy {path} is damaged: {reason}; rebuilding it from the verified source")
+
+
+def _remove_stale(root: Path) -> None:
+    """Remove temporary directories that nobody holds: their writer was killed."""
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            continue
+        fd = _open_dir(entry)
+        if fd is None:
+            continue
+        try:
+            if _flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0):
+                _remove(entry)
+        finally:
+            os.close(fd)
 
 
 def _prune(root: Path, keep: Path) -> None:
-    """Remove the least recently used copies beyond :data:`KEEP`, and stale temporaries."""
+    """Remove the least recently used copies beyond :data:`KEEP` that no process holds."""
     copies = []
     for entry in root.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-            if time.time() - entry.stat().st_mtime > 3600:
-                shutil.rmtree(entry, ignore_errors=True)
-        elif entry != keep and _complete(entry):
-            copies.append((entry.joinpath("meta.json").stat().st_mtime, entry))
+        if entry.name.startswith(".") or entry == keep or not entry.is_dir():
+            continue
+        try:
+            used = entry.joinpath("meta.json").stat().st_mtime
+        except OSError:
+            used = 0.0
+        copies.append((used, entry))
     for _, entry in sorted(copies, reverse=True)[max(0, KEEP - 1) :]:
-        shutil.rmtree(entry, ignore_errors=True)
+        if str(entry) in _HELD:
+            continue  # this run uses it
+        fd = _open_dir(entry)
+        if fd is None:
+            continue
+        try:
+            if _flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0) and _is_current(fd, entry):
+                _take_away(entry)
+        finally:
+            os.close(fd)
+
+
+# -- reading ---------------------------------------------------------------------------------
 
 
 def open_prepared(path: str | os.PathLike[str], *, populate: bool = True) -> Dataset:
     """The dataset in a prepared directory, its images memory-mapped read-only.
 
+    Every file is checked against its size and digest in ``meta.json`` (raising
+    :class:`DamagedCopyError`, naming the path, when one differs), and this process holds
+    the copy (:func:`hold`) so that no other run prunes it while it is mapped.
     ``populate`` maps every page in at once (``MAP_POPULATE``), so that no timed step
     later pays for a page fault on its first touch of an image.
     """
     path = Path(path)
-    meta = json.loads((path / "meta.json").read_text())
-    arrays = {
-        name: _map_npy(path / f"{name}.npy", populate)
-        if name.endswith("images")
-        else np.load(path / f"{name}.npy", allow_pickle=False)
-        for name in _ARRAYS
-    }
+    if not hold(path):
+        raise DamagedCopyError(path, "it is gone: removed by another process?")
+    meta = _read_meta(path)
+    known = False
+    with contextlib.suppress(OSError):
+        known = _VERIFIED.get(str(path)) == _identity(path)
+    arrays = {}
+    for name in _ARRAYS:
+        expected = None if known else _expected(path, meta, name)
+        array = _map_npy(path, name, populate, expected)
+        arrays[name] = array if name.endswith("images") else np.array(array)
+    if not known:
+        with contextlib.suppress(OSError):
+            _VERIFIED[str(path)] = _identity(path)
     return Dataset(
         name=meta["name"],
         class_names=list(meta["class_names"]),
@@ -151,18 +493,34 @@ def open_prepared(path: str | os.PathLike[str], *, populate: bool = True) -> Dat
     )
 
 
-def _map_npy(path: Path, populate: bool) -> np.ndarray:
-    """A read-only view of a ``.npy`` file's array, mapped shared (never copied)."""
-    with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(handle)
-        offset = handle.tell()
-        if dtype.hasobject or fortran:
-            raise ValueError(f"{path}: not a plain C-ordered array")
-        flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
-        mapped = mmap.mmap(handle.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+def _map_npy(directory: Path, name: str, populate: bool, expected: tuple[int, str] | None) -> np.ndarray:
+    """A read-only view of a ``.npy`` file's array, mapped shared (never copied), checked
+    against ``expected`` (size, digest) first."""
+    path = directory / f"{name}.npy"
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if expected is not None and size != expected[0]:
+                raise DamagedCopyError(directory, f"{name}.npy has {size} bytes, {expected[0]} when written")
+            flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
+            mapped = mmap.mmap(handle.fileno(), 0, flags=flags, prot=mmap.PROT_READ)
+            if expected is not None and _digest(mapped) != expected[1]:
+                raise DamagedCopyError(directory, f"{name}.npy is not what was written (its {HASH} digest differs)")
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(handle)
+            offset = handle.tell()
+    except OSError as exc:
+        raise DamagedCopyError(directory, f"{name}.npy cannot be read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise DamagedCopyError(directory, f"{name}.npy is not a readable array: {exc}") from None
+    if dtype.hasobject or fortran:
+        raise DamagedCopyError(directory, f"{name}.npy is not a plain C-ordered array")
     count = int(np.prod(shape, dtype=np.int64))
+    if offset + count * dtype.itemsize > size:
+        raise DamagedCopyError(directory, f"{name}.npy is shorter than its header says")
     return np.frombuffer(mapped, dtype=dtype, count=count, offset=offset).reshape(shape)
 
 
@@ -191,26 +549,47 @@ def cifar10_source_stats(data_dir: str | os.PathLike[str] | None) -> dict[str, l
 
 
 def find_prepared(
-    name: str, preprocessing: str, stats: dict[str, list[int]], *, root: Path | None = None
+    name: str,
+    preprocessing: str,
+    stats: dict[str, list[int]],
+    *,
+    root: Path | None = None,
+    notice: Notice | None = None,
 ) -> Path | None:
-    """A prepared copy made from exactly these unchanged source files, if the cache has one."""
+    """An intact prepared copy made from exactly these unchanged source files, if the cache has one.
+
+    The copy found is verified (:func:`verify`) and held (:func:`hold`); a damaged one is
+    removed, ``notice`` (default: a line on stderr) is told, and ``None`` returned, so that the
+    caller rebuilds it from the source.
+    """
     root = root or cache_root()
     if not root.is_dir():
         return None
+    _remove_stale(root)
     for entry in sorted(root.iterdir()):
         meta_path = entry / "meta.json"
-        if entry.name.startswith(".") or not _complete(entry):
+        if entry.name.startswith("."):
             continue
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError):
             continue
-        if (
-            meta.get("format") == FORMAT
+        if not (
+            isinstance(meta, dict)
+            and meta.get("format") == FORMAT
             and meta.get("name") == name
             and meta.get("preprocessing") == preprocessing
             and meta.get("source_stats") == stats
         ):
+            continue
+        if not hold(entry):
+            continue  # pruned meanwhile
+        try:
+            verify(entry)
+        except DamagedCopyError as exc:
+            _discard(entry, exc.reason, notice)
+            return None
+        with contextlib.suppress(OSError):
             os.utime(meta_path)
-            return entry
+        return entry
     return None

@@ -26,9 +26,10 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from bench.dataset import Dataset
+from bench.dataset.provide import DataSettings
 from bench.errors import UsageError
 from bench.job import RowJob
 from bench.measure import Progress
@@ -57,8 +58,8 @@ class RowData:
     """The parent's copy (the rows' test labels stay with it)."""
     prepared: Path | None = None
     """The prepared copy on disk that worker processes map (``process`` executors)."""
-    settings: Any = None
-    """How a node obtains the same data itself (:class:`bench.execute.ray.node.DataSettings`)."""
+    settings: DataSettings = field(default_factory=DataSettings)
+    """How the data was obtained: what a node needs to obtain the same data itself."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class RowOutcome:
     parameters: ParameterSnapshots = field(default_factory=ParameterSnapshots)
     environment: dict[str, str] = field(default_factory=dict)
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` when the user stopped the run during this row."""
+    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the user stopped the run during this row."""
 
 
 class Executor(Protocol):

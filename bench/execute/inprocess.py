@@ -47,7 +47,8 @@ class InProcessExecutor:
         measured = measure(job, spec, data.dataset, schedule, progress=progress)
         interrupted = None
         if measured.measurement.status == INTERRUPTED:
-            interrupted = "SIGTERM" if "SIGTERM" in (measured.measurement.error or "") else "SIGINT"
+            error = measured.measurement.error or ""
+            interrupted = next((name for name in ("SIGTERM", "SIGHUP") if f"({name})" in error), "SIGINT")
         return RowOutcome(measured.measurement, measured.parameters, environment_of(self.registry, spec), interrupted)
 
     def list_devices(self, spec: ClassifierSpec) -> list[str]:

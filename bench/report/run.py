@@ -124,11 +124,29 @@ def device_speedup_table(document: RunDocument, fmt: str = DEFAULT_FORMAT) -> st
     return tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
+TAIL_LINES = 10
+"""How many of a failed row's last output lines its problem shows."""
+
+
 def problems(document: RunDocument) -> list[str]:
-    """One line per row that is not ok, with its error (control characters escaped)."""
+    """One line per row that is not ok, with its error (control characters escaped), and
+    the last lines of its worker's output; one per row after which bench had to kill
+    processes it left running."""
     axes = varying_of(document.results)
-    return [f"{safe_text(label_of(row, axes))}: {row.status}: {safe_text(row.error)}"
-            for row in ordered_rows(document) if row.status != Status.OK]
+    lines = []
+    for row in ordered_rows(document):
+        label = safe_text(label_of(row, axes))
+        if row.status != Status.OK:
+            lines.append(f"{label}: {row.status}: {safe_text(row.error)}")
+            lines += [f"  output: {line}" for line in output_lines(row)[-TAIL_LINES:]]
+        if row.killed_after_row:
+            lines.append(f"{label}: killed after the row: {safe_text(', '.join(row.killed_after_row))}")
+    return lines
+
+
+def output_lines(row: Row) -> list[str]:
+    """The row's kept worker output, line by line (control characters escaped)."""
+    return [safe_text(line) for line in (row.output_tail or "").splitlines() if line.strip()]
 
 
 ROW_PHASES = (

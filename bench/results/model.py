@@ -61,6 +61,8 @@ def _range(low: float | None = None, high: float | None = None, *, open_low: boo
     return {"low": low, "high": high, "open_low": open_low}
 
 
+OUTPUT_TAIL_CHARS = 4000
+"""How much of a worker's own output a row keeps (the end of it)."""
 SECONDS = _range(0)
 COUNT = _range(0)
 FRACTION = _range(0, 1)
@@ -158,6 +160,12 @@ class Measurement:
     compiled_bytes_per_step: float | None = field(default=None, metadata=COUNT)
     node: dict[str, Any] | None = None
     """Where the row ran when not on this machine (an executor's node)."""
+    killed_after_row: list[str] = field(default_factory=list, metadata={"what": "process descriptions"})
+    """Processes the row left running that bench had to kill after it (``pid 123 (sleep)``,
+    or the worker itself when it did not exit after its report)."""
+    output_tail: str | None = None
+    """The end of what the row's worker wrote to its standard output and error (at most
+    :data:`OUTPUT_TAIL_CHARS` characters), shown on failure and with ``--debug``."""
     summary: dict[str, float] = field(default_factory=dict, compare=False, metadata={"derived": True})
     """A schema-1 row's stored figures (it has no raw times); empty otherwise."""
 
@@ -259,7 +267,7 @@ SAVED_ORDER = (
     "peak_own_memory_bytes", "load_overlapped_seconds", "flops_per_step", "bytes_per_step", "eval_every",
     "eval_during_training_seconds", "accuracy_curve",
     "target_accuracy", "steps_to_target", "time_to_target_seconds", "schedule_sha256", "settings", "params",
-    "plugin_version", "distribution", "node",
+    "plugin_version", "distribution", "node", "killed_after_row", "output_tail",
 )
 """A saved row's keys, in the order schema 2 writes them."""
 _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
@@ -328,8 +336,9 @@ class Row:
             if f.metadata.get("nan_as_text") and isinstance(value, float) and not math.isfinite(value):
                 flat[f.name] = str(value)
         data = {key: flat[key] for key in SAVED_ORDER if key in flat}
-        if data.get("node") is None:
-            data.pop("node", None)
+        for key in ("node", "killed_after_row", "output_tail"):  # saved only when there is something
+            if not data.get(key):
+                data.pop(key, None)
         data.update(self.extra)
         return data
 
@@ -463,6 +472,51 @@ _PART_OF = {
 """Which part answers ``row.x`` for each field and figure."""
 
 
+MAX_COUNT = 2**53
+"""Counts beyond this are no longer exact in a file's numbers."""
+_COUNT_OF = _range(0, MAX_COUNT)
+_POSITIVE = _range(1, MAX_COUNT)
+_TEXT: tuple[Any, Mapping[str, Any]] = (str | None, {})
+_TEXTS = (list[str] | None, {"what": "strings"})
+_OBJECT: tuple[Any, Mapping[str, Any]] = (dict[str, Any] | None, {})
+_INT = (int | None, _COUNT_OF)
+HEADER_FIELDS: dict[str, dict[str, tuple[Any, Mapping[str, Any]]]] = {
+    "machine": {
+        "hostname": _TEXT, "cpu": _TEXT, "cpu_flags": _TEXTS, "cpu_count_logical": _INT, "cpu_count_physical": _INT,
+        "cpu_affinity": _INT, "memory_gb": (float | None, _range(0)), "os": _TEXT, "python": _TEXT,
+        "python_implementation": _TEXT, "numpy": _TEXT, "blas": (list[dict[str, Any]] | None, {"what": "objects"}),
+        "environment": _OBJECT, "bench": _TEXT, "git_commit": _TEXT, "git_branch": _TEXT,
+        "gpus": (list[dict[str, Any]] | None, {"what": "objects"}), "frameworks": _OBJECT,
+    },
+    "config": {
+        "plugins": _TEXTS, "devices": _TEXTS, "steps": (int | None, _POSITIVE),
+        "batch_size": (int | None, _POSITIVE), "learning_rate": (float | None, _range(0)),
+        "seed": _INT, "sampling": _TEXT, "dataset": _TEXT, "preprocessing": _TEXT, "data_dir": _TEXT,
+        "threads": (int | None, _POSITIVE), "placement": _TEXT, "steps_per_call": (int | None, _POSITIVE),
+        "executor": _TEXT, "timeout": (float | None, _range(0)), "params": _OBJECT,
+        "loss_every": (int | None, _POSITIVE), "parity_step": _INT, "eval_every": (int | None, _POSITIVE),
+        "target_accuracy": (float | None, _range(0, 1)), "isolation": _TEXT, "sweep": _OBJECT,
+    },
+    "dataset": {
+        "name": _TEXT, "source": _TEXT, "preprocessing": _TEXT, "train_images": _INT, "test_images": _INT,
+        "input_dim": _INT, "num_classes": _INT, "details": _OBJECT,
+    },
+    "roofline": {"ceilings": _OBJECT, "threads": (int | None, _POSITIVE), "by_threads": _OBJECT},
+}
+"""The document's sections and the type (and range) of each field a reader uses; other
+fields are kept as they are."""
+
+
+def _check_section(name: str, value: Any) -> dict[str, Any]:
+    """A header section checked against :data:`HEADER_FIELDS`; a ResultFormatError names the field."""
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise ResultFormatError(f"{name} is not an object")
+    for key, (hint, meta) in HEADER_FIELDS[name].items():
+        if key in value:
+            _check_value(hint, value[key], f"{name}.{key}", meta)
+    return value
+
+
 @dataclass
 class RunDocument:
     """One run: its identity, machine, settings, data, schedule and rows."""
@@ -479,7 +533,7 @@ class RunDocument:
     """Run-level phases ``(label, seconds)``; each row's phases are derived from the row."""
     results: list[Row] = field(default_factory=list)
     interrupted: str | None = None
-    """``"SIGINT"`` or ``"SIGTERM"`` when the run was cut short."""
+    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the run was cut short."""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -546,14 +600,14 @@ class RunDocument:
             raise ResultFormatError(
                 f"schema_version {str(version)[:40]}, this bench reads {', '.join(map(str, READABLE_VERSIONS))}"
             )
-        if not isinstance(data["config"], dict) or not isinstance(data["machine"], dict):
-            raise ResultFormatError("config or machine is not an object")
-        parity_step = data["config"].get("parity_step")
-        if parity_step is not None and (isinstance(parity_step, bool) or not isinstance(parity_step, int)):
-            raise ResultFormatError("config.parity_step is not an integer")
+        for key in ("machine", "config"):
+            _check_section(key, data[key])
         for key in ("dataset", "roofline"):
-            if data.get(key) is not None and not isinstance(data[key], dict):
-                raise ResultFormatError(f"{key} is not an object")
+            if data.get(key) is not None:
+                _check_section(key, data[key])
+        for key in ("run_id", "created", "interrupted"):
+            _check_value(str | None, data.get(key), key, {})
+        _check_value(list[str] | None, data.get("command"), "command", {"what": "strings"})
         if not isinstance(data["results"], list):
             raise ResultFormatError("results is not a list")
         rows = [Row.from_dict(row, f"results[{i}]") for i, row in enumerate(data["results"])]

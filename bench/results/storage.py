@@ -35,10 +35,23 @@ STALE_SECONDS = 600
 _TMP_PATTERN = re.compile(r"^\..+\.json\.[A-Za-z0-9_]{6,}\.tmp$")
 
 
+MAX_NAME_CHARS = 60
+"""The most characters of the plugins' names a run's file name carries (ASCII, so bytes too)."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9+.=-]+")
+
+
+def safe_name(text: str, limit: int = MAX_NAME_CHARS) -> str:
+    """``text`` as a file name part: ASCII letters, digits and ``+.=-`` only (every other
+    character, byte, space, ``/``, ``$`` or quote becomes ``_``), at most ``limit`` bytes,
+    never starting with a dot or a dash."""
+    return _UNSAFE.sub("_", text)[:limit].lstrip(".-")
+
+
 def new_run_id(plugins: list[str]) -> str:
-    """A sortable, unique file stem: UTC time, the plugins, and a random suffix."""
+    """A sortable, unique file stem: UTC time, the plugins (as :func:`safe_name`), and a
+    random suffix; at most 86 ASCII characters."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    names = "+".join(plugins)[:60].replace(os.sep, "_") or "run"
+    names = safe_name("+".join(plugins)) or "run"
     return f"{stamp}_{names}_{secrets.token_hex(3)}"
 
 
@@ -77,9 +90,9 @@ def dumps(value: Any) -> str:
 
 @contextmanager
 def interrupts_held() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back; they are delivered when the block ends."""
+    """Hold Ctrl-C, SIGTERM and SIGHUP back; they are delivered when the block ends."""
     try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     except (AttributeError, ValueError, OSError):  # pragma: no cover - no pthread_sigmask here
         previous = None
     try:
@@ -142,10 +155,12 @@ class DocumentWriter:
 
 
 def unique_result_path(results_dir: Path, run_id: str) -> Path:
-    """A path in ``results_dir`` that no existing run uses."""
-    path = results_dir / f"{run_id}.json"
-    while path.exists():
-        path = results_dir / f"{run_id}-{secrets.token_hex(2)}.json"
+    """A path in ``results_dir`` that no existing run uses (the run id made a
+    :func:`safe_name`, should a document carry an unsafe one)."""
+    stem = safe_name(run_id, 120) or "run"
+    path = results_dir / f"{stem}.json"
+    while os.path.lexists(path):
+        path = results_dir / f"{stem}-{secrets.token_hex(2)}.json"
     return path
 
 

@@ -19,13 +19,11 @@ import functools
 import io
 import json
 import pickle
-import resource
 import shutil
-import signal
 import subprocess
+import sys
 import tarfile
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,27 +33,23 @@ CLASS_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"f
 PY_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"]
 
 
-def rlimits(*, fsize: int | None = None, address_space: int | None = None) -> Callable[[], None]:
-    """A ``preexec_fn`` setting the limits (and SIGINT to default, as the ``bench`` fixture does)."""
-
-    def apply() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        if fsize is not None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        if address_space is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-
-    return apply
+LAUNCHER = Path(__file__).with_name("launch.py")
 
 
-def run_bench(bench, *args: str, preexec_fn: Callable[[], None] | None = None, timeout: float = 60,
+def rlimits(*, fsize: int | None = None, address_space: int | None = None) -> list[str]:
+    """A command prefix setting the limits (and SIGINT to default, as the ``bench`` fixture
+    does) before it execs the command (:mod:`launch`, no ``preexec_fn``)."""
+    limits = [f"fsize={fsize}"] * (fsize is not None) + [f"as={address_space}"] * (address_space is not None)
+    return [sys.executable, str(LAUNCHER), *limits, "--"]
+
+
+def run_bench(bench, *args: str, limits: list[str] | None = None, timeout: float = 60,
               prefix: list[str] | None = None, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    """``bench ARGS`` like the fixture does, with a ``preexec_fn`` and an optional command prefix."""
+    """``bench ARGS`` like the fixture does, with ``limits`` (:func:`rlimits`) and an optional
+    command prefix."""
     return subprocess.run(
-        [*(prefix or []), *bench.args(*args)],
-        cwd=bench.cwd, env=bench.environment(**extra_env), capture_output=True, text=True,
-        timeout=timeout, preexec_fn=preexec_fn or rlimits(),
+        [*(prefix or []), *(limits or []), *bench.args(*args)],
+        cwd=bench.cwd, env=bench.environment(**extra_env), capture_output=True, text=True, timeout=timeout,
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+LAUNCHER = Path(__file__).with_name("launch.py")
 
 FAULTS_PLUGIN = '''
 """Classifiers that fail on purpose: in setup, at a step, in predict, with a NaN or
@@ -85,6 +86,9 @@ raise ImportError("needs libfrobnicate, which is not installed")
 '''
 
 
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
 @dataclass
 class Bench:
     """The ``bench`` command, run as ``python -m bench`` in ``cwd`` with a clean environment."""
@@ -120,15 +124,16 @@ class Bench:
         env.update(BENCH_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1", TF_CPP_MIN_LOG_LEVEL="3")
         env.update(self.env)
         env.update(extra)
-        # The checkout under test comes first (not whatever copy is installed), after the sandbox's site.
+        # The checkout under test, not whichever copy of bench the interpreter has installed
+        # (an editable install of another checkout would otherwise be the one tested).
         paths = [str(self.site)] if self.site.is_dir() else []
-        paths += [path for path in os.environ.get("PYTHONPATH", "").split(os.pathsep) if path]
-        if paths:
-            env["PYTHONPATH"] = os.pathsep.join(paths)
+        env["PYTHONPATH"] = os.pathsep.join([*paths, str(_CHECKOUT), str(_CHECKOUT / "plugins")])
         return env
 
     def args(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "bench", *args]
+        """The command line: through the launcher, which lets the child see Ctrl-C even if this
+        test runs where SIGINT is ignored (a background job), without a ``preexec_fn``."""
+        return [sys.executable, str(LAUNCHER), "--", sys.executable, "-m", "bench", *args]
 
     def __call__(self, *args: str, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -138,7 +143,6 @@ class Bench:
             capture_output=True,
             text=True,
             timeout=timeout,
-            preexec_fn=_default_sigint,
         )
 
     def popen(self, *args: str, **extra_env: str) -> subprocess.Popen[str]:
@@ -149,7 +153,6 @@ class Bench:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=_default_sigint,
         )
 
     def run(self, *args: str, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess[str]:
@@ -162,11 +165,6 @@ class Bench:
         if not self.results.is_dir():
             return []
         return [json.loads(p.read_text()) for p in sorted(self.results.glob("*.json"))]
-
-
-def _default_sigint() -> None:
-    """Let the child see Ctrl-C even if this test runs where SIGINT is ignored (a background job)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

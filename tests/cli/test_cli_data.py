@@ -125,7 +125,7 @@ def _make_special(path: Path, kind: str) -> str:
 
 
 def _run_limited(bench, *args: str):
-    return run_bench(bench, *args, preexec_fn=rlimits(address_space=MEMORY_CAP), timeout=30)
+    return run_bench(bench, *args, limits=rlimits(address_space=MEMORY_CAP), timeout=30)
 
 
 @pytest.mark.parametrize("kind", SPECIAL)

@@ -302,7 +302,7 @@ def test_a_read_only_data_directory_is_a_clear_error(bench, clean_error, mirror)
 def test_a_file_size_limit_during_a_download_is_a_clear_error(bench, clean_error, mirror) -> None:
     data = bench.cwd / "data"
     proc = run_bench(bench, "run", "--plugins", "numpy", "--data-dir", str(data), "--steps", "2", "--quiet",
-                     "--results-dir", str(bench.results), preexec_fn=rlimits(fsize=1000),
+                     "--results-dir", str(bench.results), limits=rlimits(fsize=1000),
                      BENCH_OFFLINE="0", BENCH_CIFAR10_URL=f"{mirror}/wrong.tar.gz")
     clean_error(proc, 1, "cannot write", "cifar-10-python.tar.gz.part", "File too large")
 

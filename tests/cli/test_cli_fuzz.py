@@ -188,6 +188,60 @@ def test_report_and_compare_never_traceback(scratch: Path, capsys: pytest.Captur
             assert_only_finite_numbers(out)  # no NaN or infinity is ever shown as a number
 
 
+def _damaged(path: str, value: Any) -> dict[str, Any]:
+    """The base document with the field at ``path`` (``a.b``, ``results[].x``) set to ``value``."""
+    document = json.loads(json.dumps(DOCUMENT))
+    *parents, last = path.replace("results[]", "results.0").split(".")
+    target: Any = document
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target.setdefault(key, {})
+    target[last] = value
+    return document
+
+
+DAMAGE = [
+    ("results[].settings", None, "results[0].settings is not an object"),
+    ("results[].steps_completed", None, "results[0].steps_completed is not an integer"),
+    ("results[].steps_per_call", None, "results[0].steps_per_call is not an integer"),
+    ("results[].test_accuracy", 1e308, "results[0].test_accuracy 1e+308 is out of range"),
+    ("results[].eval_every", 10**30, "results[0].eval_every is not an integer"),
+    ("machine.gpus", 5, "machine.gpus is not a list"),
+    ("machine.gpus", [5], "machine.gpus is not a list of objects"),
+    ("machine.cpu_count_logical", "two", "machine.cpu_count_logical is not an integer"),
+    ("machine.frameworks", [], "machine.frameworks is not an object"),
+    ("roofline.ceilings", 5, "roofline.ceilings is not an object"),
+    ("roofline.threads", "2", "roofline.threads is not an integer"),
+    ("config.steps", None, None),
+    ("config.steps", "10", "config.steps is not a"),
+    ("config.batch_size", 10**30, "config.batch_size is not an integer"),
+    ("config.parity_step", 1.5, "config.parity_step is not an integer"),
+    ("config.plugins", "numpy", "config.plugins is not a list"),
+    ("config.sweep", 5, "config.sweep is not an object"),
+    ("dataset.name", 5, "dataset.name is not a string"),
+    ("command", "bench run", "command is not a list"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), DAMAGE)
+@pytest.mark.parametrize("command", ["report", "compare", "export", "plot"])
+def test_each_damaged_field_is_named_never_an_internal_error(
+    scratch: Path, capsys: pytest.CaptureFixture[str], field: str, value: Any, message: str | None, command: str
+) -> None:
+    path, good = scratch / "damaged.json", scratch / "good.json"
+    path.write_text(json.dumps(_damaged(field, value)))
+    good.write_text(json.dumps(DOCUMENT))
+    argv = {"report": ["report", str(path)], "compare": ["compare", str(good), str(path)],
+            "export": ["export", str(path), "--output", str(scratch / "export.json")],
+            "plot": ["plot", str(path), "--output", str(scratch / "plot.png")]}[command]
+    code = main(argv)
+    _, err = capsys.readouterr()
+    assert "internal error" not in err and "Traceback" not in err, err
+    if message is None:
+        assert code == 0, err
+    else:
+        assert code == 1 and err.startswith(f"bench: error: {path}: ") and message in err, err
+
+
 @SETTINGS
 @given(document=plausible_documents())
 def test_report_of_accepted_documents_shows_only_finite_numbers(

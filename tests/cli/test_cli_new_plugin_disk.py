@@ -14,6 +14,6 @@ def test_new_plugin_on_a_full_disk_says_so_and_leaves_nothing(bench, clean_error
 
 
 def test_new_plugin_past_a_file_size_limit_is_a_clear_error(bench, clean_error) -> None:
-    proc = run_bench(bench, "new-plugin", "disk-demo", "--dir", str(bench.cwd), preexec_fn=rlimits(fsize=100))
+    proc = run_bench(bench, "new-plugin", "disk-demo", "--dir", str(bench.cwd), limits=rlimits(fsize=100))
     clean_error(proc, 1, "cannot write", str(bench.cwd / "bench-disk-demo"), "File too large")
     assert not (bench.cwd / "bench-disk-demo").exists()  # what was written is removed

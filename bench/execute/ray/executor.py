@@ -137,6 +137,9 @@ class RayExecutor:
 
     @classmethod
     def check(cls, config: RunConfig) -> None:
+        """Refuse before any data is read: Ray missing, or options that cannot work."""
+        if not _ray_installed():
+            raise BenchError(f"--executor ray needs Ray, which is not installed: {_INSTALL}")
         parse_resources(config.ray_resources)  # a UsageError names what is wrong
         if config.ray_address is not None and not config.ray_address.strip():
             raise UsageError("--ray-address must name a cluster (host:port), not ''")
@@ -263,7 +266,8 @@ class RayExecutor:
                 if received:
                     handled = True
                     yield from self._interrupt(live, received[0])
-                    raise Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+                    raise KeyboardInterrupt() if received[0] == signal.SIGINT else Terminated(
+                        "SIGHUP" if received[0] == signal.SIGHUP else "SIGTERM")
                 ready, _ = self._ray.wait([h.ref for h in live], num_returns=1, timeout=POLL_SECONDS)
                 for handle in [h for h in live if any(h.ref is r for r in ready)]:
                     self._drain(handle)
@@ -458,3 +462,15 @@ def _describe_ray_error(exc: BaseException) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0][:300] if lines else type(exc).__name__
+
+
+def _ray_installed() -> bool:
+    """Whether ``import ray`` can work, without importing it."""
+    import importlib.util
+
+    if sys.modules.get("ray") is not None:
+        return True
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        return False

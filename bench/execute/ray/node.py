@@ -7,8 +7,8 @@ dataset settings, and the sha256 of the run's preprocessed arrays. :func:`run_re
 1. reads CIFAR-10 through the verified path (:func:`bench.dataset.load_dataset`, with the
    node's own ``--data-dir``/``$BENCH_DATA_DIR``/cache default, downloading it when it is
    missing and the node is not offline), or generates the synthetic set, and writes its
-   own prepared copy (:func:`bench.dataset.prepared.prepare`); a copy of unchanged, already
-   verified files is reused as the runner does;
+   own prepared copy; a copy of unchanged, already verified files is reused, and a damaged
+   one rebuilt, as the runner does (both through :func:`bench.dataset.provide.provide_data`);
 2. checks that its arrays hash to the run's (:func:`content_digest`), so every node
    trains on exactly the parent's data, whatever format or bench version it read them with;
 3. rebuilds the schedule and checks its sha256 against the parent's;
@@ -24,13 +24,14 @@ import hashlib
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.dataset import Dataset
+from bench.dataset.provide import DataSettings, provide_data  # DataSettings: re-exported, it lived here
 from bench.errors import BenchError
 from bench.execute import RowData
 from bench.job import RowJob
@@ -43,19 +44,6 @@ _CHUNK = 32 << 20
 
 class NodeError(BenchError):
     """The node cannot run the row as the run describes it (data, schedule, plugin)."""
-
-
-@dataclass(frozen=True)
-class DataSettings:
-    """How a node gets the run's dataset: the settings of ``bench run`` that choose it."""
-
-    dataset: str = "cifar10"
-    preprocessing: str = "reference"
-    seed: int = 0
-    """The synthetic set's seed (the run's ``--seed``)."""
-    data_dir: str | None = None
-    """Where the node looks for CIFAR-10; ``None``: the node's ``$BENCH_DATA_DIR`` or cache."""
-    offline: bool = False
 
 
 def content_digest(dataset: Dataset) -> str:
@@ -84,38 +72,31 @@ _DIGESTS: dict[str, str] = {}
 def prepared_copy(settings: DataSettings) -> tuple[Path, dict[str, Any]]:
     """This machine's prepared copy of the run's dataset, and how it was obtained.
 
-    The same steps as the runner's: reuse a copy made from the same unchanged CIFAR-10
-    files (verified when it was made), else load through :func:`bench.dataset.load_dataset`
-    (verify, download if missing, preprocess) and :func:`bench.dataset.prepared.prepare`.
+    The runner's steps, in one place (:func:`bench.dataset.provide.provide_data`): reuse an
+    intact copy made from the same unchanged CIFAR-10 files (verified when it was made), else
+    load through :func:`bench.dataset.load_dataset` (verify, download if missing, preprocess)
+    and write a copy, rebuilding a damaged one (``note`` in the facts says so).
     """
-    from bench.dataset import load_dataset
-    from bench.dataset import prepared as prep
-
-    start = time.perf_counter()
-    stats = None
-    if settings.dataset == "cifar10":
-        stats = prep.cifar10_source_stats(settings.data_dir)
-        found = prep.find_prepared("cifar10", settings.preprocessing, stats) if stats else None
-        if found is not None:
-            return found, {"reused_prepared_copy": True, "seconds": time.perf_counter() - start}
-    dataset = load_dataset(
-        settings.dataset,
-        data_dir=settings.data_dir,
-        offline=settings.offline,
-        preprocessing=settings.preprocessing,
-        seed=settings.seed,
-    )
-    if stats is None and settings.dataset == "cifar10":  # downloaded just now
-        stats = prep.cifar10_source_stats(settings.data_dir)
-    copy = prep.prepare(dataset, source_stats=stats)
-    _DIGESTS[str(copy)] = content_digest(dataset)
+    provided = provide_data(settings)
+    assert provided.prepared is not None  # asked for (prepare=True)
+    copy = provided.prepared
+    if provided.reused:
+        return copy, {"reused_prepared_copy": True, "seconds": provided.seconds, **_note(provided.note)}
+    digest_start = time.perf_counter()
+    _DIGESTS[str(copy)] = content_digest(provided.dataset)
+    seconds = provided.seconds + time.perf_counter() - digest_start
     facts = {
         "reused_prepared_copy": False,
-        "downloaded": bool(dataset.details.get("downloaded")),
-        "source": dataset.source,
-        "seconds": time.perf_counter() - start,
+        "downloaded": bool(provided.dataset.details.get("downloaded")),
+        "source": provided.dataset.source,
+        "seconds": seconds,
+        **_note(provided.note),
     }
     return copy, facts
+
+
+def _note(note: str | None) -> dict[str, str]:
+    return {"note": note} if note else {}
 
 
 def check_copy(copy: Path, expected: str) -> Dataset:

@@ -102,7 +102,7 @@ def test_old_style_plugin_reports_its_environment_through_the_hook_with_a_warnin
 
 
 def test_old_style_plugin_runs_a_row_and_its_environment_is_recorded(old_registry, monkeypatch, tiny_dataset):
-    monkeypatch.setattr(runner, "load_dataset", lambda *a, **k: tiny_dataset())
+    monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
     config = RunConfig(plugins=["numpy", "old-softmax"], steps=30, batch_size=20, learning_rate=0.05, executor="inprocess")
     with pytest.warns(DeprecationWarning, match=r"plugin 'old-style'"):
         outcome = runner.run(config, old_registry)

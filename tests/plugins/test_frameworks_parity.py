@@ -1,6 +1,6 @@
 """The JAX and PyTorch classifiers train the same model as the numpy reference, tightly.
 
-The well-conditioned setting of tests/tensorflow/test_tf_parity.py (standardised inputs,
+The well-conditioned setting of tests/plugins/tensorflow_plugin/test_tf_parity.py (standardised inputs,
 logits O(1), 300 steps at learning rate 0.05): implementations differ only in float32
 rounding, which a contractive problem keeps at rounding level, so the final parameters
 and every step's loss must agree to a few ulps of the largest value.
