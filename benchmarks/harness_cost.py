@@ -58,9 +58,14 @@ def load() -> str:
 
 
 def timed(command: list[str]) -> float:
+    """Wall-clock seconds of ``command``; a failing command ends the script with its last error line."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"harness_cost: {' '.join(command[:6])} ... exited with {proc.returncode}: {last}")
+    return seconds
 
 
 def paired(name_a: str, a: Callable[[], float], name_b: str, b: Callable[[], float], pairs: int,
