@@ -34,7 +34,7 @@ from bench.plugins import Registry
 from bench.results.analysis import ParityReferences, analyse, roofline_rating
 from bench.results.model import Measurement, Row, RowIdentity, RunDocument, Status
 from bench.results.storage import new_run_id
-from bench.schedule import BatchSchedule, build_schedule
+from bench.schedule import build_schedule, check_schedule
 from bench.settings import RunConfig, parse_device
 
 
@@ -203,8 +203,9 @@ class RunSession:
         self._notify = notify
         self._data_key: Any = ()
         self._data: RowData | None = None
-        self._schedules: dict[ScheduleKey, BatchSchedule] = {}
+        self._schedules: dict[ScheduleKey, SchedulePlan] = {}
         self._schedule_digests: set[str] = set()
+        self._planned_schedules = 0
         self._rooflines: dict[int | None, dict[str, Any]] = {}
         self._train_size: int | None = None
         self._parity = ParityReferences()
@@ -234,14 +235,20 @@ class RunSession:
         axes = varying(planned)
         repeat = self.config.repeat
         positions: dict[int, int] = {}
+        last_of_schedule = {item.schedule_key: i for i, item in enumerate(planned) if item.unavailable is None}
+        after = _next_runnable(planned)
+        first = next((item.spec.name for item in planned if item.unavailable is None), None)
         for round_ in range(repeat):
             for index, item in enumerate(planned):
                 label = _repeat_label(item.label(axes), round_, repeat)
+                upcoming = after[index] if after[index] is not None or round_ == repeat - 1 else first
                 if round_ == 0:
                     positions[index] = len(self.document.results)
-                    row_outcome = self._first_process(item, label, progress)
+                    row_outcome = self._first_process(item, label, progress, upcoming)
+                    if last_of_schedule.get(item.schedule_key) == index:  # no later row compares with its reference
+                        self._parity.release(self.document.results[-1].schedule_sha256)
                 elif self.document.results[positions[index]].ok:
-                    row_outcome = self._another_process(item, positions[index], label, progress)
+                    row_outcome = self._another_process(item, positions[index], label, progress, upcoming)
                 else:
                     continue  # failed or unavailable: not measured again
                 if on_update is not None:
@@ -250,21 +257,23 @@ class RunSession:
                     return row_outcome.interrupted
         return None
 
-    def _first_process(self, item: PlannedRow, label: str, progress: ProgressFactory | None) -> RowOutcome:
+    def _first_process(self, item: PlannedRow, label: str, progress: ProgressFactory | None,
+                       upcoming: str | None = None) -> RowOutcome:
         """Measure ``item`` once (or record it unavailable) and add its row to the document."""
         identity = self.identity(item)
         if item.unavailable is not None:
             row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
         else:
-            row_outcome = self._run_row(item, label, progress)
+            row_outcome = self._run_row(item, label, progress, upcoming)
         measurement = row_outcome.measurement
         self.add(Row(identity, combine(measurement, []) if measurement.ok else measurement), row_outcome)
         return row_outcome
 
-    def _another_process(self, item: PlannedRow, at: int, label: str, progress: ProgressFactory | None) -> RowOutcome:
+    def _another_process(self, item: PlannedRow, at: int, label: str, progress: ProgressFactory | None,
+                         upcoming: str | None = None) -> RowOutcome:
         """Measure ``item`` in one more process; the row at ``at`` becomes a new row with it."""
         row = self.document.results[at]
-        row_outcome = self._run_row(item, label, progress)
+        row_outcome = self._run_row(item, label, progress, upcoming)
         if not row_outcome.interrupted:
             combined = combine(row.measurement, [row_outcome.measurement])
             self.document.results[at] = self.reanalyse(replace(row, measurement=combined))
@@ -359,7 +368,7 @@ class RunSession:
         """What the plan fixes about a row before it runs."""
         config = item.config
         origin = self.registry.origin(item.spec.name)
-        digest = self.schedule(config).sha256() if item.unavailable is None else None
+        digest = self.schedule(config).sha256 if item.unavailable is None else None
         work = _work(item.spec, self.setup(item)) if item.unavailable is None else None
         return RowIdentity(
             plugin=item.spec.name,
@@ -400,7 +409,7 @@ class RunSession:
             classifier=item.spec.name,
             device=item.device,
             setup=self.setup(item),
-            schedule=SchedulePlan.of(self.schedule(config)),
+            schedule=self.schedule(config),
             placement=config.placement,
             steps_per_call=config.steps_per_call,
             loss_every=config.loss_every,
@@ -410,8 +419,12 @@ class RunSession:
             target_accuracy=config.target_accuracy,
         )
 
-    def _run_row(self, item: PlannedRow, label: str, progress: ProgressFactory | None) -> RowOutcome:
+    def _run_row(self, item: PlannedRow, label: str, progress: ProgressFactory | None,
+                 upcoming: str | None = None) -> RowOutcome:
         executor = self.executor()
+        prepare = getattr(executor, "prepare", None)  # an executor may start the next row's worker early
+        if prepare is not None:
+            prepare([upcoming] if upcoming else [])
         data = self.data(item.config)
         self._probe_roofline(item.config)
         job = self.job(item)
@@ -440,25 +453,36 @@ class RunSession:
                 self._add_phase(label, seconds)
             phases.clear()
 
-    def schedule(self, config: RunConfig) -> BatchSchedule:
-        """The batch schedule of ``config``'s (seed, batch size), drawn once."""
+    def schedule(self, config: RunConfig) -> SchedulePlan:
+        """The batch schedule of ``config``'s (seed, batch size), drawn once, when its first
+        row needs it: the parent keeps only what rebuilds it and its digest (a few dozen
+        bytes, whatever its steps), since every executor rebuilds the indices where the row
+        runs and checks them against it."""
         key = (config.seed, config.batch_size)
         if key not in self._schedules:
             size = self._train_size or len(self.data(config).dataset.train_labels)  # the same for every seed
             start = time.perf_counter()
-            schedule = self._schedules[key] = build_schedule(size, config.steps, config.batch_size, config.seed,
-                                                             config.sampling)
-            self._schedule_digests.add(schedule.sha256())
+            drawn = build_schedule(size, config.steps, config.batch_size, config.seed, config.sampling)
+            plan = self._schedules[key] = SchedulePlan.of(drawn)
+            del drawn
+            self._schedule_digests.add(plan.sha256)
             self._add_phase("batch schedule", time.perf_counter() - start)
-            digests = self._schedule_digests
-            self.document.batch_schedule_sha256 = next(iter(digests)) if len(digests) == 1 else None
+            single = len(self._schedule_digests) == 1 and self._planned_schedules <= 1
+            self.document.batch_schedule_sha256 = plan.sha256 if single else None
         return self._schedules[key]
 
     def draw_schedules(self, configs: Iterable[RunConfig]) -> None:
-        """Every schedule the rows of ``configs`` need, before any row runs (so a batch size
-        the training set cannot fill is refused up front)."""
+        """Check, before any row runs, that every schedule the rows of ``configs`` need can
+        be drawn (a batch size the training set cannot fill is refused up front); each is
+        drawn when its first row runs, so the first row of a long sweep does not wait for
+        the others' schedules."""
+        keys: dict[ScheduleKey, RunConfig] = {}
         for config in configs:
-            self.schedule(config)
+            keys.setdefault((config.seed, config.batch_size), config)
+        self._planned_schedules = len(keys)
+        for config in keys.values():
+            size = self._train_size or len(self.data(config).dataset.train_labels)  # the same for every seed
+            check_schedule(size, config.steps, config.batch_size, config.sampling)
 
     def devices_for(self, spec: ClassifierSpec) -> list[str]:
         """``--devices`` for ``spec``, ``all`` asked of the executor (no framework imported here)."""
@@ -527,6 +551,17 @@ class RunSession:
                 timeline[i] = (label, before + seconds)
                 return
         timeline.append((label, seconds))
+
+
+def _next_runnable(planned: Sequence[PlannedRow]) -> list[str | None]:
+    """For each row, the classifier of the next row after it that runs (``None``: none)."""
+    after: list[str | None] = [None] * len(planned)
+    following: str | None = None
+    for i in range(len(planned) - 1, -1, -1):
+        after[i] = following
+        if planned[i].unavailable is None:
+            following = planned[i].spec.name
+    return after
 
 
 def _work(spec: ClassifierSpec, setup: SetupConfig) -> tuple[float, float] | None:

@@ -62,7 +62,7 @@ def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, a
         for key in (
             "steps_per_second", "steps_completed", "first_step_seconds", "setup_seconds", "eval_seconds",
             "test_accuracy", "final_loss", "roofline_fraction", "plugin_version", "distribution",
-            "peak_host_memory_bytes", "peak_device_memory_bytes",
+            "peak_host_memory_bytes", "peak_own_memory_bytes", "peak_device_memory_bytes",
         )
         if getattr(row, key) is not None
     }

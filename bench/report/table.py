@@ -78,6 +78,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("wall", "wall s", 2, lambda r, _: num(r.wall_seconds, 2)),
     Column("parity", "@{parity}", 2, _parity("parity_max_abs_diff")),
     Column("roofline", "% roof", 3, _credited(lambda r: num(scaled(r.roofline_fraction, 100), 0))),
+    Column("own_memory", "own MiB", 3, lambda r, _: mib(r.peak_own_memory_bytes)),
     Column("host_memory", "host MiB", 3, lambda r, _: mib(r.peak_host_memory_bytes)),
     Column("device_memory", "dev MiB", 4, lambda r, _: mib(r.peak_device_memory_bytes)),
     Column("first_step", "1st step s", 4, lambda r, _: num(r.first_step_seconds, 3)),

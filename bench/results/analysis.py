@@ -71,6 +71,18 @@ class ParityReferences:
         return (max_abs_diff(reference.at_parity, parameters.at_parity),
                 max_abs_diff(reference.final, parameters.final), at)
 
+    def release(self, schedule_sha256: str | None) -> None:
+        """Forget the references of a schedule no later row trains on."""
+        for key in [key for key in self.snapshots if key[0] == schedule_sha256]:
+            del self.snapshots[key]
+
+    def nbytes(self) -> int:
+        """The bytes of the parameter arrays kept."""
+        return sum(int(np.asarray(value).nbytes)
+                   for _, snapshots in self.snapshots.values()
+                   for params in (snapshots.at_parity, snapshots.final) if params
+                   for value in params.values())
+
 
 def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferences, document: RunDocument) -> Row:
     """``row`` with its analysis: its verdict, parity against its reference, its roofline
