@@ -139,19 +139,19 @@ def plan_rows(
     (a classifier that does not take a swept param) is planned once.
     """
     devices = {spec.name: devices_of(spec) for spec in specs}
-    seeds = _first_seen(config.seed for config, _ in combinations)
-    batches = _first_seen(config.batch_size for config, _ in combinations)
-    keys = sorted({(config.seed, config.batch_size) for config, _ in combinations},
-                  key=lambda key: (seeds.index(key[0]), batches.index(key[1])))
+    seeds = _positions(config.seed for config, _ in combinations)
+    batches = _positions(config.batch_size for config, _ in combinations)
     resolved = list(per_combination) if per_combination is not None else [params] * len(combinations)
+    groups: dict[ScheduleKey, list[tuple[RunConfig, str | None, Mapping[str, Mapping[str, str]]]]] = {}
+    for (config, problem), own in zip(combinations, resolved, strict=True):
+        groups.setdefault((config.seed, config.batch_size), []).append((config, problem, own))
+    keys = sorted(groups, key=lambda key: (seeds[key[0]], batches[key[1]]))
     rows: list[PlannedRow] = []
     seen: set[str] = set()
     for key in keys:
         for number, spec in enumerate(specs):
             for device in devices[spec.name]:
-                for (config, problem), own in zip(combinations, resolved, strict=True):
-                    if (config.seed, config.batch_size) != key:
-                        continue
+                for config, problem, own in groups[key]:
                     row = PlannedRow(spec, device, config, dict(own[spec.name]), problem)
                     same = repr((number, device, row.settings, sorted(row.params.items()), problem))
                     if same not in seen:
@@ -172,8 +172,10 @@ def schedule_keys(rows: Sequence[PlannedRow]) -> list[ScheduleKey]:
 
 
 def _first_seen(values: Any) -> list[Any]:
-    seen: list[Any] = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
+    """The distinct ``values`` (hashable) in the order first seen, in one pass."""
+    return list(dict.fromkeys(values))
+
+
+def _positions(values: Any) -> dict[Any, int]:
+    """Each distinct value's position in the order first seen."""
+    return {value: i for i, value in enumerate(dict.fromkeys(values))}

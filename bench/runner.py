@@ -13,8 +13,10 @@ as it joins the document.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -32,7 +34,7 @@ from bench.plugins import Registry
 from bench.results.analysis import ParityReferences, analyse, roofline_rating
 from bench.results.model import Measurement, Row, RowIdentity, RunDocument, Status
 from bench.results.storage import new_run_id
-from bench.schedule import BatchSchedule, build_schedule
+from bench.schedule import build_schedule, check_schedule
 from bench.settings import RunConfig, parse_device
 
 
@@ -72,6 +74,7 @@ def run(
     progress: ProgressFactory | None = None,
     notify: Callable[[str], None] | None = None,
     executor: Executor | None = None,
+    resume: RunDocument | None = None,
 ) -> RunOutcome:
     """Run every planned row (every selected plugin on every device, and with ``axes``,
     a sweep, every combination of them); a :class:`RunConfig` is planned first
@@ -82,7 +85,9 @@ def run(
     ``time.time()`` value) lets the timeline show the interpreter's start-up.
     ``notify`` hears a line before every step of the run's own that may take more than
     a second (reading the data, writing its prepared copy, measuring the ceilings).
-    ``executor`` replaces the one ``config.executor`` names.
+    ``executor`` replaces the one ``config.executor`` names. ``resume``, a saved document
+    of the same plan (:func:`check_resumable`), gives the rows not to measure again: its
+    ok rows whose identity a planned row has join the new document first, as they are.
     """
     if isinstance(plan, RunConfig):
         plan = prepare_run(plan, registry, axes=axes)
@@ -96,6 +101,8 @@ def run(
         session = RunSession(plan, registry, document, executor, notify)
         session.draw_schedules(c for c, problem in plan.combinations if problem is None)
         planned = plan.rows(session.devices_for)
+        if resume is not None:
+            planned = session.keep_finished(planned, resume)
         outcome.interrupted = session.measure(planned, on_update=on_update, progress=progress)
     except KeyboardInterrupt:
         outcome.interrupted = "SIGINT"
@@ -109,6 +116,24 @@ def run(
         if on_update is not None:
             on_update(document)
     return outcome
+
+
+WHERE_IT_RUNS = ("executor", "isolation", "ray_address", "ray_resources", "ray_data_dir", "timeout", "data_dir",
+                 "offline", "remeasure_roofline")
+"""Settings a resumed run may change: where and how rows run, not what they measure."""
+
+
+def check_resumable(plan: RunPlan, previous: RunDocument, name: str = "the document") -> None:
+    """Refuse (a UsageError) to resume ``previous`` with a plan of other settings."""
+    from bench.errors import UsageError
+
+    ours, theirs = new_document(plan).config, previous.config
+    differs = sorted(key for key in set(ours) | set(theirs)
+                     if key not in WHERE_IT_RUNS and ours.get(key) != theirs.get(key))
+    if differs:
+        shown = "; ".join(f"{key}: {theirs.get(key)!r} there, {ours.get(key)!r} now" for key in differs[:4])
+        raise UsageError(f"--resume: {name} was run with other settings ({shown}); give the same command "
+                         f"(only {', '.join('--' + k.replace('_', '-') for k in WHERE_IT_RUNS[:6])} may differ)")
 
 
 def new_document(plan: RunPlan) -> RunDocument:
@@ -178,8 +203,9 @@ class RunSession:
         self._notify = notify
         self._data_key: Any = ()
         self._data: RowData | None = None
-        self._schedules: dict[ScheduleKey, BatchSchedule] = {}
+        self._schedules: dict[ScheduleKey, SchedulePlan] = {}
         self._schedule_digests: set[str] = set()
+        self._planned_schedules = 0
         self._rooflines: dict[int | None, dict[str, Any]] = {}
         self._train_size: int | None = None
         self._parity = ParityReferences()
@@ -201,18 +227,28 @@ class RunSession:
         With ``--repeat N``, N rounds each measure every row once more, in plan order (A B
         C A B C ...: a drift of the machine touches every row alike); after every process
         the row in the document becomes its processes so far (:func:`combine`). Parity is
-        the first round's; a row that failed is not measured again."""
+        the first round's; a row that failed is not measured again.
+        An executor that measures several rows at once (``run_rows``: a cluster) gets
+        them all at once."""
+        if planned and self._concurrent():
+            return self._measure_concurrently(planned, on_update=on_update)
         axes = varying(planned)
         repeat = self.config.repeat
         positions: dict[int, int] = {}
+        last_of_schedule = {item.schedule_key: i for i, item in enumerate(planned) if item.unavailable is None}
+        after = _next_runnable(planned)
+        first = next((item.spec.name for item in planned if item.unavailable is None), None)
         for round_ in range(repeat):
             for index, item in enumerate(planned):
                 label = _repeat_label(item.label(axes), round_, repeat)
+                upcoming = after[index] if after[index] is not None or round_ == repeat - 1 else first
                 if round_ == 0:
                     positions[index] = len(self.document.results)
-                    row_outcome = self._first_process(item, label, progress)
+                    row_outcome = self._first_process(item, label, progress, upcoming)
+                    if last_of_schedule.get(item.schedule_key) == index:  # no later row compares with its reference
+                        self._parity.release(self.document.results[-1].schedule_sha256)
                 elif self.document.results[positions[index]].ok:
-                    row_outcome = self._another_process(item, positions[index], label, progress)
+                    row_outcome = self._another_process(item, positions[index], label, progress, upcoming)
                 else:
                     continue  # failed or unavailable: not measured again
                 if on_update is not None:
@@ -221,21 +257,23 @@ class RunSession:
                     return row_outcome.interrupted
         return None
 
-    def _first_process(self, item: PlannedRow, label: str, progress: ProgressFactory | None) -> RowOutcome:
+    def _first_process(self, item: PlannedRow, label: str, progress: ProgressFactory | None,
+                       upcoming: str | None = None) -> RowOutcome:
         """Measure ``item`` once (or record it unavailable) and add its row to the document."""
         identity = self.identity(item)
         if item.unavailable is not None:
             row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
         else:
-            row_outcome = self._run_row(item, label, progress)
+            row_outcome = self._run_row(item, label, progress, upcoming)
         measurement = row_outcome.measurement
         self.add(Row(identity, combine(measurement, []) if measurement.ok else measurement), row_outcome)
         return row_outcome
 
-    def _another_process(self, item: PlannedRow, at: int, label: str, progress: ProgressFactory | None) -> RowOutcome:
+    def _another_process(self, item: PlannedRow, at: int, label: str, progress: ProgressFactory | None,
+                         upcoming: str | None = None) -> RowOutcome:
         """Measure ``item`` in one more process; the row at ``at`` becomes a new row with it."""
         row = self.document.results[at]
-        row_outcome = self._run_row(item, label, progress)
+        row_outcome = self._run_row(item, label, progress, upcoming)
         if not row_outcome.interrupted:
             combined = combine(row.measurement, [row_outcome.measurement])
             self.document.results[at] = self.reanalyse(replace(row, measurement=combined))
@@ -245,6 +283,77 @@ class RunSession:
         """A row whose steps/s changed (another process joined it): its roofline rating
         again, its parity kept (the first process's)."""
         return row.with_analysis(replace(row.analysis, **roofline_rating(row, self.document)))
+
+    def keep_finished(self, planned: Sequence[PlannedRow], previous: RunDocument) -> list[PlannedRow]:
+        """The rows of ``planned`` that ``previous`` has no ok row of; its ok rows that are
+        planned join the document now, as they were measured (a schedule whose parity
+        reference is kept gives its new rows no parity figures: snapshots are not saved)."""
+        def key(identity: RowIdentity) -> str:
+            return json.dumps(dataclasses.asdict(identity), sort_keys=True, default=str)
+
+        done = {key(row.identity): row for row in previous.results if row.ok}
+        remaining = []
+        for item in planned:
+            kept = done.pop(key(self.identity(item)), None) if item.unavailable is None else None
+            if kept is None:
+                remaining.append(item)
+                continue
+            self.document.results.append(kept)
+            self._parity.without.add(kept.schedule_sha256)
+            self.document.machine.setdefault("frameworks", {}).update(previous.machine.get("frameworks") or {})
+        if self._notify is not None:
+            self._notify(f"resuming: {len(planned) - len(remaining)} finished row(s) kept, "
+                         f"{len(remaining)} to measure")
+        return remaining
+
+    def _concurrent(self) -> bool:
+        """Whether the run's executor measures several rows at once (``run_rows``)."""
+        chosen = self._executor if self._executor is not None else executor_class(self.config.executor)
+        return callable(getattr(chosen, "run_rows", None))
+
+    def _measure_concurrently(
+        self, planned: Sequence[PlannedRow], *, on_update: Callable[[RunDocument], None] | None = None
+    ) -> str | None:
+        """:meth:`measure` through an executor's ``run_rows``: every row handed over at once,
+        each finished row held back until the rows planned before it have joined, so that
+        rows join (and the document is saved) in the plan's order."""
+        identities: dict[int, RowIdentity] = {}
+        held: dict[int, RowOutcome] = {}
+        joined = 0
+        interrupted: str | None = None
+
+        def items() -> Iterator[tuple[int, RowJob, RowData]]:
+            for index, item in enumerate(planned):
+                identities[index] = self.identity(item)  # while this row's data is at hand
+                if item.unavailable is not None:
+                    held[index] = RowOutcome(Row.failed(identities[index], Status.UNAVAILABLE,
+                                                        item.unavailable).measurement)
+                    continue
+                data = self.data(item.config)
+                self._probe_roofline(item.config)
+                yield index, self.job(item), data
+
+        def join(final: bool = False) -> None:
+            nonlocal joined
+            while joined < len(planned) and (joined in held or final):
+                if joined in held:
+                    outcome = held.pop(joined)
+                    self.add(Row(identities[joined], outcome.measurement), outcome)
+                    if on_update is not None:
+                        on_update(self.document)
+                joined += 1
+
+        executor: Any = self.executor()
+        try:
+            for index, outcome in executor.run_rows(items(), self._notify):
+                held[index] = outcome
+                interrupted = interrupted or outcome.interrupted
+                join()
+                self._record_executor_phases()
+        finally:
+            self._record_executor_phases()
+            join(final=True)  # rows planned after a row that never ran (an interrupt)
+        return interrupted
 
     def add(self, row: Row, outcome: RowOutcome) -> None:
         """A measured row joins the document, with the run's analysis of it and its own
@@ -259,7 +368,7 @@ class RunSession:
         """What the plan fixes about a row before it runs."""
         config = item.config
         origin = self.registry.origin(item.spec.name)
-        digest = self.schedule(config).sha256() if item.unavailable is None else None
+        digest = self.schedule(config).sha256 if item.unavailable is None else None
         work = _work(item.spec, self.setup(item)) if item.unavailable is None else None
         return RowIdentity(
             plugin=item.spec.name,
@@ -300,7 +409,7 @@ class RunSession:
             classifier=item.spec.name,
             device=item.device,
             setup=self.setup(item),
-            schedule=SchedulePlan.of(self.schedule(config)),
+            schedule=self.schedule(config),
             placement=config.placement,
             steps_per_call=config.steps_per_call,
             loss_every=config.loss_every,
@@ -310,8 +419,12 @@ class RunSession:
             target_accuracy=config.target_accuracy,
         )
 
-    def _run_row(self, item: PlannedRow, label: str, progress: ProgressFactory | None) -> RowOutcome:
+    def _run_row(self, item: PlannedRow, label: str, progress: ProgressFactory | None,
+                 upcoming: str | None = None) -> RowOutcome:
         executor = self.executor()
+        prepare = getattr(executor, "prepare", None)  # an executor may start the next row's worker early
+        if prepare is not None:
+            prepare([upcoming] if upcoming else [])
         data = self.data(item.config)
         self._probe_roofline(item.config)
         job = self.job(item)
@@ -340,25 +453,36 @@ class RunSession:
                 self._add_phase(label, seconds)
             phases.clear()
 
-    def schedule(self, config: RunConfig) -> BatchSchedule:
-        """The batch schedule of ``config``'s (seed, batch size), drawn once."""
+    def schedule(self, config: RunConfig) -> SchedulePlan:
+        """The batch schedule of ``config``'s (seed, batch size), drawn once, when its first
+        row needs it: the parent keeps only what rebuilds it and its digest (a few dozen
+        bytes, whatever its steps), since every executor rebuilds the indices where the row
+        runs and checks them against it."""
         key = (config.seed, config.batch_size)
         if key not in self._schedules:
             size = self._train_size or len(self.data(config).dataset.train_labels)  # the same for every seed
             start = time.perf_counter()
-            schedule = self._schedules[key] = build_schedule(size, config.steps, config.batch_size, config.seed,
-                                                             config.sampling)
-            self._schedule_digests.add(schedule.sha256())
+            drawn = build_schedule(size, config.steps, config.batch_size, config.seed, config.sampling)
+            plan = self._schedules[key] = SchedulePlan.of(drawn)
+            del drawn
+            self._schedule_digests.add(plan.sha256)
             self._add_phase("batch schedule", time.perf_counter() - start)
-            digests = self._schedule_digests
-            self.document.batch_schedule_sha256 = next(iter(digests)) if len(digests) == 1 else None
+            single = len(self._schedule_digests) == 1 and self._planned_schedules <= 1
+            self.document.batch_schedule_sha256 = plan.sha256 if single else None
         return self._schedules[key]
 
     def draw_schedules(self, configs: Iterable[RunConfig]) -> None:
-        """Every schedule the rows of ``configs`` need, before any row runs (so a batch size
-        the training set cannot fill is refused up front)."""
+        """Check, before any row runs, that every schedule the rows of ``configs`` need can
+        be drawn (a batch size the training set cannot fill is refused up front); each is
+        drawn when its first row runs, so the first row of a long sweep does not wait for
+        the others' schedules."""
+        keys: dict[ScheduleKey, RunConfig] = {}
         for config in configs:
-            self.schedule(config)
+            keys.setdefault((config.seed, config.batch_size), config)
+        self._planned_schedules = len(keys)
+        for config in keys.values():
+            size = self._train_size or len(self.data(config).dataset.train_labels)  # the same for every seed
+            check_schedule(size, config.steps, config.batch_size, config.sampling)
 
     def devices_for(self, spec: ClassifierSpec) -> list[str]:
         """``--devices`` for ``spec``, ``all`` asked of the executor (no framework imported here)."""
@@ -427,6 +551,17 @@ class RunSession:
                 timeline[i] = (label, before + seconds)
                 return
         timeline.append((label, seconds))
+
+
+def _next_runnable(planned: Sequence[PlannedRow]) -> list[str | None]:
+    """For each row, the classifier of the next row after it that runs (``None``: none)."""
+    after: list[str | None] = [None] * len(planned)
+    following: str | None = None
+    for i in range(len(planned) - 1, -1, -1):
+        after[i] = following
+        if planned[i].unavailable is None:
+            following = planned[i].spec.name
+    return after
 
 
 def _work(spec: ClassifierSpec, setup: SetupConfig) -> tuple[float, float] | None:

@@ -38,6 +38,16 @@ class BatchSchedule:
         return hashlib.sha256(canonical.tobytes()).hexdigest()
 
 
+def check_schedule(num_examples: int, steps: int, batch_size: int, sampling: str = "replacement") -> None:
+    """A UsageError if no schedule of these settings can be drawn (without drawing one)."""
+    if steps < 1 or batch_size < 1:
+        raise UsageError("steps and batch size must be at least 1")
+    if batch_size > num_examples:
+        raise UsageError(f"batch size {batch_size} is larger than the training set ({num_examples} images)")
+    if sampling not in SAMPLINGS:
+        raise UsageError(f"unknown sampling {sampling!r}; choose one of: {', '.join(SAMPLINGS)}")
+
+
 def build_schedule(
     num_examples: int, steps: int, batch_size: int, seed: int, sampling: str = "replacement"
 ) -> BatchSchedule:
@@ -48,10 +58,7 @@ def build_schedule(
     same legacy generator and the same stream, so seed ``s`` reproduces its batches.
     ``epoch`` shuffles the training set once per epoch and cuts batches in order.
     """
-    if steps < 1 or batch_size < 1:
-        raise UsageError("steps and batch size must be at least 1")
-    if batch_size > num_examples:
-        raise UsageError(f"batch size {batch_size} is larger than the training set ({num_examples} images)")
+    check_schedule(num_examples, steps, batch_size, sampling)
     rng = np.random.RandomState(seed)
     if sampling == "replacement":
         indices = rng.randint(0, num_examples, size=(steps, batch_size))

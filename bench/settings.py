@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -259,7 +260,8 @@ def sweep_combinations(config: RunConfig, axes: Mapping[str, Sequence[Any]]) -> 
             raise UsageError(f"cannot sweep {key!r}; sweepable: {', '.join(SWEEP_AXES)}")
         if not values:
             raise UsageError(f"--{key.replace('_', '-')} lists no values")
-        twice = sorted({str(v) for v in values if list(values).count(v) > 1})
+        keyed = [tuple(sorted(v.items())) if isinstance(v, Mapping) else v for v in values]  # params: a dict each
+        twice = sorted({str(v) for v, n in Counter(keyed).items() if n > 1})
         if twice:
             raise UsageError(f"--{key.replace('_', '-')} lists {', '.join(twice)} more than once")
     keys = [key for key in SWEEP_AXES if key in axes]

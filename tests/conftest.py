@@ -73,3 +73,11 @@ def _synthetic(n: int, input_dim: int = 3072, num_classes: int = 10, *, seed: in
 def synthetic() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     """``synthetic(n, input_dim=3072, num_classes=10, seed=0, separation=0.05)``."""
     return _synthetic
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that start Ray clusters run first. Ray starts its processes with a
+    ``preexec_fn`` (Python code between fork and exec), which is unsafe once a framework's
+    threads run in this process: JAX warns of a deadlock. Every other test that starts a
+    process execs it directly (tests/cli/launch.py), so the order of the rest is kept."""
+    items.sort(key=lambda item: 0 if "/execute/ray/" in f"/{item.nodeid}" else 1)

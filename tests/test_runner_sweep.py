@@ -178,3 +178,55 @@ def test_a_swept_param_of_one_classifier_does_not_repeat_the_others_rows():
         ("numpy", {}), ("taker", {"width": "2"}), ("taker", {"width": "3"})]
     assert varying(planned) == ["width"]
     assert planned[2].label(varying(planned)) == "taker (cpu) width=3"
+
+
+def test_a_sweep_draws_and_hashes_each_schedule_once_and_keeps_no_indices(tiny, monkeypatch):
+    """Setting a sweep up is linear in its schedules: each drawn and hashed once, when its
+    first row runs, the parent keeping only what rebuilds it (never the steps x batch indices)."""
+    from bench.job import SchedulePlan
+    from bench.schedule import BatchSchedule
+
+    draws, hashes = [], []
+    real_build, real_sha = runner.build_schedule, BatchSchedule.sha256
+    monkeypatch.setattr(runner, "build_schedule", lambda *a, **k: draws.append(a) or real_build(*a, **k))
+    monkeypatch.setattr(BatchSchedule, "sha256", lambda self: hashes.append(1) or real_sha(self))
+    sessions = []
+    real_init = runner.RunSession.__init__
+
+    def remember(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        sessions.append(self)
+
+    monkeypatch.setattr(runner.RunSession, "__init__", remember)
+    seeds = list(range(12))
+    drawn_by_row: list[int] = []
+    rows = runner.run(base(roofline=False, steps=3), Registry({"numpy": NUMPY, "other": OTHER}),
+                      axes={"seed": seeds}, on_update=lambda document: drawn_by_row.append(len(draws))).rows
+    assert len(rows) == 24 and all(row.ok for row in rows)
+    assert len(draws) == len(seeds)  # the parent draws each schedule once (workers redraw their own)
+    assert drawn_by_row == [n for n in range(1, 13) for _ in "ab"]  # each when its first row runs
+    assert len(hashes) == len(seeds) + len(rows)  # once where drawn, and once by each row that rebuilds it
+    [session] = sessions
+    assert all(isinstance(kept, SchedulePlan) for kept in session._schedules.values())
+
+
+def test_the_parent_keeps_parity_references_of_one_schedule_at_a_time(tiny, monkeypatch):
+    """The bytes of parameter snapshots the parent holds do not grow with rows: a
+    schedule's references go once its last row has joined the document."""
+    held: list[tuple[int, int]] = []
+    real = runner.analyse
+
+    def analyse(row, parameters, references, document):
+        analysed = real(row, parameters, references, document)
+        held.append((len(references.snapshots), references.nbytes()))
+        return analysed
+
+    monkeypatch.setattr(runner, "analyse", analyse)
+    rows = runner.run(base(roofline=False, steps=3), Registry({"numpy": NUMPY, "other": OTHER}),
+                      axes={"seed": list(range(10)), "batch_size": [20, 40]}).rows
+    assert len(rows) == len(held) == 40 and all(row.final_max_abs_diff is not None for row in rows)
+    assert rows[1].final_max_abs_diff == 0.0  # same classifier, same schedule: compared, and equal
+    one_reference = held[0][1]
+    assert one_reference > 0
+    assert max(count for count, _ in held) == 1
+    assert max(nbytes for _, nbytes in held) == one_reference

@@ -80,6 +80,9 @@ def add_run_options(run: argparse.ArgumentParser, *, lists: bool = False) -> Non
                      help="also write the run in pytest-benchmark's JSON layout, for pytest-benchmark compare")
     options.add_table_columns(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--resume", metavar="FILE",
+                     help="measure only the rows this saved run (of the same command) has no ok row of; its ok "
+                          "rows are kept in the new document as they are")
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -204,6 +207,13 @@ def measure_and_finish(args: argparse.Namespace, plan: RunPlan) -> int:
     from bench.plugins import installed_registry
     from bench.runner import run
 
+    previous = None
+    if getattr(args, "resume", None):
+        from bench.results.storage import load_run
+        from bench.runner import check_resumable
+
+        previous = load_run(args.resume)
+        check_resumable(plan, previous, args.resume)
     created = check_outputs(args)
     saver = Saver(Path(args.results_dir), args.output)
     try:
@@ -215,6 +225,7 @@ def measure_and_finish(args: argparse.Namespace, plan: RunPlan) -> int:
             on_update=saver,
             progress=None if args.quiet else progress_bar,
             notify=notice,
+            resume=previous,
         )
     except BaseException:
         if created is not None and not saver.writers:
@@ -249,8 +260,10 @@ def finish(args: argparse.Namespace, document: RunDocument, saver: Saver, interr
             print(f"saved {args.benchmark_json} (pytest-benchmark layout)")
     if interrupted:
         kept = "saved" if saved and saver.writers else "not saved"
-        print(f"bench: interrupted ({interrupted}); the rows measured so far are {kept}", file=sys.stderr)
-        return EXIT_INTERRUPTED[interrupted]
+        why = "the Ray cluster was lost" if interrupted == "cluster-lost" else f"interrupted ({interrupted})"
+        again = f" (measure the rest with --resume {saver.writers[0].path})" if saved and saver.writers else ""
+        print(f"bench: {why}; the rows measured so far are {kept}{again}", file=sys.stderr)
+        return EXIT_INTERRUPTED.get(interrupted, 1)
     statuses = {str(row.status) for row in document.results}  # failed, diverged and timeout rows exit 1
     if not saved or statuses - {"ok", "unavailable"}:
         return 1

@@ -16,6 +16,10 @@ snapshots, the framework facts its process reported, and whether the user interr
   cluster, which gets its own copy of the data (checked against the run's) and measures
   the row in a fresh worker process there. Needs ``pip install 'bench-harness[ray]'``.
 
+An executor may also measure several rows at once (:class:`ConcurrentExecutor`: Ray, one
+row per node): the runner then hands it every row of the plan and takes them back as they
+finish, and still adds them to the document in the plan's order.
+
 Each executor class checks its own options (:meth:`ExecutorClass.check`) and is opened
 once per run (:meth:`ExecutorClass.open`); the runner knows no executor by name.
 """
@@ -23,7 +27,7 @@ once per run (:meth:`ExecutorClass.open`); the runner knows no executor by name.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -40,7 +44,8 @@ if TYPE_CHECKING:
     from bench.plugins import Registry
     from bench.settings import RunConfig
 
-__all__ = ["EXECUTORS", "Executor", "ExecutorClass", "Progress", "RowData", "RowJob", "RowOutcome", "executor_class"]
+__all__ = ["EXECUTORS", "ConcurrentExecutor", "Executor", "ExecutorClass", "Progress", "RowData", "RowJob",
+           "RowOutcome", "executor_class"]
 
 EXECUTORS: Mapping[str, str] = {
     "process": "bench.execute.worker:WorkerExecutor",
@@ -70,7 +75,8 @@ class RowOutcome:
     parameters: ParameterSnapshots = field(default_factory=ParameterSnapshots)
     environment: dict[str, str] = field(default_factory=dict)
     interrupted: str | None = None
-    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the user stopped the run during this row."""
+    """``"SIGINT"``, ``"SIGTERM"`` or ``"SIGHUP"`` when the user stopped the run during this row,
+    ``"cluster-lost"`` when the executor lost the machines that run the rows."""
 
 
 class Executor(Protocol):
@@ -89,6 +95,20 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Release what the executor holds (a cluster connection)."""
+        ...
+
+
+class ConcurrentExecutor(Executor, Protocol):
+    """An executor that measures several rows at once (optional: the runner uses
+    :meth:`run_rows` when an executor has it)."""
+
+    def run_rows(
+        self, items: Iterable[tuple[int, RowJob, RowData]], notify: Callable[[str], None] | None = None
+    ) -> Iterator[tuple[int, RowOutcome]]:
+        """Measure every ``(index, job, data)`` and yield ``(index, outcome)`` as each row
+        finishes, in any order. On an interrupt (or a lost cluster) it yields the rows that
+        were running with ``interrupted`` set and stops; rows that never started are not
+        yielded. ``notify`` hears a line as a row starts (and where) and finishes."""
         ...
 
 

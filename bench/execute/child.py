@@ -7,6 +7,10 @@ among the installed plugins, and measures the row, reporting over the pipe ``FD`
 no test labels (the prepared directory holds none): it leaves its predictions in the job
 directory for the parent to score (:func:`save_predictions`).
 
+``python -m bench.execute.child FD PARENT_PID JOB_DIR --prestart NAME`` is a worker started
+ahead of its row: it loads NAME's framework, then waits for ``go`` on stdin (:func:`prestart`).
+A worker leaves with ``os._exit`` right after its last report (:func:`exit_now`).
+
 ``python -m bench.execute.child FD PARENT_PID --list-devices NAME`` reports the devices a
 classifier can use, so that the parent never imports a framework to ask.
 
@@ -69,6 +73,16 @@ def measure_job(directory: Path, channel: Channel) -> int:
     channel.send("ready")
     environment: dict[str, str] = {}
     saved = False
+    memory = OwnMemory()
+    stop_group = document.get("stop_group")
+
+    def on_phase(phase: str) -> None:
+        nonlocal stop_group
+        memory.sample()
+        if stop_group is not None and phase != "load":  # setup begins: nothing else may run from now on
+            stop_early_worker(int(stop_group))
+            stop_group = None
+        channel.send("phase", phase=phase)
 
     def save(measured: Measured) -> None:
         nonlocal saved, environment
@@ -79,8 +93,9 @@ def measure_job(directory: Path, channel: Channel) -> int:
         saved = True
 
     def on_measured(measured: Measured) -> None:
+        memory.sample()
         save(measured)
-        channel.send("measured", row=measured.measurement.to_dict(), environment=environment,
+        channel.send("measured", row=memory.add_to(measured.measurement.to_dict()), environment=environment,
                      predictions=save_predictions(directory, measured.predictions))
 
     result = measure(
@@ -89,13 +104,14 @@ def measure_job(directory: Path, channel: Channel) -> int:
         dataset,
         schedule,
         progress=lambda steps: channel.send("progress", steps=steps),
-        on_phase=lambda phase: channel.send("phase", phase=phase),
+        on_phase=on_phase,
         on_measured=on_measured,
         score=False,
     )
     if not saved:
         save(result)
-    channel.send("done", row=result.measurement.to_dict(), environment=environment,
+    memory.sample()
+    channel.send("done", row=memory.add_to(result.measurement.to_dict()), environment=environment,
                  predictions=save_predictions(directory, result.predictions))
     return 0
 
@@ -112,6 +128,60 @@ def save_predictions(directory: Path, predictions: Predictions) -> dict[str, Any
     return {"steps": list(predictions.steps), "seconds": list(predictions.seconds), "final": predictions.final}
 
 
+def stop_early_worker(group: int, wait: float = 1.0) -> None:
+    """Stop the next row's worker, started ahead of its row (its process group), and wait
+    until the kernel says it is stopped (at most ``wait`` seconds); the parent lets it go
+    on at this row's ``close``. Gone already: nothing to do."""
+    import time
+
+    try:
+        os.killpg(group, signal.SIGSTOP)
+    except (ProcessLookupError, PermissionError):
+        return
+    end = time.perf_counter() + wait
+    while time.perf_counter() < end:
+        try:
+            state = Path(f"/proc/{group}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in ("T", "t", "Z", "X"):
+            return
+        time.sleep(0.0005)
+
+
+class OwnMemory:
+    """The largest of the process's own resident memory seen so far: anonymous pages
+    (heap, framework allocations) and shared memory, ``RssAnon + RssShmem`` in
+    ``/proc/self/status``, without the file pages it maps (``RssFile``: the prepared
+    dataset every row shares, and libraries). The kernel keeps no peak of it, so it is
+    sampled where the worker already reports (phase boundaries), never during a step."""
+
+    def __init__(self) -> None:
+        self.peak: int | None = None
+
+    def sample(self) -> None:
+        now = own_memory_bytes()
+        if now is not None and (self.peak is None or now > self.peak):
+            self.peak = now
+
+    def add_to(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "peak_own_memory_bytes": self.peak} if self.peak is not None else row
+
+
+def own_memory_bytes() -> int | None:
+    """``RssAnon + RssShmem`` of this process in bytes; ``None`` where ``/proc`` has no such lines."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    values = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("RssAnon", "RssShmem"):
+            values[key] = int(rest.split()[0]) * 1024  # kB
+    return sum(values.values()) if len(values) == 2 else None
+
+
 def list_devices(name: str, channel: Channel) -> int:
     from bench.plugins import installed_registry
 
@@ -119,6 +189,46 @@ def list_devices(name: str, channel: Channel) -> int:
     devices = spec.devices() if spec.devices is not None else ["cpu"]
     channel.send("devices", devices=[str(d) for d in devices])
     return 0
+
+
+def prestart(name: str, channel: Channel) -> None:
+    """A worker started ahead of its row (:class:`bench.execute.worker.WorkerPool`): load
+    the classifier's framework now (its ``factory()``, instance dropped), report
+    ``preloaded``, then wait on stdin for ``go`` (its ``job.json`` written) and measure.
+
+    A failure here is ignored: the row's own ``load`` phase meets and records it. While the
+    parent's current row trains and evaluates, the parent keeps this process stopped
+    (SIGSTOP), so nothing of it runs in a timed phase."""
+    import time
+
+    start = time.perf_counter()
+    try:
+        from bench.plugins import installed_registry
+
+        instance = installed_registry().get(name).factory()
+        del instance
+    except Exception:  # noqa: BLE001 - measured again, and recorded, in the row's load phase
+        pass
+    channel.send("preloaded", seconds=time.perf_counter() - start)
+    if sys.stdin.readline().strip() != "go":  # the parent went away or let the row go
+        exit_now(0)
+
+
+def _prestarted(name: str, directory: Path, channel: Channel) -> int:
+    prestart(name, channel)
+    return measure_job(directory, channel)
+
+
+def exit_now(code: int) -> None:
+    """Leave at once once every report is written: the files are closed and the pipe's lines
+    sent, so the interpreter's own shutdown (about a second for a process that imported
+    TensorFlow) is work nobody waits for."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code)
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -143,8 +253,12 @@ def main(argv: list[str]) -> int:
     elif len(argv) == 3:
         directory = Path(argv[2])
         task = lambda: measure_job(directory, channel)  # noqa: E731 - bound once the channel is open
+    elif len(argv) == 5 and argv[3] == "--prestart":
+        directory, name = Path(argv[2]), argv[4]
+        task = lambda: _prestarted(name, directory, channel)  # noqa: E731 - bound once the channel is open
     else:
-        print("usage: python -m bench.execute.child FD PARENT_PID (JOB_DIR | --list-devices NAME)", file=sys.stderr)
+        print("usage: python -m bench.execute.child FD PARENT_PID (JOB_DIR [--prestart NAME] | --list-devices NAME)",
+              file=sys.stderr)
         return 2
     die_with_parent(int(argv[1]))
     channel = Channel(int(argv[0]))
@@ -158,4 +272,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    exit_now(main(sys.argv[1:]))

@@ -32,6 +32,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -76,6 +77,11 @@ class WorkerExecutor:
     python: str = sys.executable
     env: dict[str, str] | None = None
     devices_timeout: float = DEVICES_TIMEOUT_SECONDS
+    prestart: bool = True
+    """Start the next row's worker while this row loads (see :class:`WorkerPool`)."""
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    """Seconds the parent spent on rows outside their workers' own phases, for the timeline."""
+    _pool: WorkerPool | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def check(cls, config: RunConfig) -> None:
@@ -88,16 +94,38 @@ class WorkerExecutor:
         limit = DEVICES_TIMEOUT_SECONDS if config.timeout is None else min(DEVICES_TIMEOUT_SECONDS, config.timeout)
         return cls(devices_timeout=limit)
 
+    def prepare(self, upcoming: list[str]) -> None:
+        """The classifiers of the rows that come next, in order: the first one's worker is
+        started during the next row's untimed start (:class:`WorkerPool`)."""
+        if self.prestart:
+            self.pool().upcoming = list(upcoming)
+
+    def pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = WorkerPool(self)
+        return self._pool
+
     def run_row(self, job: RowJob, data: RowData, progress: Progress | None = None) -> RowOutcome:
         if data.prepared is None:
             raise UsageError("a worker process needs the prepared copy of the data")
         reaper.become_subreaper()
+        pool = self.pool()
+        started = time.perf_counter()
+        spare = pool.take(job.classifier)
         with reaper.row_directory() as directory:
-            return _Worker(self, job, data.prepared, Path(directory), progress, data.dataset.test_labels,
-                           data.dataset.num_classes).run()
+            worker = _Worker(self, job, data.prepared, spare.directory if spare else Path(directory), progress,
+                             data.dataset.test_labels, data.dataset.num_classes)
+            outcome = worker.run(spare)
+            if spare is not None:
+                spare.cleanup()
+        inside = (worker.ready_seconds or 0.0) + (outcome.measurement.wall_seconds or 0.0)
+        self.phases.append(("worker exit, reading its report and snapshots (parent)",
+                            max(0.0, time.perf_counter() - started - inside)))
+        return outcome
 
     def close(self) -> None:
-        pass
+        if self._pool is not None:
+            self._pool.close()
 
     def list_devices(self, spec: ClassifierSpec) -> list[str]:
         """Ask a worker: listing a framework's devices imports it, which the parent never does."""
@@ -191,27 +219,32 @@ class _Worker:
     evaluations: Any = None
     """The worker's description of ``predictions.npy`` (steps and seconds of each evaluation)."""
 
-    def run(self) -> RowOutcome:
-        self._write_job()
+    def run(self, spare: _Spare | None = None) -> RowOutcome:
+        pool = self.executor.pool()
+        pool.start_next()  # before the children are listed: the next row's worker is no leftover of this one
+        self._write_job(pool.spare.proc.pid if pool.spare is not None else None)
         before = reaper.children()
         oom_kills = _oom_kills()
-        read, write = os.pipe()
         started = time.perf_counter()
-        try:
-            with open(self.directory / OUTPUT_FILE, "wb") as output:
-                proc = subprocess.Popen(
-                    [self.executor.python, "-m", "bench.execute.child", str(write), str(os.getpid()),
-                     str(self.directory)],
-                    pass_fds=[write],
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    env=self.executor.env,
-                )
-        finally:
-            os.close(write)
-        (self.directory / reaper.GROUP_FILE).write_text(str(proc.pid))
+        if spare is not None:
+            proc, read = spare.go()
+        else:
+            read, write = os.pipe()
+            try:
+                with open(self.directory / OUTPUT_FILE, "wb") as output:
+                    proc = subprocess.Popen(
+                        [self.executor.python, "-m", "bench.execute.child", str(write), str(os.getpid()),
+                         str(self.directory)],
+                        pass_fds=[write],
+                        stdin=subprocess.DEVNULL,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        env=self.executor.env,
+                    )
+            finally:
+                os.close(write)
+            (self.directory / reaper.GROUP_FILE).write_text(str(proc.pid))
         previous = _catch_signals(self._on_signal)
         try:
             outcome = self._follow(proc, read, started)
@@ -220,7 +253,12 @@ class _Worker:
             os.close(read)
             self.killed += reaper.kill_leftovers(proc.pid, before | {proc.pid})
             _kill_group(proc)
-        return self._finish(outcome, proc, oom_kills)
+            pool.resume()
+        outcome = self._finish(outcome, proc, oom_kills)
+        overlap = pool.overlap_seconds()
+        if overlap is not None:
+            outcome = replace(outcome, measurement=replace(outcome.measurement, load_overlapped_seconds=overlap))
+        return outcome
 
     def _finish(self, outcome: RowOutcome, proc: subprocess.Popen[bytes], oom_kills: int | None) -> RowOutcome:
         """The row with what bench had to kill, the worker's output, and an out-of-memory diagnosis."""
@@ -238,8 +276,8 @@ class _Worker:
         if self.signal_received is None:
             self.signal_received = signum
 
-    def _write_job(self) -> None:
-        job = {"job": self.job.to_dict(), "prepared": str(self.prepared)}
+    def _write_job(self, stop_group: int | None = None) -> None:
+        job = {"job": self.job.to_dict(), "prepared": str(self.prepared), "stop_group": stop_group}
         (self.directory / "job.json").write_text(json.dumps(job))
 
     def _follow(self, proc: subprocess.Popen[bytes], read: int, started: float) -> RowOutcome:
@@ -336,6 +374,7 @@ class _Worker:
             elif event == "phase":
                 self.phase = str(message.get("phase"))
                 self.observed.phase(self.phase, time.perf_counter())
+                self.executor.pool().on_phase(self.phase)
             elif event == "progress":
                 steps = int(message.get("steps", 0))
                 self.steps += steps
@@ -399,6 +438,169 @@ class _Worker:
         if path.is_symlink() or not path.is_file():
             raise SnapshotError(f"{path.name} is not a regular file")
         return load_snapshot(path)
+
+
+class WorkerPool:
+    """At most one worker started ahead of its row, and what keeps it out of timed phases.
+
+    While row N's worker starts and loads its framework (nothing timed for steps/s), the
+    worker of row N+1 starts too: a fresh interpreter that imports bench and loads its
+    classifier's framework, then waits for its job (``--prestart``, see
+    :func:`bench.execute.child.prestart`). From row N's ``setup`` (before its first step)
+    until its ``close``, the spare's whole process group is stopped (SIGSTOP): row N's
+    worker stops it itself, and waits until it is stopped, before its setup begins (its
+    ``job.json`` names the group), and the parent lets it go on at row N's ``close``; so
+    nothing of it runs while row N's steps and evaluation are timed. The seconds it ran at the
+    same time as row N's own start and load are reported as an overlapped phase, apart
+    from the timeline's total, and row N+1's own worker start counts only what was left.
+    """
+
+    GATED = ("setup", "placement", "training", "evaluation")
+    """Row phases during which the spare is stopped."""
+
+    def __init__(self, executor: WorkerExecutor) -> None:
+        self.executor = executor
+        self.upcoming: list[str] = []
+        self.spare: _Spare | None = None
+        self._overlap: float | None = None
+        """Seconds the spare ran alongside the current row before that row's setup."""
+
+    def start_next(self) -> None:
+        """Start the worker of the next row (once its classifier is known)."""
+        self._overlap = None
+        if self.spare is not None or not self.upcoming:
+            return
+        name = self.upcoming.pop(0)
+        try:
+            self.spare = _Spare.start(self.executor, name)
+        except OSError:  # no pre-start: the row starts its own worker as before
+            self.spare = None
+
+    def overlap_seconds(self) -> float | None:
+        """Seconds the spare ran alongside the current row's start and load (``None``: no spare)."""
+        if self._overlap is None and self.spare is not None:
+            self._overlap = self.spare.ran_seconds()
+        return self._overlap
+
+    def take(self, classifier: str) -> _Spare | None:
+        """The spare for a row of ``classifier``, if one is alive and waiting for it."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        spare.resume()
+        if spare.classifier != classifier or spare.proc.poll() is not None:
+            spare.discard()
+            return None
+        self.executor.phases.append(
+            ("next rows' workers started and their frameworks loaded early (overlapped)", spare.ran_seconds()))
+        return spare
+
+    def on_phase(self, phase: str) -> None:
+        if self.spare is None:
+            return
+        if phase in self.GATED:
+            if self._overlap is None:
+                self._overlap = self.spare.ran_seconds()
+            self.spare.pause()
+        else:
+            self.spare.resume()
+
+    def resume(self) -> None:
+        if self.spare is not None:
+            self.spare.resume()
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.discard()
+            self.spare = None
+
+
+@dataclass
+class _Spare:
+    """A worker started ahead of its row, waiting on stdin for ``go``."""
+
+    classifier: str
+    proc: subprocess.Popen[bytes]
+    read: int
+    temporary: tempfile.TemporaryDirectory[str]
+    started: float
+    paused_since: float | None = None
+    paused_seconds: float = 0.0
+
+    @classmethod
+    def start(cls, executor: WorkerExecutor, classifier: str) -> _Spare:
+        temporary = reaper.row_directory()
+        read, write = os.pipe()
+        try:
+            with open(Path(temporary.name) / OUTPUT_FILE, "wb") as output:
+                proc = subprocess.Popen(
+                    [executor.python, "-m", "bench.execute.child", str(write), str(os.getpid()), temporary.name,
+                     "--prestart", classifier],
+                    pass_fds=[write],
+                    stdin=subprocess.PIPE,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=executor.env,
+                )
+        except OSError:
+            os.close(read)
+            temporary.cleanup()
+            raise
+        finally:
+            os.close(write)
+        (Path(temporary.name) / reaper.GROUP_FILE).write_text(str(proc.pid))
+        return cls(classifier, proc, read, temporary, time.perf_counter())
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.temporary.name)
+
+    def pause(self) -> None:
+        if self.paused_since is None and self.proc.poll() is None:
+            _signal_group(self.proc, signal.SIGSTOP)
+            self.paused_since = time.perf_counter()
+
+    def resume(self) -> None:
+        if self.paused_since is not None:
+            _signal_group(self.proc, signal.SIGCONT)
+            self.paused_seconds += time.perf_counter() - self.paused_since
+            self.paused_since = None
+
+    def ran_seconds(self) -> float:
+        """Seconds it was running (not stopped) since it started."""
+        return max(0.0, time.perf_counter() - self.started - self.paused_seconds)
+
+    def go(self) -> tuple[subprocess.Popen[bytes], int]:
+        """Its job is written: let it measure the row. The process and its pipe's read end."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+        except OSError:  # it died waiting: the row records how
+            pass
+        return self.proc, self.read
+
+    def discard(self) -> None:
+        self.resume()
+        _kill_group(self.proc)
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        os.close(self.read)
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        self.temporary.cleanup()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _parse_lines(text: bytes) -> list[dict[str, Any]]:

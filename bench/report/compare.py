@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bench.report.table import percent, rate_cell
+from bench.report.table import node_label, percent, rate_cell
 from bench.report.text import (
     DEFAULT_FORMAT,
     WRAPPING_FORMATS,
@@ -30,7 +30,7 @@ JSON = "json"
 
 
 COMPARE_HEADERS = ["row", "A steps/s", "B steps/s", "B/A", "95% CI", "p", "verdict", "A acc %", "B acc %", "B-A pts"]
-LEFT_OUT_FIRST = ("B-A pts", "B acc %", "A acc %", "p", "95% CI")
+LEFT_OUT_FIRST = ("B-A pts", "B acc %", "A acc %", "p", "95% CI", "node A", "node B")
 """The columns left out, in this order, while the table is wider than the terminal (the
 summary lines under it still give each pair's verdicts)."""
 
@@ -41,12 +41,19 @@ def compare_table(comparisons: Sequence[RowComparison], fmt: str = DEFAULT_FORMA
     accuracy in A and B; as many columns as fit ``width`` (the terminal's when ``None``; 0:
     all). A row's note (only in one run, say) goes on a line of its own under the table."""
     body, notes = [], []
+    headers = list(COMPARE_HEADERS)
+    nodes = any(row is not None and row.node for c in comparisons for row in (c.baseline, c.candidate))
+    if nodes:  # rows measured on Ray nodes: where each side ran
+        headers[1:1] = ["node A", "node B"]
     for c in comparisons:
         aa = c.baseline.test_accuracy if c.baseline else None
         ab = c.candidate.test_accuracy if c.candidate else None
         test = c.test
+        where = [node_label(c.baseline.node if c.baseline else None),
+                 node_label(c.candidate.node if c.candidate else None)] if nodes else []
         body.append([
             safe_text(c.label),
+            *[safe_text(w) for w in where],
             _rate(c.baseline),
             _rate(c.candidate),
             num(c.ratio, 3),
@@ -60,7 +67,7 @@ def compare_table(comparisons: Sequence[RowComparison], fmt: str = DEFAULT_FORMA
         if c.note:
             notes.append(wrap(f"  {safe_text(c.label)}: {safe_text(c.note)}", width))
     limit = terminal_width() if width is None else width
-    headers = list(COMPARE_HEADERS)
+    full = list(headers)
     text = fitted_table(body, headers, fmt, flexible=[0], width=limit, narrowest=10)
     for name in LEFT_OUT_FIRST:
         if limit <= 0 or text_width(text) <= limit or fmt not in WRAPPING_FORMATS:
@@ -69,7 +76,7 @@ def compare_table(comparisons: Sequence[RowComparison], fmt: str = DEFAULT_FORMA
         headers = [headers[i] for i in keep]
         body = [[row[i] for i in keep] for row in body]
         text = fitted_table(body, headers, fmt, flexible=[0], width=limit, narrowest=10)
-    left_out = [name for name in COMPARE_HEADERS if name not in headers]
+    left_out = [name for name in full if name not in headers]
     if left_out:
         notes.insert(0, wrap(f"({', '.join(left_out)} left out to fit the terminal; COLUMNS=200 shows them)", width))
     return "\n".join([text, *notes])

@@ -62,7 +62,7 @@ def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, a
         for key in (
             "steps_per_second", "steps_completed", "first_step_seconds", "setup_seconds", "eval_seconds",
             "test_accuracy", "final_loss", "roofline_fraction", "plugin_version", "distribution",
-            "peak_host_memory_bytes", "peak_device_memory_bytes",
+            "peak_host_memory_bytes", "peak_own_memory_bytes", "peak_device_memory_bytes",
         )
         if getattr(row, key) is not None
     }
@@ -80,6 +80,12 @@ def _benchmark(row: Row, document: RunDocument, dataset: str, batch_size: Any, a
     )
     if row.params:
         extra["params"] = row.params
+    if row.node:
+        from bench.report.table import node_label
+
+        extra["node"] = node_label(row.node)
+        extra["node_machine"] = {key: (row.node.get("machine") or {}).get(key)
+                                 for key in ("hostname", "cpu", "cpu_count_logical")}
     if row.settings:
         extra["settings"] = row.settings
     data = stats.as_pytest_benchmark()

@@ -166,6 +166,11 @@ ROW_PHASES = (
 )
 
 
+LOAD_ALONGSIDE = "load, while the next row's worker started alongside"
+"""A row's load phase when a worker started ahead of its row ran at the same time (its
+figure may be the slower for it; ``load_overlapped_seconds`` says for how long at most)."""
+
+
 def row_phases(row: Row, label: str | None = None) -> list[tuple[str, float]]:
     """Where one row's time went, phase by phase (each phase named ``label: phase``)."""
     steady = None
@@ -177,7 +182,8 @@ def row_phases(row: Row, label: str | None = None) -> list[tuple[str, float]]:
         row.close_seconds,
     ], strict=False))  # the last phase, bookkeeping, is derived below
     label = label_of(row) if label is None else label
-    phases = [(f"{label}: {name}", seconds) for name, seconds in parts if seconds is not None]
+    phases = [(f"{label}: {LOAD_ALONGSIDE if name == 'load' and row.load_overlapped_seconds else name}", seconds)
+              for name, seconds in parts if seconds is not None]
     if row.wall_seconds is not None:
         inside = sum(s for name, s in parts[1:] if s is not None)
         phases.append((f"{label}: {ROW_PHASES[-1]}", max(0.0, row.wall_seconds - inside)))
@@ -195,24 +201,36 @@ def timeline(document: RunDocument) -> list[tuple[str, float]]:
     if not varying_of(document.results):
         return [*document.timeline, *(phase for row in document.results for phase in row_phases(row))]
     measured = [row for row in document.results if row.wall_seconds is not None]
-    totals = dict.fromkeys(ROW_PHASES, 0.0)
+    totals = dict.fromkeys((*ROW_PHASES[:2], LOAD_ALONGSIDE, *ROW_PHASES[2:]), 0.0)
     present: set[str] = set()
     for row in measured:
         for label, seconds in row_phases(row, ""):
-            totals[label[2:]] += seconds
+            totals[label[2:]] = totals.get(label[2:], 0.0) + seconds
             present.add(label[2:])
     totals = {name: seconds for name, seconds in totals.items() if name in present}
     count = f"{len(measured)} rows" if len(measured) != 1 else "1 row"
     return [*document.timeline, *((f"{count}: {name}", seconds) for name, seconds in totals.items())]
 
 
+OVERLAPPED = "(overlapped)"
+"""The end of a timeline phase that ran alongside others (a worker started ahead of its row)."""
+
+
+def overlapped(label: str) -> bool:
+    """Whether the timeline phase ``label`` ran at the same time as the phases around it."""
+    return label.endswith(OVERLAPPED)
+
+
 def timeline_table(document: RunDocument, fmt: str = DEFAULT_FORMAT, *, width: int | None = None) -> str:
     """Where each second of the process went, with each phase's share (the phases' names
     wrap to fit ``width``, the terminal's when ``None``)."""
     phases = timeline(document)
-    total = sum(seconds for _, seconds in phases)  # huge values give inf (shown as "-"), never an error
+    # huge values give inf (shown as "-"), never an error; an overlapped phase ran at the
+    # same time as others, so it is shown but not added to the total (which stays the wall time)
+    total = sum(seconds for label, seconds in phases if not overlapped(label))
     finite = math.isfinite(total)
     body = [[safe_text(label), num(seconds, 3),
+             "-" if overlapped(label) else
              num(100 * seconds / total if finite and total > 0 else (0.0 if finite else None), 1)]
             for label, seconds in phases]
     body.append(["total measured", num(total, 3), "100.0" if finite else "-"])

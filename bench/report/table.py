@@ -7,8 +7,9 @@ them all, ``--columns`` picks them, as pytest-benchmark's ``--benchmark-columns`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tabulate import tabulate, tabulate_formats
 
@@ -50,6 +51,20 @@ def _credited(cell: Callable[[Row], str]) -> Callable[[Row, bool], str]:
     return show
 
 
+def node_label(node: Mapping[str, Any] | None) -> str:
+    """Where a row ran (``--executor ray``): ``host/1a2b3c`` (the host and the start of its
+    Ray node id, which tells apart nodes of one machine); ``-`` for a row of this machine."""
+    if not node:
+        return "-"
+    host = str(node.get("hostname") or node.get("ray_node_ip") or "?")
+    node_id = str(node.get("ray_node_id") or "")
+    return f"{host}/{node_id[:6]}" if node_id else host
+
+
+NODE = Column("node", "node", 1, lambda r, _: safe_text(node_label(r.node)))
+"""Shown (beside the identity) when any row ran on a node of a cluster."""
+
+
 def _parity(attribute: str) -> Callable[[Row, bool], str]:
     return lambda row, ref: "ref" if ref else sci(getattr(row, attribute))
 
@@ -63,6 +78,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("wall", "wall s", 2, lambda r, _: num(r.wall_seconds, 2)),
     Column("parity", "@{parity}", 2, _parity("parity_max_abs_diff")),
     Column("roofline", "% roof", 3, _credited(lambda r: num(scaled(r.roofline_fraction, 100), 0))),
+    Column("own_memory", "own MiB", 3, lambda r, _: mib(r.peak_own_memory_bytes)),
     Column("host_memory", "host MiB", 3, lambda r, _: mib(r.peak_host_memory_bytes)),
     Column("device_memory", "dev MiB", 4, lambda r, _: mib(r.peak_device_memory_bytes)),
     Column("first_step", "1st step s", 4, lambda r, _: num(r.first_step_seconds, 3)),
@@ -76,7 +92,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 TO_TARGET = "to_target"
 """The column key of the two time-to-accuracy columns (``--target-accuracy``)."""
-COLUMN_KEYS = (*(column.key for column in COLUMNS), TO_TARGET)
+COLUMN_KEYS = (*(column.key for column in COLUMNS), NODE.key, TO_TARGET)
 SETTING_HEADERS = {"batch_size": "batch", "steps_per_call": "k/call", "learning_rate": "lr"}
 """Short headers for a sweep's setting columns (the others: the setting's name)."""
 NOT_REACHED = "not reached"
@@ -128,12 +144,15 @@ def results_table(
     refs = {id(row) for row in references(document)}
     targets = _target_columns(document) if any(r.target_accuracy is not None for r in document.results) else []
     if columns:
-        chosen = [c for key in columns for c in (targets if key == TO_TARGET else COLUMNS)
+        chosen = [c for key in columns for c in (targets if key == TO_TARGET else (*COLUMNS, NODE))
                   if key == TO_TARGET or c.key == key]
     else:
         chosen = list(COLUMNS)
         at = next((i + 1 for i, c in enumerate(chosen) if c.key == "steps_per_second"), len(chosen))
         chosen[at:at] = targets
+        if any(row.node for row in document.results):
+            at = next(i + 1 for i, c in enumerate(chosen) if c.key == "status")
+            chosen[at:at] = [NODE]
     settings = [_setting_column(key) for key in varying_of(document.results)]
     at = max((i + 1 for i, c in enumerate(chosen) if c.key in ("plugin", "device", "status")), default=0)
     chosen[at:at] = settings  # a sweep's axes beside each row's identity

@@ -55,18 +55,33 @@ class ParityReferences:
     :func:`parity_key`, with the reference's position in the document."""
 
     snapshots: dict[ParityKey, tuple[int, ParameterSnapshots]] = field(default_factory=dict)
+    without: set[str | None] = field(default_factory=set)
+    """Schedules whose reference rows' snapshots are gone (rows kept from an earlier run,
+    ``--resume``): their new rows get no parity figures rather than a wrong reference."""
 
     def compare(self, row: Row, parameters: ParameterSnapshots,
                 position: int = 0) -> tuple[float | None, float | None, int | None]:
         """The row's differences from its reference (itself, when it is the first ok row of
         its schedule with these parameter names and shapes) and the reference's position
         (``position`` is the row's own)."""
-        key = parity_key(row, parameters) if row.ok else None
+        key = parity_key(row, parameters) if row.ok and row.schedule_sha256 not in self.without else None
         if key is None:
             return None, None, None
         at, reference = self.snapshots.setdefault(key, (position, parameters))
         return (max_abs_diff(reference.at_parity, parameters.at_parity),
                 max_abs_diff(reference.final, parameters.final), at)
+
+    def release(self, schedule_sha256: str | None) -> None:
+        """Forget the references of a schedule no later row trains on."""
+        for key in [key for key in self.snapshots if key[0] == schedule_sha256]:
+            del self.snapshots[key]
+
+    def nbytes(self) -> int:
+        """The bytes of the parameter arrays kept."""
+        return sum(int(np.asarray(value).nbytes)
+                   for _, snapshots in self.snapshots.values()
+                   for params in (snapshots.at_parity, snapshots.final) if params
+                   for value in params.values())
 
 
 def analyse(row: Row, parameters: ParameterSnapshots, references: ParityReferences, document: RunDocument) -> Row:
@@ -123,10 +138,16 @@ def roofline_rating(row: Row, document: RunDocument) -> dict[str, Any]:
 
     if not document.roofline:
         return {}
-    if row.node is not None:  # measured on another machine than these ceilings
-        return {"roofline_reason": "ran on another node than the ceilings were measured on"}
-    entry = document.ceilings_for(row.device, row.settings.get("threads", document.RUN_THREADS))
-    ceilings = Ceilings.from_dict(entry) if entry else None
+    if row.node is not None:  # measured on a node: rated against that node's own ceilings
+        entry = (row.node.get("ceilings") or {}).get("cpu") if row.device == "cpu" else None
+        if not entry:
+            return {"roofline_reason": "ran on a node that returned no ceilings of its own"}
+    else:
+        entry = document.ceilings_for(row.device, row.settings.get("threads", document.RUN_THREADS))
+    try:
+        ceilings = Ceilings.from_dict(entry) if entry else None
+    except (KeyError, TypeError, ValueError):
+        return {"roofline_reason": "the ceilings of the node it ran on are malformed"}
     work = None if row.flops_per_step is None or row.bytes_per_step is None else StepWork(
         row.flops_per_step, row.bytes_per_step)
     rating = roofline.rate(row.steps_per_second if row.ok else None, work, ceilings)

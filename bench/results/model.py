@@ -155,6 +155,16 @@ class Measurement:
     load, setup and placement not. ``None``: not reached."""
     peak_host_memory_bytes: int | None = field(default=None, metadata=COUNT)
     """Peak resident set of the row's process (with ``--isolation none``, bench's own so far)."""
+    peak_own_memory_bytes: int | None = field(default=None, metadata=COUNT)
+    """``process`` isolation: the row's own memory, apart from files it maps (the prepared
+    dataset, which every row shares, and libraries): the largest ``RssAnon + RssShmem`` of
+    the worker (``/proc/self/status``), sampled as each phase begins and once training
+    and evaluation are done; Linux only."""
+    load_overlapped_seconds: float | None = field(default=None, metadata=SECONDS)
+    """``process`` isolation: seconds of this row's worker start and load during which the
+    next row's worker, started ahead of its row, was starting too (at most: it may have
+    finished its own load sooner), so that its load figure may be the slower for it;
+    never during setup, steps or evaluation. ``None``: nothing ran alongside."""
     peak_device_memory_bytes: int | None = field(default=None, metadata=COUNT)
     """Peak memory the framework allocated on the row's device, where it can tell."""
     compiled_flops_per_step: float | None = field(default=None, metadata=COUNT)
@@ -320,13 +330,14 @@ SAVED_ORDER = (
     "parity_reference",
     "roofline_fraction", "attainable_steps_per_second", "roofline_bound", "roofline_reason",
     "compiled_flops_per_step", "compiled_bytes_per_step", "peak_host_memory_bytes", "peak_device_memory_bytes",
-    "flops_per_step", "bytes_per_step", "eval_every", "eval_during_training_seconds", "accuracy_curve",
+    "peak_own_memory_bytes", "load_overlapped_seconds", "flops_per_step", "bytes_per_step", "eval_every",
+    "eval_during_training_seconds", "accuracy_curve",
     "target_accuracy", "steps_to_target", "time_to_target_seconds", "schedule_sha256", "settings", "params",
     "plugin_version", "distribution", "environment", "load_average", "others_cpu_seconds", "own_cpu_seconds",
     "active_threads", "involuntary_switches", "noise_window_seconds", "cpu_count", "node", "killed_after_row",
     "output_tail",
 )
-"""A saved row's keys, in the order schema 2 has always written them."""
+"""A saved row's keys, in the order schema 2 writes them."""
 _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
 
 

@@ -179,10 +179,9 @@ def test_a_thread_left_running_cannot_hold_the_run_open(hostile) -> None:
     assert proc.returncode == 0, proc.stderr
     thread_row, numpy_row = _rows(hostile)
     assert thread_row["status"] == "ok" and numpy_row["status"] == "ok"
-    [note] = thread_row["killed_after_row"]
-    assert "did not exit within 5 s of its report" in note
-    assert "killed after the row" in proc.stdout
-    assert "killed_after_row" not in numpy_row
+    # The worker leaves with os._exit after its last report: the thread ends with it, and
+    # nothing is left for bench to kill (no wait for the exit grace either).
+    assert "killed_after_row" not in thread_row and "killed_after_row" not in numpy_row
     assert _row_directories(hostile) == []
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from bench.dataset import Dataset
 from bench.dataset.provide import DataSettings, provide_data  # DataSettings: re-exported, it lived here
-from bench.errors import BenchError
+from bench.errors import BenchError, DataError
 from bench.execute import RowData
 from bench.job import RowJob
 from bench.measure import Progress
@@ -77,7 +77,12 @@ def prepared_copy(settings: DataSettings) -> tuple[Path, dict[str, Any]]:
     load through :func:`bench.dataset.load_dataset` (verify, download if missing, preprocess)
     and write a copy, rebuilding a damaged one (``note`` in the facts says so).
     """
-    provided = provide_data(settings)
+    try:
+        provided = provide_data(settings)
+    except DataError as exc:  # the node's own data: not this run's --data-dir
+        where = "--ray-data-dir" if settings.data_dir else "the node's $BENCH_DATA_DIR, or --ray-data-dir"
+        raise DataError(f"{str(exc).replace('--data-dir', '--ray-data-dir')} (on this node; set {where})"
+                        ) from None
     assert provided.prepared is not None  # asked for (prepare=True)
     copy = provided.prepared
     if provided.reused:
@@ -115,6 +120,36 @@ def check_copy(copy: Path, expected: str) -> Dataset:
     return dataset
 
 
+def check_version(expected: Mapping[str, Any] | None) -> None:
+    """Raise :class:`NodeError` unless this node's bench is the run's (version, and git
+    commit when both know theirs)."""
+    if not expected:
+        return
+    import bench
+    from bench.machine import git_commit
+
+    here = {"version": bench.__version__, "git_commit": git_commit()}
+    differs = here["version"] != expected.get("version") or (
+        here["git_commit"] and expected.get("git_commit") and here["git_commit"] != expected["git_commit"])
+    if differs:
+        def show(facts: Mapping[str, Any]) -> str:
+            commit = facts.get("git_commit")
+            return f"{facts.get('version')}" + (f" (commit {str(commit)[:12]})" if commit else "")
+
+        raise NodeError(f"bench on this node is {show(here)}, the run's is {show(expected)}: install the same bench "
+                        f"on every node (or submit the run with `ray job submit --working-dir .`)")
+
+
+def node_ceilings(threads: int | None) -> dict[str, Any] | None:
+    """This node's CPU ceilings with ``threads`` (measured once, then from the node's cache)."""
+    from bench.roofline import cpu_ceilings
+
+    try:
+        return cpu_ceilings(threads).as_dict()
+    except Exception:  # noqa: BLE001 - an optional figure must not fail the row
+        return None
+
+
 def node_device(device: str) -> str:
     """The device name on the node: a GPU row sees only the one GPU it was given, as ``gpu:0``."""
     return "gpu:0" if device.startswith("gpu") else device
@@ -132,6 +167,7 @@ def run_request(
     from bench.plugins import installed_registry
 
     started = time.perf_counter()
+    check_version(request.get("bench"))
     settings = DataSettings(**request["data"])
     copy, data_facts = prepared_copy(settings)
     dataset = check_copy(copy, request["data_sha256"])
@@ -148,7 +184,9 @@ def run_request(
     device = node_device(job.device)
     local_job = replace(job, device=device, setup=replace(job.setup, device=device))
     outcome = WorkerExecutor(env=env).run_row(local_job, RowData(dataset, copy, settings), progress)
+    ceilings = node_ceilings(job.setup.threads) if request.get("roofline") and device == "cpu" else None
     return {
+        "ceilings": ceilings,
         "row": outcome.measurement.to_dict(),
         "params_at_parity": outcome.parameters.at_parity,
         "params_final": outcome.parameters.final,

@@ -178,6 +178,25 @@ def test_rows_stream_back_and_a_node_times_one_row_at_a_time(cluster, synthetic)
                         or second.node["finished_at"] <= first.node["started_at"])
 
 
+def test_run_rows_measures_one_row_per_node_at_once_and_yields_each_with_its_index(cluster, synthetic):
+    rows = _executor(cluster, synthetic, steps=300)
+    lines: list[str] = []
+    found = dict(rows.executor.run_rows(((i, rows.job(), rows.data) for i in (3, 5, 7, 9)), lines.append))
+    assert sorted(found) == [3, 5, 7, 9]
+    measured = [outcome.measurement for outcome in found.values()]
+    assert all(m.status == OK for m in measured), [m.error for m in measured]
+    assert all(m.loss_curve == measured[0].loss_curve for m in measured)  # the same row four times
+    spans = [(m.node["ray_node_id"], m.node["started_at"], m.node["finished_at"]) for m in measured]
+    assert len({node for node, _, _ in spans}) == 2
+    for a in spans:
+        for b in spans:
+            if a is not b and a[0] == b[0]:
+                assert a[2] <= b[1] or b[2] <= a[1]  # a node times one row at a time
+    assert any(a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in spans for b in spans)  # both nodes at once
+    assert all(h.options["num_cpus"] == 1 for h in rows.executor._handles)  # the whole (one-CPU) node
+    assert sum("started on node" in line for line in lines) == 4 and any("(4 of 4 done)" in line for line in lines)
+
+
 def test_ray_listens_on_loopback_only(cluster, synthetic):
     import psutil
 
@@ -341,6 +360,7 @@ def test_a_sweep_of_twelve_rows_on_the_cluster_matches_the_local_sweep(cluster, 
               "--results-dir", str(tmp_path / "r")]
     assert main([*common, "--executor", "ray", "--ray-address", cluster.address, "--output",
                  str(tmp_path / "ray.json")]) == 0
+    shown = capsys.readouterr()
     assert main([*common, "--output", str(tmp_path / "local.json")]) == 0
     capsys.readouterr()
     remote, local = load_run(tmp_path / "ray.json"), load_run(tmp_path / "local.json")
@@ -349,3 +369,10 @@ def test_a_sweep_of_twelve_rows_on_the_cluster_matches_the_local_sweep(cluster, 
         assert a.settings == b.settings and a.schedule_sha256 == b.schedule_sha256
         assert a.status == b.status == OK and a.loss_curve == b.loss_curve and a.test_accuracy == b.test_accuracy
         assert a.node is not None and b.node is None
+    spans = [(r.node["ray_node_id"], r.node["started_at"], r.node["finished_at"]) for r in remote.results]
+    assert any(a[0] != b[0] and a[1] < b[2] and b[1] < a[2] for a in spans for b in spans)  # rows in parallel
+    timeline = [label for label, _ in remote.timeline]
+    assert sum(label.startswith("data on node ") for label in timeline) == 2  # each node's own preparation
+    assert sum(label.startswith("data: digest") for label in timeline) == 1  # one line, however many seeds
+    header = next(line for line in shown.out.splitlines() if line.startswith("plugin"))
+    assert "node" in header.split()

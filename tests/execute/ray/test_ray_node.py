@@ -96,3 +96,25 @@ def test_the_digest_sees_every_array(synthetic):
     assert content_digest(replace(synthetic, test_labels=labels)) != base
     assert content_digest(replace(synthetic, train_images=synthetic.train_images.astype("float64"))) != base
     assert content_digest(replace(synthetic)) == base
+
+
+def test_another_bench_on_the_node_is_a_clear_row_error(cache, synthetic):
+    import bench
+    from bench.machine import git_commit
+
+    request, _, _ = _request(synthetic, bench={"version": "0.0.1", "git_commit": None})
+    with pytest.raises(NodeError, match=rf"bench on this node is {bench.__version__}.*the run's is 0.0.1: install"):
+        run_request(request)
+    request, _, _ = _request(synthetic, bench={"version": bench.__version__, "git_commit": "f" * 40})
+    if git_commit() is not None:
+        with pytest.raises(NodeError, match=r"the run's is .* \(commit ffffffffffff\)"):
+            run_request(request)
+
+
+def test_a_node_without_cifar10_names_the_node_s_data_options(cache, tmp_path):
+    from bench.errors import DataError
+    from bench.execute.ray.node import prepared_copy
+
+    with pytest.raises(DataError) as raised:
+        prepared_copy(DataSettings(dataset="cifar10", data_dir=str(tmp_path / "none"), offline=True))
+    assert "on this node; set --ray-data-dir" in str(raised.value) and " --data-dir" not in str(raised.value)
