@@ -28,7 +28,7 @@ def test_the_noise_probe_records_how_busy_the_machine_was_around_training():
         pass
     row = SimpleNamespace()
     probe.fill(row)
-    assert row.noise_window_seconds >= 0.2 and row.cpu_count >= 1
+    assert row.noise_window_seconds >= 0.19 and row.cpu_count >= 1  # wall clock around 0.2 s of CPU time
     assert row.own_cpu_seconds >= 0.15 and row.involuntary_switches >= 0 and row.load_average >= 0
     assert row.active_threads >= 1  # the spinning thread
     # The others' share is what the machine was busy with besides this process (never negative).

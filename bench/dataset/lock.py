@@ -64,7 +64,7 @@ def directory_lock(
             ) from None
         try:
             if _try_lock(fd):
-                if _is_current(fd, path):
+                if is_current(fd, path):
                     break
             else:
                 if not told:
@@ -89,10 +89,18 @@ def directory_lock(
 
 
 def _try_lock(fd: int) -> bool:
-    """Lock ``fd`` if nobody else holds it. Where the file system cannot lock at all (some
-    network file systems), go on unlocked, as bench did before it had a lock."""
+    """Lock ``fd`` exclusively if nobody else holds it (:func:`flock`)."""
+    return flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl is not None else True
+
+
+def flock(fd: int, operation: int) -> bool:
+    """``flock(fd, operation)``; ``False`` when another process holds a conflicting lock
+    (with ``LOCK_NB``). Where the file system cannot lock at all (some network file systems),
+    go on unlocked, as bench did before it had locks."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return True
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, operation)
     except BlockingIOError:
         return False
     except OSError as exc:
@@ -102,11 +110,12 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def _is_current(fd: int, path: Path) -> bool:
-    """Whether the locked descriptor is still the file at ``path`` (not one removed meanwhile)."""
+def is_current(fd: int, path: Path) -> bool:
+    """Whether the locked descriptor is still the file at ``path`` (not one removed or
+    renamed away meanwhile)."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except OSError:
         return False
     own = os.fstat(fd)
     return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)

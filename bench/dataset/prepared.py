@@ -53,6 +53,7 @@ import numpy as np
 import xxhash
 
 from bench.dataset.base import Dataset
+from bench.dataset.lock import flock, is_current
 from bench.errors import DataError
 
 try:
@@ -143,32 +144,6 @@ def _open_dir(path: Path) -> int | None:
         return None
 
 
-def _flock(fd: int, operation: int) -> bool:
-    """``flock``; ``False`` when another process holds a conflicting lock (``LOCK_NB``).
-    Where the file system cannot lock, go on unlocked."""
-    if fcntl is None:  # pragma: no cover - Windows
-        return True
-    try:
-        fcntl.flock(fd, operation)
-    except BlockingIOError:
-        return False
-    except OSError as exc:
-        if exc.errno in {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL}:
-            return True
-        raise
-    return True
-
-
-def _is_current(fd: int, path: Path) -> bool:
-    """Whether ``fd`` is still the directory at ``path`` (not one renamed away meanwhile)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    own = os.fstat(fd)
-    return (own.st_dev, own.st_ino) == (st.st_dev, st.st_ino)
-
-
 def hold(path: str | os.PathLike[str]) -> bool:
     """Hold a shared lock on the copy at ``path`` until this process exits (or :func:`release`),
     so that no other run prunes it; ``False`` when there is no copy there any more."""
@@ -177,13 +152,13 @@ def hold(path: str | os.PathLike[str]) -> bool:
         return path.is_dir()
     key = str(path)
     if key in _HELD:
-        if _is_current(_HELD[key], path):
+        if is_current(_HELD[key], path):
             return True
         release(path)
     fd = _open_dir(path)
     if fd is None:
         return False
-    if not _flock(fd, fcntl.LOCK_SH) or not _is_current(fd, path):
+    if not flock(fd, fcntl.LOCK_SH) or not is_current(fd, path):
         os.close(fd)
         return False
     _HELD[key] = fd
@@ -396,7 +371,7 @@ def _temporary(target: Path) -> tuple[Path, int]:
         tmp.mkdir()
         fd = _open_dir(tmp)
         if fd is not None:
-            if _flock(fd, (fcntl.LOCK_EX if fcntl else 0)) and _is_current(fd, tmp):
+            if flock(fd, (fcntl.LOCK_EX if fcntl else 0)) and is_current(fd, tmp):
                 return tmp, fd  # not removed as stale between mkdir and the lock
             os.close(fd)
 
@@ -450,7 +425,7 @@ def _remove_stale(root: Path) -> None:
         if fd is None:
             continue
         try:
-            if _flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0):
+            if flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0):
                 _remove(entry)
         finally:
             os.close(fd)
@@ -474,7 +449,7 @@ def _prune(root: Path, keep: Path) -> None:
         if fd is None:
             continue
         try:
-            if _flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0) and _is_current(fd, entry):
+            if flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0) and is_current(fd, entry):
                 _take_away(entry)
         finally:
             os.close(fd)
@@ -522,7 +497,7 @@ def _in_use(entry: Path) -> bool:
     if fd is None:
         return False
     try:
-        if not _flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0):
+        if not flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0):
             return True
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -561,8 +536,8 @@ def remove_copies(root: Path | None = None) -> tuple[list[CachedCopy], list[Cach
         if fd is None:
             continue
         try:
-            free = str(copy.path) not in _HELD and _flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0)
-            if free and _is_current(fd, copy.path):
+            free = str(copy.path) not in _HELD and flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if fcntl else 0)
+            if free and is_current(fd, copy.path):
                 beside = _belongs(copy.path)[1:]
                 error = _take_away(copy.path)
                 if error is not None:

@@ -12,7 +12,7 @@ As torch.utils.benchmark keeps a frozen ``TaskSpec`` apart from its raw ``Measur
   its reference row, the roofline rating).
 
 All three are frozen. Reading ``row.test_accuracy`` finds the field in the part that holds
-it. A row is saved flat, as schema 2 has always saved it, and every field's type is
+it. A row is saved flat, as schemas 2 and 3 save it, and every field's type is
 declared once, in these classes' annotations: :meth:`Row.from_dict` checks each saved
 field against its declaration (and its range, in the field's metadata), naming the field
 when it is wrong. Files of schema 1 (nine ``step_seconds_*`` summaries instead of the raw
@@ -35,8 +35,10 @@ import numpy as np
 from bench.results.statistics import Interval, rate_interval
 from bench.results.stats import StepStats
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+"""3: rows gained fields (repeats, per-row environment, noise, own memory, ...) and the
+``suspect`` status; a row is still saved flat, as in 2."""
+READABLE_VERSIONS = (1, 2, 3)
 
 
 class Status(str, Enum):
@@ -337,7 +339,7 @@ SAVED_ORDER = (
     "active_threads", "involuntary_switches", "noise_window_seconds", "cpu_count", "node", "killed_after_row",
     "output_tail",
 )
-"""A saved row's keys, in the order schema 2 writes them."""
+"""A saved row's keys, in the order they are written (schema 2's, then the fields added in 3)."""
 _SCHEMA1_SUMMARY = {f"step_seconds_{s}" for s in ("median", "p10", "p90", "q1", "q3", "min", "max", "mean", "stddev")}
 
 
@@ -389,7 +391,7 @@ class Row:
         return None if self.identity.target_accuracy is None else self.measurement.steps_to_target is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """The saved form: flat, in schema 2's order (a NaN parity difference as ``"nan"``)."""
+        """The saved form: flat, in :data:`SAVED_ORDER` (a NaN parity difference as ``"nan"``)."""
         flat: dict[str, Any] = {}
         for name, _ in PARTS:
             part = object.__getattribute__(self, name)

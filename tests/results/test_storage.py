@@ -10,7 +10,7 @@ import pytest
 
 from bench.errors import ResultFileError
 from bench.results import storage
-from bench.results.model import Row, RunDocument
+from bench.results.model import SCHEMA_VERSION, Row, RunDocument
 from bench.results.storage import (
     DocumentWriter,
     check_replaceable,
@@ -41,7 +41,7 @@ def test_the_writer_serialises_each_row_once(tmp_path, monkeypatch):
     assert sorted(calls) == sorted(f"p{i}" for i in range(30))  # 30 saves, 30 serialisations
     loaded = load_run(tmp_path / "run.json")
     assert [row.plugin for row in loaded.results] == [f"p{i}" for i in range(30)]
-    assert json.loads((tmp_path / "run.json").read_text())["schema_version"] == 2
+    assert json.loads((tmp_path / "run.json").read_text())["schema_version"] == SCHEMA_VERSION == 3
 
 
 def test_an_empty_document_is_valid_json(tmp_path):
