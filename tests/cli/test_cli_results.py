@@ -12,6 +12,7 @@ import pytest
 from bench.results import storage as result
 from bench.cli import main
 from bench.errors import ResultFileError
+from bench.results.model import SCHEMA_VERSION
 
 VALID = {
     "schema_version": 1,
@@ -146,7 +147,7 @@ BAD_FILES = {
     "not utf-8": b'{"schema_version": 1, "x": "\xff"}',
     "a list": b"[1, 2, 3]",
     "foreign object": b'{"name": "some other tool", "version": 3}',
-    "future schema": json.dumps({**VALID, "schema_version": 3}).encode(),
+    "future schema": json.dumps({**VALID, "schema_version": SCHEMA_VERSION + 1}).encode(),
     "results not a list": json.dumps({**VALID, "results": {"numpy": 1}}).encode(),
     "row without status": json.dumps({**VALID, "results": [{"plugin": "numpy"}]}).encode(),
     "accuracy as text": json.dumps({**VALID, "results": [{**VALID["results"][0], "test_accuracy": "high"}]}).encode(),
