@@ -20,7 +20,11 @@ from bench.report.run import device_speedup_table  # noqa: E402
 from bench.runner import RunConfig  # noqa: E402
 from bench_jax import _runtime  # noqa: E402
 
-HAS_GPU = bench_jax.jax_devices() != ["cpu"]
+def has_gpu() -> bool:
+    """Asked when a test needs it, not at collection: starting JAX's backends then would put
+    JAX's fork warning in every later test that starts a process with a ``preexec_fn``
+    (Ray's clusters)."""
+    return bench_jax.jax_devices() != ["cpu"]
 
 
 @pytest.fixture
@@ -76,7 +80,7 @@ def test_cuda_versions_as_text():
 
 
 def test_a_missing_gpu_is_unavailable_with_its_reason(monkeypatch, tiny_dataset):
-    if HAS_GPU:
+    if has_gpu():
         pytest.skip("this machine has a GPU")
     monkeypatch.setattr("bench.dataset.load_dataset", lambda *a, **k: tiny_dataset())
     config = RunConfig(plugins=["jax-jit"], devices=["cpu", "gpu:1"], steps=5, batch_size=20, roofline=False,
