@@ -308,8 +308,7 @@ class RunSession:
 
     def _concurrent(self) -> bool:
         """Whether the run's executor measures several rows at once (``run_rows``)."""
-        chosen = self._executor if self._executor is not None else executor_class(self.config.executor)
-        return callable(getattr(chosen, "run_rows", None))
+        return callable(getattr(self._kind, "run_rows", None))
 
     def _measure_concurrently(
         self, planned: Sequence[PlannedRow], *, on_update: Callable[[RunDocument], None] | None = None
@@ -442,7 +441,7 @@ class RunSession:
     def executor(self) -> Executor:
         """The run's executor, opened when first needed."""
         if self._executor is None:
-            self._executor = executor_class(self.config.executor).open(self.config, self.registry)
+            self._executor = self._kind.open(self.config, self.registry)
             self._record_executor_phases()
         return self._executor
 
