@@ -13,7 +13,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     check = commands.add_parser(
         "check", parents=[common], help="within-run speed check against the numpy reference",
         description="Each classifier's step time against the numpy reference's, and the harness against a bare "
-                    "loop, interleaved in one process; exit 1 when a bound fails or nothing was checked.")
+                    "loop, interleaved in one process; a bound fails when its rounds cross it significantly "
+                    "(Wilcoxon signed-rank, p < 0.05, with the 95% interval past it); exit 1 when a bound "
+                    "fails or nothing was checked.")
     add_check_options(check)
     check.set_defaults(handler=cmd_check)
 
@@ -23,7 +25,8 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
                         help="bounds file (JSON); default: the one shipped with bench")
     parser.add_argument("--plugins", type=options.csv, metavar="NAME[,NAME...]",
                         help="classifiers to check (default: every one with a bound)")
-    parser.add_argument("--rounds", type=options.integer, default=9, help="interleaved rounds (default: 9)")
+    parser.add_argument("--rounds", type=options.integer, default=9,
+                        help="interleaved rounds, at least 5 (default: 9)")
     parser.add_argument("--steps", type=options.integer, default=15,
                         help="timed steps per classifier per round (default: 15)")
     parser.add_argument("--attempts", type=options.integer, default=3,
@@ -35,10 +38,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bench.errors import UsageError
     from bench.regression.bounds import load_bounds
     from bench.regression.suite import run_check
+    from bench.results.statistics import MIN_ROUNDS
 
-    for flag, value in (("--rounds", args.rounds), ("--steps", args.steps), ("--attempts", args.attempts)):
+    for flag, value in (("--steps", args.steps), ("--attempts", args.attempts)):
         if value < 1:
             raise UsageError(f"{flag} must be at least 1, not {value}")
+    if args.rounds < MIN_ROUNDS:
+        raise UsageError(f"--rounds must be at least {MIN_ROUNDS}, not {args.rounds}: with fewer rounds no bound "
+                         "can be found crossed at 95% confidence")
     from bench.regression.bounds import default_bounds_path
 
     print(f"bounds: {args.bounds or default_bounds_path()}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bench.results.statistics import against_bound
+
 
 @dataclass
 class Check:
@@ -20,6 +22,18 @@ class Check:
     ok: bool
     detail: str = ""
     """The times behind the ratio, for people."""
+    ci95: tuple[float, float] | None = None
+    """95 % interval of ``value`` from its rounds (``None``: too few rounds, or a plain number)."""
+    p_value: float | None = None
+    """The test that the rounds lie past the bound (``None`` when ``value`` is within it)."""
+
+    @classmethod
+    def of_rounds(cls, name: str, kind: str, rounds: Sequence[float], low: float, high: float,
+                  detail: str = "") -> Check:
+        """The check of per-round ratios, with :func:`bench.results.statistics.against_bound`'s
+        statistics: it fails only on a significant crossing, never on a noisy round or two."""
+        test = against_bound(rounds, low, high)
+        return cls(name, kind, test.ratio, low, high, not test.outside, detail, test.ci95, test.p_value)
 
     def describe(self) -> str:
         verdict = "ok" if self.ok else "FAIL"
@@ -32,7 +46,14 @@ class Check:
             if self.kind.endswith("pregathered"):
                 what += " (pre-gathered batches)"
         detail = f"; {self.detail}" if self.detail else ""
-        return f"{verdict}: {self.name}: {what} = {self.value:.3f} (allowed {allowed}{detail})"
+        statistics = ""
+        if self.ci95 is not None:
+            statistics = f", 95% CI {self.ci95[0]:.3f}-{self.ci95[1]:.3f}"
+        if self.p_value is not None:
+            statistics += f", p={self.p_value:.2g}"
+            if self.ok:  # the median is past the bound, but not significantly so
+                statistics += ", past the bound by noise only"
+        return f"{verdict}: {self.name}: {what} = {self.value:.3f}{statistics} (allowed {allowed}{detail})"
 
 
 @dataclass

@@ -132,18 +132,19 @@ def _time_gather_steps(clf: Classifier, dataset: Dataset, schedule: BatchSchedul
 
 
 def check_harness(timing: HarnessTiming, bounds: Bounds, name: str | None = None) -> list[Check]:
-    """Check both harness ratios against their floors (``name`` defaults to the timing's)."""
+    """Check both harness ratios against their floors by their rounds (:meth:`Check.of_rounds`;
+    ``name`` defaults to the timing's)."""
     name = name or timing.name
     checks = []
-    for kind, floors, ratio in (
-        ("harness_ratio", bounds.harness_min_ratio, timing.ratio),
-        ("harness_ratio_pregathered", bounds.harness_pregathered_min_ratio, timing.ratio_pregathered),
+    for kind, floors, rounds in (
+        ("harness_ratio", bounds.harness_min_ratio, timing.round_ratios),
+        ("harness_ratio_pregathered", bounds.harness_pregathered_min_ratio, timing.round_ratios_pregathered),
     ):
         floor = floors.get(name)
         if floor is not None:
             bare = timing.bare_step_seconds if kind == "harness_ratio" else timing.pregathered_step_seconds
             detail = f"harness {1e3 * timing.harness_step_seconds:.3f} ms, bare {1e3 * bare:.3f} ms a step"
-            checks.append(Check(name, kind, ratio, floor, math.inf, ratio >= floor, detail))
+            checks.append(Check.of_rounds(name, kind, rounds, floor, math.inf, detail))
     return checks
 
 

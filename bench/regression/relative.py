@@ -171,7 +171,10 @@ def measure_relative(
 
 
 def check_step_ratios(timings: Mapping[str, RelativeTiming | float], bounds: Bounds) -> list[Check]:
-    """Check each classifier's ratio against its bound; those without a bound are skipped."""
+    """Check each classifier's ratio against its bound; those without a bound are skipped.
+
+    A :class:`RelativeTiming` is checked by its rounds (:meth:`Check.of_rounds`: it fails
+    only when its rounds cross the bound significantly); a plain number by its value."""
     checks = []
     reference = timings.get(bounds.reference)
     for name, timing in timings.items():
@@ -180,16 +183,14 @@ def check_step_ratios(timings: Mapping[str, RelativeTiming | float], bounds: Bou
         bound = bounds.ratio_bound(name)
         if bound is None:
             continue
-        detail = ""
         if isinstance(timing, RelativeTiming):
-            ratio = timing.ratio
             detail = f"step {1e3 * timing.step_seconds:.3f} ms"
             if isinstance(reference, RelativeTiming):
                 detail += f", {bounds.reference} {1e3 * reference.step_seconds:.3f} ms"
+            checks.append(Check.of_rounds(name, "step_time_ratio", timing.round_ratios, bound.min, bound.max, detail))
         else:
             ratio = float(timing)
-        ok = bound.min <= ratio <= bound.max
-        checks.append(Check(name, "step_time_ratio", ratio, bound.min, bound.max, ok, detail))
+            checks.append(Check(name, "step_time_ratio", ratio, bound.min, bound.max, bound.min <= ratio <= bound.max))
     return checks
 
 

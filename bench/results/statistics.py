@@ -15,6 +15,10 @@ with :mod:`scipy.stats` doing the tests themselves:
   With at least :data:`MIN_PROCESSES` processes on both sides the samples are the
   processes' steps/s (basis ``processes``); otherwise they are the steady step times of each
   side's first process (basis ``steps``, which ignores the variation between processes).
+- :func:`against_bound`: whether a ratio measured round by round within one process (``bench
+  check``) lies past a bound: the same rule as a verdict (significant by a rank test, here
+  the one-sample Wilcoxon signed-rank test, the paired form of Mann-Whitney U, and the
+  ratio and its whole t interval on logarithms past the bound).
 - :func:`repeats_needed`: how many processes per run a two-sample test needs to find a
   change of a given size significant with 80 % power, from the variation between processes
   measured.
@@ -38,6 +42,9 @@ POWER = 0.8
 """The chance :func:`repeats_needed` asks of a test to detect the change."""
 MIN_PROCESSES = 3
 """Processes each side needs before the comparison uses the processes' steps/s."""
+MIN_ROUNDS = 5
+"""Rounds :func:`against_bound` needs: with fewer, even every round past the bound cannot give
+a one-sided p-value under :data:`ALPHA` (it is ``1 / 2**rounds`` at best)."""
 Basis = Literal["processes", "steps"]
 PROCESSES: Basis = "processes"
 STEPS: Basis = "steps"
@@ -141,6 +148,57 @@ def verdict(ratio: float, ci95: tuple[float, float], p_value: float, threshold: 
     if ratio > 1 + threshold and low > 1 + threshold:
         return "faster"
     return "same"
+
+
+@dataclass(frozen=True)
+class BoundTest:
+    """Per-round ratios against a bound ``[low, high]`` (see :func:`against_bound`)."""
+
+    ratio: float
+    """The median over rounds."""
+    ci95: tuple[float, float] | None
+    """95 % interval of the ratio (a t interval on the rounds' logarithms); ``None`` with
+    fewer than :data:`MIN_ROUNDS` rounds."""
+    p_value: float | None
+    """One-sided Wilcoxon signed-rank p-value that the rounds lie past the bound the median
+    is past; ``None`` when the median is within the bounds or too few rounds were taken."""
+    outside: bool
+    """The bound is crossed: significantly, with the ratio and its whole interval past it."""
+
+
+def against_bound(rounds: Sequence[float], low: float = 0.0, high: float = math.inf,
+               alpha: float = ALPHA) -> BoundTest:
+    """Whether ``rounds`` (one ratio per round, all positive) lie past ``low`` or ``high``.
+
+    As :func:`verdict` asks a change to be significant and past the noise threshold, a
+    bound counts as crossed only when the one-sided test is significant (``p_value <
+    alpha``) and the median and its whole 95 % interval lie past the bound: a burst of
+    noise in a round or two moves neither. With fewer than :data:`MIN_ROUNDS` rounds no
+    test can be significant, so the median alone decides (and ``ci95``/``p_value`` are ``None``).
+    """
+    values = _positive(rounds)
+    if not values:
+        raise ValueError("against_bound needs at least one positive round")
+    ratio = float(pystats.median(values))
+    if len(values) < MIN_ROUNDS:
+        return BoundTest(ratio, None, None, not low <= ratio <= high)
+    logs = [math.log(v) for v in values]
+    mean, n = pystats.fmean(logs), len(logs)
+    spread = _t_quantile(n - 1) * _spread(logs) / math.sqrt(n)
+    ci95 = (math.exp(mean - spread), math.exp(mean + spread))
+    if low <= ratio <= high:
+        return BoundTest(ratio, ci95, None, False)
+    from scipy import stats
+
+    past_high = ratio > high
+    differences = [x - math.log(high if past_high else low) for x in logs]
+    if all(d == 0 for d in differences):
+        p_value = 1.0
+    else:
+        result = stats.wilcoxon(differences, alternative="greater" if past_high else "less")
+        p_value = float(result.pvalue)
+    beyond = ci95[0] > high if past_high else ci95[1] < low
+    return BoundTest(ratio, ci95, p_value, p_value < alpha and beyond)
 
 
 @dataclass(frozen=True)

@@ -345,6 +345,27 @@ def test_check_step_ratios_on_plain_numbers():
     assert "FAIL: a" in checks["a"].describe() and "allowed 0.5..2" in checks["a"].describe()
 
 
+def test_a_timing_is_checked_by_its_rounds():
+    from bench.regression import RelativeTiming
+
+    bounds = Bounds(step_time_ratio={"a": RatioBound(max=2.0, min=0.5)})
+    noisy = RelativeTiming("a", 2.05, 1e-3, [1.9, 1.95, 2.05, 2.1, 1.98, 2.2, 9.0], [1e-3] * 7)
+    slow = RelativeTiming("a", 5.0, 5e-3, [4.8, 5.1, 5.0, 4.9, 5.2, 5.3, 4.7], [5e-3] * 7)
+    (passed,) = check_step_ratios({"a": noisy}, bounds)
+    assert passed.ok and passed.value == pytest.approx(2.05) and passed.p_value is not None
+    assert "past the bound by noise only" in passed.describe()
+    (failed,) = check_step_ratios({"a": slow}, bounds)
+    assert not failed.ok and failed.ci95 is not None and failed.ci95[0] > 2.0
+    assert failed.describe().startswith("FAIL: a: step time / reference = 5.000, 95% CI ")
+
+
+@pytest.mark.parametrize("rounds", ["4", "0"])
+def test_too_few_rounds_for_a_verdict_are_a_usage_error(rounds, capsys):
+    assert bench_main(["check", "--rounds", rounds]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bench: error: --rounds must be at least 5") and err.count("\n") == 1
+
+
 def test_check_harness_reads_both_floors():
     from bench.regression import HarnessTiming
 

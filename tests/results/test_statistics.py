@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.results.statistics import compare_rates, rate_interval, repeats_needed, verdict
+from bench.results.statistics import MIN_ROUNDS, against_bound, compare_rates, rate_interval, repeats_needed, verdict
 
 RATE = 1000.0
 
@@ -130,3 +130,51 @@ def test_repeats_needed_grow_with_the_noise_and_detect_what_they_promise():
 
 def test_single_processes_say_nothing_of_the_repeats_needed():
     assert repeats_needed([[RATE], [RATE], []]) is None
+
+
+# -- bench check: per-round ratios against a bound ----------------------------------------------------
+
+
+def _rounds(rng: np.random.Generator, centre: float, cv: float, n: int = 9) -> list[float]:
+    return list(rng.lognormal(math.log(centre), cv, n))
+
+
+def test_rounds_at_a_bound_cross_it_significantly_in_at_most_1_of_20():
+    # the true ratio sits on the bound: about half its medians are past it, noise every time
+    rng = np.random.default_rng(5)
+    tests = [against_bound(_rounds(rng, 4.5, 0.1), 0.7, 4.5) for _ in range(200)]
+    assert sum(t.ratio > 4.5 for t in tests) > 60
+    assert sum(t.outside for t in tests) <= 10
+
+
+def test_a_ratio_far_past_its_bound_is_outside_with_its_interval_and_a_small_p():
+    rng = np.random.default_rng(6)
+    high = against_bound(_rounds(rng, 10.0, 0.15), 0.7, 4.5)
+    assert high.outside and high.ci95 is not None and high.ci95[0] > 4.5 and high.p_value == pytest.approx(1 / 512)
+    low = against_bound(_rounds(rng, 0.3, 0.15), 0.7, 4.5)
+    assert low.outside and low.ci95 is not None and low.ci95[1] < 0.7 and low.p_value < 0.01
+    floor_only = against_bound(_rounds(rng, 0.3, 0.1, 7), 0.8)
+    assert floor_only.outside
+
+
+def test_one_noisy_round_does_not_cross_a_bound():
+    # seven rounds a little under the bound and two bursts far past it: the median is past,
+    # not significantly so
+    rounds = [4.3, 4.4, 4.4, 4.6, 4.6, 4.7, 4.35, 20.0, 30.0]
+    test = against_bound(rounds, 0.7, 4.5)
+    assert test.ratio == 4.6 and not test.outside and test.p_value is not None and test.p_value > 0.05
+
+
+def test_a_ratio_within_its_bounds_needs_no_test():
+    test = against_bound([2.0, 2.1, 1.9, 2.2, 2.0], 0.7, 4.5)
+    assert not test.outside and test.p_value is None and test.ci95 is not None
+    assert test.ci95[0] < 2.0 < test.ci95[1]
+
+
+def test_too_few_rounds_for_a_test_leave_the_median_to_decide():
+    assert MIN_ROUNDS == 5 and 1 / 2**MIN_ROUNDS < 0.05 < 1 / 2 ** (MIN_ROUNDS - 1)
+    test = against_bound([5.0, 6.0], 0.7, 4.5)
+    assert test.outside and test.ci95 is None and test.p_value is None
+    assert not against_bound([4.0], 0.7, 4.5).outside
+    with pytest.raises(ValueError):
+        against_bound([], 0.7, 4.5)
