@@ -313,41 +313,77 @@ class RunSession:
     def _measure_concurrently(
         self, planned: Sequence[PlannedRow], *, on_update: Callable[[RunDocument], None] | None = None
     ) -> str | None:
-        """:meth:`measure` through an executor's ``run_rows``: every row handed over at once,
-        each finished row held back until the rows planned before it have joined, so that
-        rows join (and the document is saved) in the plan's order."""
+        """:meth:`measure` through an executor's ``run_rows``: every process of every row
+        handed over at once (with ``--repeat N``, round by round: A B C A B C ...), each
+        row's first process held back until the rows planned before it have joined, so that
+        rows join (and the document is saved) in the plan's order. A later process joins its
+        row when both have finished (:func:`combine`); one of a row that failed, or one that
+        was interrupted, is dropped."""
         identities: dict[int, RowIdentity] = {}
         held: dict[int, RowOutcome] = {}
+        later: dict[int, list[RowOutcome]] = {}
+        """Processes after the first, per row, waiting for their row to join."""
+        positions: dict[int, int] = {}
+        """Where each joined row is in the document."""
         joined = 0
         interrupted: str | None = None
+        count, repeat = len(planned), self.config.repeat
 
         def items() -> Iterator[tuple[int, RowJob, RowData]]:
-            for index, item in enumerate(planned):
-                identities[index] = self.identity(item)  # while this row's data is at hand
-                if item.unavailable is not None:
-                    held[index] = RowOutcome(Row.failed(identities[index], Status.UNAVAILABLE,
-                                                        item.unavailable).measurement)
-                    continue
-                data = self.data(item.config)
-                self._probe_roofline(item.config)
-                yield index, self.job(item), data
+            for round_ in range(repeat):
+                for index, item in enumerate(planned):
+                    if round_ == 0:
+                        identities[index] = self.identity(item)  # while this row's data is at hand
+                        if item.unavailable is not None:
+                            held[index] = RowOutcome(Row.failed(identities[index], Status.UNAVAILABLE,
+                                                                item.unavailable).measurement)
+                            continue
+                        self._probe_roofline(item.config)
+                    elif item.unavailable is not None:
+                        continue
+                    yield round_ * count + index, self.job(item), self.data(item.config)
+
+        def label(key: int) -> str:
+            round_, index = divmod(key, count)
+            return _repeat_label(f"row {index + 1}", round_, repeat)
+
+        def fold(index: int) -> None:
+            """Join the later processes that have finished to the row at ``index``, if it has joined."""
+            if index not in positions or not later.get(index):
+                return
+            outcomes, row = later.pop(index), self.document.results[positions[index]]
+            kept = [o.measurement for o in outcomes if not o.interrupted]
+            if row.ok and kept:
+                self.document.results[positions[index]] = self.reanalyse(
+                    replace(row, measurement=combine(row.measurement, kept)))
+                if on_update is not None:
+                    on_update(self.document)
 
         def join(final: bool = False) -> None:
             nonlocal joined
-            while joined < len(planned) and (joined in held or final):
+            while joined < count and (joined in held or final):
                 if joined in held:
                     outcome = held.pop(joined)
-                    self.add(Row(identities[joined], outcome.measurement), outcome)
+                    measurement = outcome.measurement
+                    self.add(Row(identities[joined], combine(measurement, []) if measurement.ok else measurement),
+                             outcome)
+                    positions[joined] = len(self.document.results) - 1
                     if on_update is not None:
                         on_update(self.document)
+                    fold(joined)
                 joined += 1
 
         executor: Any = self.executor()
         try:
-            for index, outcome in executor.run_rows(items(), self._notify):
-                held[index] = outcome
+            for key, outcome in executor.run_rows(items(), self._notify, label):
+                round_, index = divmod(key, count)
+                if round_ == 0:
+                    held[index] = outcome
+                else:
+                    later.setdefault(index, []).append(outcome)
                 interrupted = interrupted or outcome.interrupted
                 join()
+                fold(index)
                 self._record_executor_phases()
         finally:
             self._record_executor_phases()

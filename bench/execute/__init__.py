@@ -103,12 +103,14 @@ class ConcurrentExecutor(Executor, Protocol):
     :meth:`run_rows` when an executor has it)."""
 
     def run_rows(
-        self, items: Iterable[tuple[int, RowJob, RowData]], notify: Callable[[str], None] | None = None
+        self, items: Iterable[tuple[int, RowJob, RowData]], notify: Callable[[str], None] | None = None,
+        label: Callable[[int], str] | None = None,
     ) -> Iterator[tuple[int, RowOutcome]]:
         """Measure every ``(index, job, data)`` and yield ``(index, outcome)`` as each row
         finishes, in any order. On an interrupt (or a lost cluster) it yields the rows that
         were running with ``interrupted`` set and stops; rows that never started are not
-        yielded. ``notify`` hears a line as a row starts (and where) and finishes."""
+        yielded. ``notify`` hears a line as a row starts (and where) and finishes, naming it
+        ``label(index)``."""
         ...
 
 

@@ -39,7 +39,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -176,9 +176,6 @@ class RayExecutor:
         if not _ray_installed():
             raise BenchError(f"--executor ray needs Ray, which is not installed: {_INSTALL}")
         parse_resource_rules(config.ray_resources)  # a UsageError names what is wrong
-        if config.repeat > 1:
-            raise UsageError("--repeat is not available with --executor ray yet (rows run concurrently there); "
-                             "run the sweep again, or repeat locally")
         if config.ray_address is not None and not config.ray_address.strip():
             raise UsageError("--ray-address must name a cluster (host:port), not ''")
         address = config.ray_address or os.environ.get("RAY_ADDRESS") or ""
@@ -387,11 +384,14 @@ class RayExecutor:
         raise AssertionError("as_completed ended without the row")  # pragma: no cover
 
     def run_rows(
-        self, items: Iterable[tuple[int, RowJob, RowData]], notify: Any = None
+        self, items: Iterable[tuple[int, RowJob, RowData]], notify: Any = None,
+        label: Callable[[int], str] | None = None,
     ) -> Iterator[tuple[int, RowOutcome]]:
         """Submit every row at once and yield ``(index, outcome)`` as each finishes: as many
         rows run at once as the cluster has free slots (one per node). ``notify`` hears a line
-        as each row starts (with its node) and finishes (with the rows done so far)."""
+        as each row starts (with its node) and finishes (with the rows done so far), naming
+        it by ``label(index)`` (default: ``row INDEX+1``)."""
+        name = label or (lambda index: f"row {index + 1}")
         index_of: dict[int, int] = {}
         handles: list[RowHandle] = []
         for index, job, data in items:
@@ -403,12 +403,12 @@ class RayExecutor:
         def started(handle: RowHandle) -> None:
             if notify is not None:
                 running = sum(1 for h in handles if h.running)
-                notify(f"row {index_of[handle.index] + 1} started{handle.where} ({done} of {total} done, "
+                notify(f"{name(index_of[handle.index])} started{handle.where} ({done} of {total} done, "
                        f"{running} running)")
 
         def retried(handle: RowHandle) -> None:
             if notify is not None:
-                notify(f"row {index_of[handle.index] + 1}: its node {handle.retried[-1]} died; measuring it again "
+                notify(f"{name(index_of[handle.index])}: its node {handle.retried[-1]} died; measuring it again "
                        f"from the start")
 
         self._on_start, self._on_retry = started, retried
@@ -418,7 +418,7 @@ class RayExecutor:
                 done += 1
                 self._record_node_data(handle)
                 if notify is not None:
-                    notify(f"row {index_of[handle.index] + 1} {handle.outcome.measurement.status}{handle.where} "
+                    notify(f"{name(index_of[handle.index])} {handle.outcome.measurement.status}{handle.where} "
                            f"({done} of {total} done)")
                 yield index_of[handle.index], handle.outcome
         finally:

@@ -376,3 +376,27 @@ def test_a_sweep_of_twelve_rows_on_the_cluster_matches_the_local_sweep(cluster, 
     assert sum(label.startswith("data: digest") for label in timeline) == 1  # one line, however many seeds
     header = next(line for line in shown.out.splitlines() if line.startswith("plugin"))
     assert "node" in header.split()
+
+
+def test_repeats_on_the_cluster_join_each_row_and_match_the_local_rows(cluster, tmp_path, capsys):
+    """``--repeat 3 --executor ray``: every process of every row is submitted at once; each
+    row gathers its three processes (steps/s each, an interval over them) and keeps the
+    first process's numbers, which equal the local row's."""
+    from bench.cli import main
+    from bench.results.storage import load_run
+
+    common = ["sweep", "--plugins", "numpy", "--seed", "0,1", "--dataset", "synthetic", "--steps", "12",
+              "--no-roofline", "--results-dir", str(tmp_path / "r")]
+    assert main([*common, "--repeat", "3", "--executor", "ray", "--ray-address", cluster.address,
+                 "--output", str(tmp_path / "ray.json")]) == 0
+    shown = capsys.readouterr()
+    assert main([*common, "--quiet", "--output", str(tmp_path / "local.json")]) == 0
+    capsys.readouterr()
+    remote, local = load_run(tmp_path / "ray.json"), load_run(tmp_path / "local.json")
+    assert len(remote.results) == len(local.results) == 2
+    for a, b in zip(remote.results, local.results, strict=True):
+        assert a.status == b.status == OK and a.settings == b.settings
+        assert a.loss_curve == b.loss_curve and a.test_accuracy == b.test_accuracy
+        assert a.repeats == 3 and len(a.process_steps_per_second) == 3
+        assert a.steps_per_second_ci95 is not None and a.steps_per_second_ci95_basis == "processes"
+    assert "row 2 [3/3] ok on node" in shown.err
