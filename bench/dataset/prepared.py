@@ -29,6 +29,10 @@ A copy is not trusted blindly:
   pruning takes the lock exclusively without waiting and skips copies in use.
 * A writer holds an exclusive lock on its temporary directory; a temporary directory
   nobody holds (its writer was killed) is removed by the next run.
+* A copy is found again by the size and modification time of the source files it was made
+  from. The same content read from other files (CIFAR-10 in another directory) gives the
+  same copy; those files are then remembered beside it (``<key>.sources.json``,
+  :func:`sources_path`), so that later runs reading them reuse the copy too.
 """
 
 from __future__ import annotations
@@ -75,6 +79,43 @@ _WORKER_ARRAYS = ("train_images", "train_labels", "test_images")
 def labels_path(copy: Path) -> Path:
     """Where the test labels of the prepared copy ``copy`` are: beside it, not in it."""
     return copy.parent / f"{copy.name}.test_labels.npy"
+
+
+def sources_path(copy: Path) -> Path:
+    """Where other source files known to give the copy ``copy`` are listed: beside it (the
+    copy itself is read-only), so that the same CIFAR-10 in another directory, or the same
+    files touched, is recognised after one more read instead of never again."""
+    return copy.parent / f"{copy.name}.sources.json"
+
+
+MAX_SOURCES = 8
+"""Source-file stats remembered per copy beyond the ones it was written from (newest first)."""
+
+
+def _known_sources(copy: Path, meta: dict[str, Any]) -> list[Any]:
+    """The source stats the copy was written from, then those remembered beside it."""
+    try:
+        more = json.loads(sources_path(copy).read_text())
+    except (OSError, ValueError):
+        more = []
+    return [meta.get("source_stats"), *(more if isinstance(more, list) else [])]
+
+
+def _remember_sources(copy: Path, stats: dict[str, list[int]], meta: dict[str, Any]) -> None:
+    """Record that the unchanged files of ``stats`` give ``copy`` too (best effort: a run
+    that cannot write it reads the source files again next time, nothing worse)."""
+    known = _known_sources(copy, meta)
+    if stats in known:
+        return
+    remembered = [stats, *known[1:]][:MAX_SOURCES]
+    target = sources_path(copy)
+    part = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
+    try:
+        part.write_text(json.dumps(remembered))
+        os.replace(part, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            part.unlink()
 
 
 def _file(copy: Path, name: str) -> Path:
@@ -275,10 +316,12 @@ def prepare(
         if not hold(target):
             continue  # removed by another run between writing and locking: write it again
         try:
-            verify(target)
+            meta = verify(target)
         except DamagedCopyError as exc:
             _discard(target, exc.reason, notice)
             continue
+        if source_stats is not None:  # an identical copy, made from files elsewhere: know these too
+            _remember_sources(target, source_stats, meta)
         with contextlib.suppress(OSError):
             os.utime(target / "meta.json")  # most recently used: kept longest
         return target
@@ -387,8 +430,9 @@ def _remove(path: Path) -> None:
 def _take_away(entry: Path) -> OSError | None:
     """Rename ``entry`` to a temporary name nobody holds and remove it; the error if it cannot."""
     trash = entry.parent / f".{entry.name}.{secrets.token_hex(4)}.tmp"
-    with contextlib.suppress(OSError):
-        labels_path(entry).unlink()
+    for beside in (labels_path(entry), sources_path(entry)):
+        with contextlib.suppress(OSError):
+            beside.unlink()
     try:
         os.rename(entry, trash)
     except FileNotFoundError:
@@ -680,7 +724,7 @@ def find_prepared(
             and meta.get("format") == FORMAT
             and meta.get("name") == name
             and meta.get("preprocessing") == preprocessing
-            and meta.get("source_stats") == stats
+            and stats in _known_sources(entry, meta)
         ):
             continue
         if not hold(entry):

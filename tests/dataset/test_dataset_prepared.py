@@ -101,6 +101,36 @@ def test_provide_data_writes_then_reuses_a_copy_of_unchanged_cifar10_files(
     assert np.array_equal(prepared.open_prepared(rebuilt.prepared).test_labels, first.dataset.test_labels)
 
 
+def test_the_same_cifar10_in_another_directory_reuses_the_copy_after_one_read(
+    python_copy: FakeCifar, root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    import bench.dataset.checksums as cs
+
+    monkeypatch.setattr(cs, "OFFICIAL_MD5", {**cs.OFFICIAL_MD5, **python_copy.manifest})
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(python_copy.directory.parent, elsewhere)
+    here = DataSettings(data_dir=str(python_copy.directory.parent), offline=True)
+    there = DataSettings(data_dir=str(elsewhere), offline=True)
+
+    first = provide_data(here, root=root)
+    read_there = provide_data(there, root=root)  # other files: read and verified once
+    assert not first.reused and not read_there.reused and read_there.prepared == first.prepared
+    assert provide_data(there, root=root).reused and provide_data(here, root=root).reused
+    assert first.prepared is not None and prepared.sources_path(first.prepared).is_file()
+    remembered = json.loads(prepared.sources_path(first.prepared).read_text())
+    assert remembered == [prepared.cifar10_source_stats(str(elsewhere))]
+
+    os.utime(next(p for p in elsewhere.rglob("data_batch_1")), ns=(1, 1))  # touched: read again, remembered
+    assert not provide_data(there, root=root).reused and provide_data(there, root=root).reused
+    assert len(json.loads(prepared.sources_path(first.prepared).read_text())) == 2
+
+    prepared.release(first.prepared)
+    assert prepared._take_away(first.prepared) is None
+    assert not prepared.sources_path(first.prepared).exists() and not prepared.labels_path(first.prepared).exists()
+
+
 def test_provide_data_without_a_copy_only_loads(root: Path) -> None:
     provided = provide_data(DataSettings(dataset="synthetic", seed=3), prepare=False, root=root)
     assert provided.prepared is None and not provided.reused and provided.dataset.name == "synthetic"
