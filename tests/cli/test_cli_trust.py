@@ -58,8 +58,11 @@ class FullForger(NumpySoftmax):
         super().__init__()
         if HONEST:
             return
-        pipe = _pipe()
+        # its job first: started ahead of its row, it has none yet and raises (bench ignores
+        # that and builds it again for the row); a report channel opened before would be
+        # closed with the exception, and the worker with it
         count = int(json.loads(open(os.path.join(_job_dir(), "job.json")).read())["job"]["schedule"]["steps"])
+        pipe = _pipe()
         for phase in ("setup", "training"):  # bench reported "load" before the classifier was made
             pipe.write(json.dumps({"event": "phase", "phase": phase}) + "\\n")
         time.sleep(0.2)
