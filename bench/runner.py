@@ -168,6 +168,11 @@ def combine(first: Measurement, later: Sequence[Measurement]) -> Measurement:
     return replace(first, repeats=repeats, process_steps_per_second=rates)
 
 
+def _unavailable(identity: RowIdentity, reason: str) -> RowOutcome:
+    """The outcome of a row whose settings cannot go together: recorded, never run."""
+    return RowOutcome(Row.failed(identity, Status.UNAVAILABLE, reason).measurement)
+
+
 def _repeat_label(label: str, round_: int, repeat: int) -> str:
     return label if repeat == 1 else f"{label} [{round_ + 1}/{repeat}]"
 
@@ -262,22 +267,34 @@ class RunSession:
         """Measure ``item`` once (or record it unavailable) and add its row to the document."""
         identity = self.identity(item)
         if item.unavailable is not None:
-            row_outcome = RowOutcome(Row.failed(identity, Status.UNAVAILABLE, item.unavailable).measurement)
+            row_outcome = _unavailable(identity, item.unavailable)
         else:
             row_outcome = self._run_row(item, label, progress, upcoming)
-        measurement = row_outcome.measurement
-        self.add(Row(identity, combine(measurement, []) if measurement.ok else measurement), row_outcome)
+        self.add_first(identity, row_outcome)
         return row_outcome
+
+    def add_first(self, identity: RowIdentity, outcome: RowOutcome) -> None:
+        """A row's first process joins the document as the row (:meth:`add`); an ok one
+        counted as its first process (:func:`combine`)."""
+        measurement = outcome.measurement
+        self.add(Row(identity, combine(measurement, []) if measurement.ok else measurement), outcome)
 
     def _another_process(self, item: PlannedRow, at: int, label: str, progress: ProgressFactory | None,
                          upcoming: str | None = None) -> RowOutcome:
         """Measure ``item`` in one more process; the row at ``at`` becomes a new row with it."""
-        row = self.document.results[at]
         row_outcome = self._run_row(item, label, progress, upcoming)
-        if not row_outcome.interrupted:
-            combined = combine(row.measurement, [row_outcome.measurement])
-            self.document.results[at] = self.reanalyse(replace(row, measurement=combined))
+        self.add_later(at, [row_outcome])
         return row_outcome
+
+    def add_later(self, at: int, outcomes: Sequence[RowOutcome]) -> bool:
+        """Later processes join the row at ``at`` (:func:`combine`, then :meth:`reanalyse`);
+        interrupted ones are left out, and a row that is not ok takes none. Whether it changed."""
+        row = self.document.results[at]
+        kept = [outcome.measurement for outcome in outcomes if not outcome.interrupted]
+        if not row.ok or not kept:
+            return False
+        self.document.results[at] = self.reanalyse(replace(row, measurement=combine(row.measurement, kept)))
+        return True
 
     def reanalyse(self, row: Row) -> Row:
         """A row whose steps/s changed (another process joined it): its roofline rating
@@ -335,8 +352,7 @@ class RunSession:
                     if round_ == 0:
                         identities[index] = self.identity(item)  # while this row's data is at hand
                         if item.unavailable is not None:
-                            held[index] = RowOutcome(Row.failed(identities[index], Status.UNAVAILABLE,
-                                                                item.unavailable).measurement)
+                            held[index] = _unavailable(identities[index], item.unavailable)
                             continue
                         self._probe_roofline(item.config)
                     elif item.unavailable is not None:
@@ -351,22 +367,14 @@ class RunSession:
             """Join the later processes that have finished to the row at ``index``, if it has joined."""
             if index not in positions or not later.get(index):
                 return
-            outcomes, row = later.pop(index), self.document.results[positions[index]]
-            kept = [o.measurement for o in outcomes if not o.interrupted]
-            if row.ok and kept:
-                self.document.results[positions[index]] = self.reanalyse(
-                    replace(row, measurement=combine(row.measurement, kept)))
-                if on_update is not None:
-                    on_update(self.document)
+            if self.add_later(positions[index], later.pop(index)) and on_update is not None:
+                on_update(self.document)
 
         def join(final: bool = False) -> None:
             nonlocal joined
             while joined < count and (joined in held or final):
                 if joined in held:
-                    outcome = held.pop(joined)
-                    measurement = outcome.measurement
-                    self.add(Row(identities[joined], combine(measurement, []) if measurement.ok else measurement),
-                             outcome)
+                    self.add_first(identities[joined], held.pop(joined))
                     positions[joined] = len(self.document.results) - 1
                     if on_update is not None:
                         on_update(self.document)

@@ -69,10 +69,7 @@ def rate_interval(process_rates: Sequence[float], step_seconds: Sequence[float] 
     there is nothing to compute it from (no processes' figures, fewer than 2 steady steps)."""
     rates = _positive(process_rates)
     if len(rates) >= 2:
-        logs = [math.log(r) for r in rates]
-        mean, sd, n = pystats.fmean(logs), pystats.stdev(logs), len(logs)
-        spread = _t_quantile(n - 1) * sd / math.sqrt(n)
-        return Interval(math.exp(mean - spread), math.exp(mean + spread), PROCESSES)
+        return Interval(*_log_t_interval(rates), PROCESSES)
     steady = _positive(step_seconds[1:] if step_seconds else [])
     if len(steady) < 2:
         return None
@@ -167,7 +164,7 @@ class BoundTest:
 
 
 def against_bound(rounds: Sequence[float], low: float = 0.0, high: float = math.inf,
-               alpha: float = ALPHA) -> BoundTest:
+                  alpha: float = ALPHA) -> BoundTest:
     """Whether ``rounds`` (one ratio per round, all positive) lie past ``low`` or ``high``.
 
     As :func:`verdict` asks a change to be significant and past the noise threshold, a
@@ -182,16 +179,14 @@ def against_bound(rounds: Sequence[float], low: float = 0.0, high: float = math.
     ratio = float(pystats.median(values))
     if len(values) < MIN_ROUNDS:
         return BoundTest(ratio, None, None, not low <= ratio <= high)
-    logs = [math.log(v) for v in values]
-    mean, n = pystats.fmean(logs), len(logs)
-    spread = _t_quantile(n - 1) * _spread(logs) / math.sqrt(n)
-    ci95 = (math.exp(mean - spread), math.exp(mean + spread))
+    ci95 = _log_t_interval(values)
     if low <= ratio <= high:
         return BoundTest(ratio, ci95, None, False)
     from scipy import stats
 
     past_high = ratio > high
-    differences = [x - math.log(high if past_high else low) for x in logs]
+    bound = math.log(high if past_high else low)
+    differences = [math.log(v) - bound for v in values]
     if all(d == 0 for d in differences):
         p_value = 1.0
     else:
@@ -254,6 +249,15 @@ def repeats_needed(samples: Sequence[Sequence[float]], size: float = THRESHOLD, 
 
 def _positive(values: Sequence[float] | None) -> list[float]:
     return [float(v) for v in (() if values is None else values) if v > 0 and math.isfinite(v)]
+
+
+def _log_t_interval(values: Sequence[float]) -> tuple[float, float]:
+    """The 95 % t interval of the geometric mean of ``values`` (two or more, all positive):
+    a t interval on their logarithms, taken back with ``exp``."""
+    logs = [math.log(v) for v in values]
+    spread = _t_quantile(len(logs) - 1) * _spread(logs) / math.sqrt(len(logs))
+    mean = pystats.fmean(logs)
+    return math.exp(mean - spread), math.exp(mean + spread)
 
 
 def _spread(values: Sequence[float]) -> float:
