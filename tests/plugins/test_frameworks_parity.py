@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from bench import SetupConfig
+from training_checks import assert_parameters_match, assert_predictions_match, train_all
 
 NEW = ("jax-jit", "jax-eager", "torch-eager", "torch-compile")
 
@@ -28,17 +27,8 @@ RELATIVE_TOLERANCE = 5e-6
 def trained(synthetic, make, available):
     """Every installed implementation on one batch schedule: name -> (params, predictions, losses)."""
     images, labels = synthetic(2000, seed=1, separation=0.05)
-    schedule = np.random.default_rng(5).integers(0, len(images), (STEPS, BATCH))
-    batches = [(np.ascontiguousarray(images[index]), labels[index]) for index in schedule]
-    config = SetupConfig(learning_rate=LEARNING_RATE, batch_size=BATCH, input_dim=images.shape[1], num_classes=10)
-    results = {}
-    for name in ("numpy", *available):
-        clf = make(name)
-        clf.setup(config)
-        losses = np.array([clf.train_step(x, y) for x, y in batches])
-        results[name] = (clf.parameters(), clf.predict(images), losses)
-        clf.close()
-    return images, results
+    makers = ((name, lambda name=name: make(name)) for name in ("numpy", *available))
+    return images, train_all(makers, images, labels, STEPS, BATCH, LEARNING_RATE)
 
 
 def test_the_setting_is_well_conditioned_and_learns(trained):
@@ -53,11 +43,7 @@ def test_the_setting_is_well_conditioned_and_learns(trained):
 def test_parameters_match_numpy(name, trained, require):
     require(name)
     _, results = trained
-    reference = results["numpy"][0]
-    for key in ("weights", "biases"):
-        diff = float(np.abs(results[name][0][key].astype(np.float64) - reference[key]).max())
-        scale = float(np.abs(reference[key]).max())
-        assert diff <= RELATIVE_TOLERANCE * scale, f"{name} {key}: max |diff| {diff:.3g}, max |ref| {scale:.3g}"
+    assert_parameters_match(name, results, RELATIVE_TOLERANCE)
 
 
 @pytest.mark.parametrize("name", NEW)
@@ -71,8 +57,4 @@ def test_losses_match_numpy(name, trained, require):
 def test_predictions_match_numpy(name, trained, require):
     require(name)
     images, results = trained
-    reference, predictions = results["numpy"][0], results[name][1]
-    differ = predictions != results["numpy"][1]
-    if differ.any():  # allowed only where two classes tie to within rounding
-        logits = np.sort(images[differ].astype(np.float64) @ reference["weights"] + reference["biases"], axis=1)
-        assert np.all(logits[:, -1] - logits[:, -2] < 1e-4), f"{name}: {int(differ.sum())} predictions differ"
+    assert_predictions_match(name, images, results)

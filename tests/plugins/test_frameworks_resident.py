@@ -8,34 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from training_checks import assert_same_training
 
-from bench import SetupConfig, runner
+from bench import runner
 from bench.plugins import installed_registry
 from bench.runner import RunConfig
 
 NEW = ("jax-jit", "jax-eager", "torch-eager", "torch-compile")
 # The shapes and learning rate of the other torch-compile tests: one compilation per process.
-ROWS, DIM, BATCH, STEPS = 1000, 3072, 100, 25
-
-
-def _train(make, name: str, mode: str, images, labels, schedule):
-    """Train along ``schedule``; ``mode``: ``feed``, ``resident``, or ``calls`` (resident,
-    several steps per call, cut as the runner cuts them: 1 step, then up to 9, then the rest)."""
-    clf = make(name)
-    clf.setup(SetupConfig(learning_rate=0.05, batch_size=BATCH, input_dim=DIM, num_classes=10))
-    try:
-        if mode == "feed":
-            losses = [clf.train_step(np.ascontiguousarray(images[rows]), labels[rows]) for rows in schedule]
-        else:
-            clf.place_dataset(images, labels)
-            if mode == "calls":
-                calls = (schedule[:1], schedule[1:10], schedule[10:])
-                losses = [float(loss) for call in calls for loss in clf.train_steps_indices(call)]
-            else:
-                losses = [clf.train_step_indices(rows) for rows in schedule]
-        return clf.parameters(), losses
-    finally:
-        clf.close()
+ROWS, BATCH, STEPS = 1000, 100, 25  # 3072 inputs: the synthetic set's
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +27,7 @@ def problem(synthetic):
 
 
 def _assert_same(make, name, mode, reference_mode, problem):
-    expected, expected_losses = _train(make, name, reference_mode, *problem)
-    actual, actual_losses = _train(make, name, mode, *problem)
-    assert actual_losses == expected_losses
-    for key in expected:
-        np.testing.assert_array_equal(actual[key], expected[key])
+    assert_same_training(lambda: make(name), mode, reference_mode, *problem)
 
 
 @pytest.mark.parametrize("name", NEW)
