@@ -11,12 +11,58 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+import pytest
 
-from bench import SetupConfig
+from bench import Classifier, SetupConfig
 from bench.classifier import MultiStepClassifier, ResidentClassifier
+
+INPUT_DIM, NUM_CLASSES, BATCH = 3072, 10, 100
+"""The shapes of the protocol tests: CIFAR-10's, on the synthetic set."""
 
 Results = dict[str, tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]]
 """name -> (final parameters, predictions on the training images, every step's loss)."""
+
+
+def setup_config(**overrides: Any) -> SetupConfig:
+    """The protocol tests' setup: learning rate 0.05, :data:`BATCH`, :data:`INPUT_DIM`,
+    :data:`NUM_CLASSES`, and ``overrides``."""
+    values: dict[str, Any] = dict(learning_rate=0.05, batch_size=BATCH, input_dim=INPUT_DIM, num_classes=NUM_CLASSES)
+    values.update(overrides)
+    return SetupConfig(**values)
+
+
+def trained_twenty_steps(clf: Any, images: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Set the new classifier ``clf`` up (:func:`setup_config`) and train it 20 steps, twice
+    over the 1000 images; checked: a Classifier, Python-float losses, the first uniform (zero
+    weights), the last under half of it. Its losses."""
+    assert isinstance(clf, Classifier)
+    clf.setup(setup_config())
+    starts = [(step * BATCH) % len(images) for step in range(20)]
+    losses = [clf.train_step(images[i : i + BATCH], labels[i : i + BATCH]) for i in starts]
+    assert all(type(loss) is float for loss in losses)
+    assert losses[0] == pytest.approx(np.log(NUM_CLASSES), rel=1e-6)
+    assert losses[-1] < 0.5 * losses[0]
+    return losses
+
+
+def checked_predictions(clf: Any, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``clf.predict(images)``, checked: one integer per image, more than half right, and the
+    same for a slice that is not a chunk or batch multiple."""
+    predictions = clf.predict(images)
+    assert isinstance(predictions, np.ndarray) and predictions.shape == (len(images),)
+    assert np.issubdtype(predictions.dtype, np.integer)
+    assert np.mean(predictions == labels) > 0.5
+    np.testing.assert_array_equal(clf.predict(images[:7]), predictions[:7])
+    return predictions
+
+
+def checked_linear_parameters(clf: Any) -> dict[str, np.ndarray]:
+    """``clf.parameters()``, checked: float32 ``weights`` (INPUT_DIM x NUM_CLASSES) and ``biases``."""
+    params = clf.parameters()
+    assert set(params) == {"weights", "biases"}
+    assert params["weights"].shape == (INPUT_DIM, NUM_CLASSES) and params["weights"].dtype == np.float32
+    assert params["biases"].shape == (NUM_CLASSES,) and params["biases"].dtype == np.float32
+    return params
 
 
 def train_placed(clf: Any, mode: str, images: np.ndarray, labels: np.ndarray,

@@ -8,18 +8,21 @@ import pytest
 jax = pytest.importorskip("jax")
 
 import bench_jax  # noqa: E402
-from bench import Classifier, DeviceUnavailable, SetupConfig, StepWork, UsageError  # noqa: E402
+from training_checks import (  # noqa: E402
+    BATCH,
+    INPUT_DIM,
+    NUM_CLASSES,
+    checked_linear_parameters,
+    checked_predictions,
+    setup_config,
+    trained_twenty_steps,
+)
+
+from bench import DeviceUnavailable, StepWork, UsageError  # noqa: E402
 from bench import linear_softmax_work  # noqa: E402
 
 NAMES = ("jax-jit", "jax-eager")
 FACTORIES = {"jax-jit": bench_jax.make_jax_jit, "jax-eager": bench_jax.make_jax_eager}
-INPUT_DIM, NUM_CLASSES, BATCH = 3072, 10, 100
-
-
-def _config(**overrides: object) -> SetupConfig:
-    values: dict[str, object] = dict(learning_rate=0.05, batch_size=BATCH, input_dim=INPUT_DIM, num_classes=NUM_CLASSES)
-    values.update(overrides)
-    return SetupConfig(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +34,10 @@ def data(synthetic):
 def test_protocol_training_and_close(name, data):
     images, labels = data
     clf = FACTORIES[name]()
-    assert isinstance(clf, Classifier)
-    clf.setup(_config())
-    starts = [(step * BATCH) % len(images) for step in range(20)]
-    losses = [clf.train_step(images[i : i + BATCH], labels[i : i + BATCH]) for i in starts]
-    assert all(type(loss) is float for loss in losses)
-    assert losses[0] == pytest.approx(np.log(NUM_CLASSES), rel=1e-6)  # zero weights: uniform
-    assert losses[-1] < 0.5 * losses[0]
-    predictions = clf.predict(images)
-    assert isinstance(predictions, np.ndarray) and predictions.shape == (len(images),)
-    assert np.issubdtype(predictions.dtype, np.integer)
-    assert np.mean(predictions == labels) > 0.5
-    np.testing.assert_array_equal(clf.predict(images[:7]), predictions[:7])  # not a chunk multiple
-    params = clf.parameters()
-    assert set(params) == {"weights", "biases"}
-    assert params["weights"].shape == (INPUT_DIM, NUM_CLASSES) and params["weights"].dtype == np.float32
+    trained_twenty_steps(clf, images, labels)
+    checked_predictions(clf, images, labels)
+    params = checked_linear_parameters(clf)
     assert params["weights"].flags.c_contiguous
-    assert params["biases"].shape == (NUM_CLASSES,) and params["biases"].dtype == np.float32
     assert clf.peak_device_memory_bytes() is None  # JAX keeps no statistics for its CPU
     clf.close()
     clf.close()
@@ -58,7 +48,7 @@ def test_parameters_are_copies_that_survive_donation(name, data):
     # jax-jit donates the parameters' buffers to the next step; a snapshot must not see it.
     images, labels = data
     clf = FACTORIES[name]()
-    clf.setup(_config())
+    clf.setup(setup_config())
     clf.train_step(images[:BATCH], labels[:BATCH])
     snapshot = clf.parameters()
     kept = {k: v.copy() for k, v in snapshot.items()}
@@ -74,7 +64,7 @@ def test_parameters_are_copies_that_survive_donation(name, data):
 def test_jit_compiles_the_step_once(data):
     images, labels = data
     clf = bench_jax.make_jax_jit()
-    clf.setup(_config())
+    clf.setup(setup_config())
     rng = np.random.default_rng(1)
     for _ in range(10):
         rows = rng.integers(0, len(images), BATCH)
@@ -89,7 +79,7 @@ def test_both_weight_layouts_train_the_same_model(name, data):
     results = {}
     for layout in ("cd", "dc"):
         clf = FACTORIES[name]()
-        clf.setup(_config(params={"layout": layout}))
+        clf.setup(setup_config(params={"layout": layout}))
         expected_shape = (NUM_CLASSES, INPUT_DIM) if layout == "cd" else (INPUT_DIM, NUM_CLASSES)
         assert clf._params[0].shape == expected_shape
         losses = [clf.train_step(images[i : i + BATCH], labels[i : i + BATCH]) for i in range(0, 1000, BATCH)]
@@ -105,9 +95,9 @@ def test_both_weight_layouts_train_the_same_model(name, data):
 def test_bad_params_are_usage_errors(name):
     clf = FACTORIES[name]()
     with pytest.raises(UsageError, match="layout must be one of cd, dc"):
-        clf.setup(_config(params={"layout": "diagonal"}))
+        clf.setup(setup_config(params={"layout": "diagonal"}))
     with pytest.raises(UsageError, match="unknown --param dtype; valid: layout"):
-        clf.setup(_config(params={"dtype": "float64"}))
+        clf.setup(setup_config(params={"dtype": "float64"}))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -116,7 +106,7 @@ def test_missing_gpu_is_device_unavailable(name):
         pytest.skip("a GPU is visible to JAX")
     clf = FACTORIES[name]()
     with pytest.raises(DeviceUnavailable, match=r"gpu:0: no GPU visible to JAX \(.+\)"):
-        clf.setup(_config(device="gpu:0"))
+        clf.setup(setup_config(device="gpu:0"))
     clf.close()
 
 
@@ -125,15 +115,15 @@ def test_absent_gpu_index_and_bad_device_name(name):
     gpus = len(bench_jax.jax_devices()) - 1
     clf = FACTORIES[name]()
     with pytest.raises(DeviceUnavailable, match=f"gpu:{gpus + 3}"):
-        clf.setup(_config(device=f"gpu:{gpus + 3}"))
+        clf.setup(setup_config(device=f"gpu:{gpus + 3}"))
     with pytest.raises(UsageError, match="tpu"):
-        clf.setup(_config(device="tpu"))
+        clf.setup(setup_config(device="tpu"))
 
 
 @pytest.mark.parametrize("placement", ["feed", "resident"])
 def test_compiled_step_work_is_xlas_count_of_the_step(placement, data):
     images, labels = data
-    config = _config()
+    config = setup_config()
     clf = bench_jax.make_jax_jit()
     clf.setup(config)
     assert clf.compiled_step_work() is None  # nothing ran yet

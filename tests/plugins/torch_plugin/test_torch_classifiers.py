@@ -12,17 +12,20 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import bench_torch  # noqa: E402
-from bench import Classifier, DeviceUnavailable, SetupConfig, UsageError  # noqa: E402
+from training_checks import (  # noqa: E402
+    BATCH,
+    INPUT_DIM,
+    NUM_CLASSES,
+    checked_linear_parameters,
+    checked_predictions,
+    setup_config,
+    trained_twenty_steps,
+)
+
+from bench import DeviceUnavailable, UsageError  # noqa: E402
 
 NAMES = ("torch-eager", "torch-compile")
 FACTORIES = {"torch-eager": bench_torch.make_torch_eager, "torch-compile": bench_torch.make_torch_compile}
-INPUT_DIM, NUM_CLASSES, BATCH = 3072, 10, 100
-
-
-def _config(**overrides: object) -> SetupConfig:
-    values: dict[str, object] = dict(learning_rate=0.05, batch_size=BATCH, input_dim=INPUT_DIM, num_classes=NUM_CLASSES)
-    values.update(overrides)
-    return SetupConfig(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +37,9 @@ def data(synthetic):
 def test_protocol_training_and_close(name, data):
     images, labels = data
     clf = FACTORIES[name]()
-    assert isinstance(clf, Classifier)
-    clf.setup(_config())
-    starts = [(step * BATCH) % len(images) for step in range(20)]
-    losses = [clf.train_step(images[i : i + BATCH], labels[i : i + BATCH]) for i in starts]
-    assert all(type(loss) is float for loss in losses)
-    assert losses[0] == pytest.approx(np.log(NUM_CLASSES), rel=1e-6)
-    assert losses[-1] < 0.5 * losses[0]
-    predictions = clf.predict(images)
-    assert isinstance(predictions, np.ndarray) and predictions.shape == (len(images),)
-    assert predictions.dtype == np.int64
-    assert np.mean(predictions == labels) > 0.5
-    np.testing.assert_array_equal(clf.predict(images[:7]), predictions[:7])
-    params = clf.parameters()
-    assert set(params) == {"weights", "biases"}
-    assert params["weights"].shape == (INPUT_DIM, NUM_CLASSES) and params["weights"].dtype == np.float32
+    trained_twenty_steps(clf, images, labels)
+    assert checked_predictions(clf, images, labels).dtype == np.int64
+    params = checked_linear_parameters(clf)
     assert params["weights"].flags.c_contiguous
     params["weights"][:] = 123.0  # a copy: the model is untouched
     assert not np.any(clf.parameters()["weights"] == 123.0)
@@ -62,8 +53,8 @@ def test_the_batch_buffer_may_be_reused_after_the_step(data):
     # may still read it once train_step has returned.
     images, labels = data
     reference, reused = FACTORIES["torch-eager"](), FACTORIES["torch-eager"]()
-    reference.setup(_config())
-    reused.setup(_config())
+    reference.setup(setup_config())
+    reused.setup(setup_config())
     buffer, label_buffer = np.empty((BATCH, INPUT_DIM), np.float32), np.empty(BATCH, np.int64)
     for start in range(0, 500, BATCH):
         reference.train_step(images[start : start + BATCH].copy(), labels[start : start + BATCH].copy())
@@ -82,7 +73,7 @@ def test_torch_compile_is_one_graph_compiled_once(data):
     counters = torch._dynamo.utils.counters
     for _ in range(2):  # a second classifier reuses the first one's compiled graph
         clf = FACTORIES["torch-compile"]()
-        clf.setup(_config())
+        clf.setup(setup_config())
         for start in range(0, 500, BATCH):
             clf.train_step(images[start : start + BATCH], labels[start : start + BATCH])
         clf.close()
@@ -95,9 +86,9 @@ def test_torch_compile_is_one_graph_compiled_once(data):
 def test_bad_params_are_usage_errors(name):
     clf = FACTORIES[name]()
     with pytest.raises(UsageError, match="layout must be one of cd, dc"):
-        clf.setup(_config(params={"layout": "diagonal"}))
+        clf.setup(setup_config(params={"layout": "diagonal"}))
     with pytest.raises(UsageError, match="unknown --param dtype; valid: layout"):
-        clf.setup(_config(params={"dtype": "float64"}))
+        clf.setup(setup_config(params={"dtype": "float64"}))
 
 
 def test_both_weight_layouts_train_the_same_model(data):
@@ -105,7 +96,7 @@ def test_both_weight_layouts_train_the_same_model(data):
     results = {}
     for layout in ("cd", "dc"):
         clf = FACTORIES["torch-eager"]()
-        clf.setup(_config(params={"layout": layout}))
+        clf.setup(setup_config(params={"layout": layout}))
         expected_shape = (NUM_CLASSES, INPUT_DIM) if layout == "cd" else (INPUT_DIM, NUM_CLASSES)
         assert tuple(clf._weights.shape) == expected_shape
         losses = [clf.train_step(images[i : i + BATCH], labels[i : i + BATCH]) for i in range(0, 1000, BATCH)]
@@ -124,7 +115,7 @@ def test_gpu_unavailable_with_its_reason(name):
     why = "this PyTorch build has no CUDA" if not torch.backends.cuda.is_built() else "no GPU visible to PyTorch"
     clf = FACTORIES[name]()
     with pytest.raises(DeviceUnavailable, match=why):
-        clf.setup(_config(device="gpu:0"))
+        clf.setup(setup_config(device="gpu:0"))
     with pytest.raises(UsageError, match="tpu"):
-        clf.setup(_config(device="tpu"))
+        clf.setup(setup_config(device="tpu"))
     clf.close()
