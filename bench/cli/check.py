@@ -13,9 +13,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     check = commands.add_parser(
         "check", parents=[common], help="within-run speed check against the numpy reference",
         description="Each classifier's step time against the numpy reference's, and the harness against a bare "
-                    "loop, interleaved in one process; a bound fails when its rounds cross it significantly "
-                    "(Wilcoxon signed-rank, p < 0.05, with the 95% interval past it); exit 1 when a bound "
-                    "fails or nothing was checked.")
+                    "loop, interleaved in one process; each line gives the ratio's 95% interval and, past "
+                    "its bound, whether the crossing is significant (Wilcoxon signed-rank, p < 0.05); exit 1 "
+                    "when a bound fails in every attempt or nothing was checked.")
     add_check_options(check)
     check.set_defaults(handler=cmd_check)
 
@@ -44,8 +44,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if value < 1:
             raise UsageError(f"{flag} must be at least 1, not {value}")
     if args.rounds < MIN_ROUNDS:
-        raise UsageError(f"--rounds must be at least {MIN_ROUNDS}, not {args.rounds}: with fewer rounds no bound "
-                         "can be found crossed at 95% confidence")
+        raise UsageError(f"--rounds must be at least {MIN_ROUNDS}, not {args.rounds}: with fewer rounds no "
+                         "crossing of a bound can be significant")
     from bench.regression.bounds import default_bounds_path
 
     print(f"bounds: {args.bounds or default_bounds_path()}")
