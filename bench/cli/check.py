@@ -12,10 +12,11 @@ from bench.cli import options
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     check = commands.add_parser(
         "check", parents=[common], help="within-run speed check against the numpy reference",
-        description="Each classifier's step time against the numpy reference's, and the harness against a bare "
-                    "loop, interleaved in one process; each line gives the ratio's 95% interval and, past "
-                    "its bound, whether the crossing is significant (Wilcoxon signed-rank, p < 0.05); exit 1 "
-                    "when a bound fails in every attempt or nothing was checked.")
+        description="Each classifier's CPU time a step against the numpy reference's (one thread each), and "
+                    "the harness against a bare loop, interleaved in one process. A bound fails only when "
+                    "its rounds cross it significantly (Wilcoxon signed-rank, p < 0.05, and the 95% interval "
+                    "past it); a median past a bound is measured again, the new rounds joining the old. Exit "
+                    "1 when a bound fails or nothing was checked.")
     add_check_options(check)
     check.set_defaults(handler=cmd_check)
 
@@ -30,7 +31,7 @@ def add_check_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=options.integer, default=15,
                         help="timed steps per classifier per round (default: 15)")
     parser.add_argument("--attempts", type=options.integer, default=3,
-                        help="measure a failing bound again up to this often (default: 3)")
+                        help="passes at most, measuring a ratio past its bound again (default: 3)")
     parser.add_argument("--no-harness", action="store_true", help="skip the harness-vs-bare check")
 
 

@@ -25,9 +25,8 @@ class RatioBound:
     max: float
     min: float = 0.0
     threads: int | None = None
-    """The threads the classifier is set up with for the check (``None``: its framework's
-    default). PyTorch's default OpenMP threads spin against other jobs on a busy machine
-    and make the ratio the machine's load, not the code's (see bounds.json)."""
+    """The threads the classifier is set up with for the check; ``None``: the file's
+    ``threads`` (:attr:`Bounds.threads`)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,11 @@ class Bounds:
     """What the within-run check allows; see ``bench/regression/bounds.json``."""
 
     reference: str = REFERENCE
+    threads: int | None = None
+    """The threads every classifier is set up with for the check, unless its bound names its
+    own (``None``: each framework's default). bench's file says 1, as the numpy reference
+    runs: a framework's thread pool spinning against other jobs on a busy machine makes
+    the ratio the machine's load, not the code's (see bounds.json)."""
     step_time_ratio: Mapping[str, RatioBound] = field(default_factory=dict)
     """Classifier name -> allowed step-time ratio over the reference."""
     default_step_time_ratio: RatioBound | None = None
@@ -47,6 +51,11 @@ class Bounds:
     def ratio_bound(self, name: str) -> RatioBound | None:
         return self.step_time_ratio.get(name, self.default_step_time_ratio)
 
+    def threads_for(self, name: str) -> int | None:
+        """The threads ``name`` is set up with for the check: its bound's, else the file's."""
+        bound = self.ratio_bound(name)
+        return bound.threads if bound is not None and bound.threads is not None else self.threads
+
 
 def default_bounds_path() -> Path:
     """The bounds bench ships for its built-in classifiers (package data)."""
@@ -58,8 +67,8 @@ def load_bounds(path: str | Path | None = None) -> Bounds:
 
     ::
 
-        {"reference": "numpy",
-         "step_time_ratio": {"tf-graph": {"max": 8.0, "min": 0.4}, "torch-eager": {"max": 4, "threads": 1},
+        {"reference": "numpy", "threads": 1,
+         "step_time_ratio": {"tf-graph": {"max": 8.0, "min": 0.4}, "torch-eager": {"max": 4, "threads": 2},
                              "*": {"max": 40.0}},
          "harness_min_ratio": {"numpy": 0.6}}
     """
@@ -91,6 +100,7 @@ def bounds_from_dict(data: Mapping[str, Any], where: str = "bounds") -> Bounds:
             floors[section][name] = _positive(value, f"{where}: {section}.{name}")
     return Bounds(
         reference=str(data.get("reference", REFERENCE)),
+        threads=_threads(data.get("threads"), f"{where}: threads"),
         step_time_ratio=ratios,
         default_step_time_ratio=default,
         harness_min_ratio=floors["harness_min_ratio"],
@@ -111,14 +121,18 @@ def _ratio_bound(spec: Any, where: str) -> RatioBound:
         return RatioBound(max=_positive(spec, where))
     if not isinstance(spec, Mapping) or "max" not in spec:
         raise UsageError(f"{where}: expected a number or an object with max (and min)")
-    low, threads = spec.get("min", 0.0), spec.get("threads")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise UsageError(f"{where}: threads must be a positive integer, not {threads!r}")
+    low, threads = spec.get("min", 0.0), _threads(spec.get("threads"), f"{where}.threads")
     bound = RatioBound(max=_positive(spec["max"], where), min=0.0 if low in (None, 0) else _positive(low, where),
                        threads=threads)
     if bound.min >= bound.max:
         raise UsageError(f"{where}: min {bound.min} is not below max {bound.max}")
     return bound
+
+
+def _threads(value: Any, where: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise UsageError(f"{where}: threads must be a positive integer, not {value!r}")
+    return value
 
 
 def _positive(value: Any, where: str) -> float:

@@ -1,5 +1,5 @@
-"""The outcome of checking bounds: one :class:`Check` per bound, and a :class:`CheckReport`
-that keeps a bound's passing attempt across retries."""
+"""The outcome of checking bounds: one :class:`Check` per bound, decided on its rounds with
+``bench compare``'s statistics, and a :class:`CheckReport` of them all."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class Check:
     low: float
     high: float
     ok: bool
+    """The bound holds: ``value`` is within it, or past it but not significantly."""
     detail: str = ""
     """The times behind the ratio, for people."""
     ci95: tuple[float, float] | None = None
@@ -29,26 +30,36 @@ class Check:
     significant: bool = False
     """Whether the rounds cross the bound significantly, by compare's rule (the test, and the
     whole interval past the bound)."""
+    rounds: tuple[float, ...] = ()
+    """The per-round ratios behind ``value``, of every attempt (empty for a plain number)."""
 
     @classmethod
     def of_rounds(cls, name: str, kind: str, rounds: Sequence[float], low: float, high: float,
                   detail: str = "") -> Check:
-        """The check of per-round ratios: it fails when their median is past the bound (a
-        retry then measures it again); :func:`bench.results.statistics.against_bound` adds the
-        interval, the p-value and whether the crossing is significant, for the line.
-
-        Significance does not decide: with a bound's margin gone on a loaded machine (a
-        five-fold slower reference read 0.67 against a 0.7 floor), a real slowdown was not
-        significant in nine rounds, and a check that waits for significance lets it pass."""
+        """The check of per-round ratios, decided as ``bench compare`` decides a verdict
+        (:func:`bench.results.statistics.against_bound`): it fails only when the rounds
+        cross the bound significantly (p < 0.05, and the median and its whole 95 % interval
+        past the bound). A median past the bound that is not significant holds, and is
+        said on its line (:attr:`unsettled`)."""
         test = against_bound(rounds, low, high)
-        return cls(name, kind, test.ratio, low, high, low <= test.ratio <= high, detail, test.ci95, test.p_value,
-                   test.outside)
+        return cls(name, kind, test.ratio, low, high, not test.outside, detail, test.ci95, test.p_value,
+                   test.outside, tuple(rounds))
+
+    @property
+    def past(self) -> bool:
+        """The value (the median over rounds) lies past the bound, significantly or not."""
+        return not self.low <= self.value <= self.high
+
+    @property
+    def unsettled(self) -> bool:
+        """Past the bound, but not significantly: noise cannot be told from a change."""
+        return self.past and self.ok
 
     def describe(self) -> str:
         verdict = "ok" if self.ok else "FAIL"
         if self.kind == "step_time_ratio":
             allowed = f"{self.low:g}..{self.high:g}" if self.low > 0 else f"<= {self.high:g}"
-            what = "step time / reference"
+            what = "CPU step time / reference"
         else:
             allowed = f">= {self.low:g}"
             what = "harness steps/s / bare loop"
@@ -59,20 +70,20 @@ class Check:
         if self.ci95 is not None:
             statistics = f", 95% CI {self.ci95[0]:.3f}-{self.ci95[1]:.3f}"
         if self.p_value is not None:  # the median is past the bound
-            statistics += f", p={self.p_value:.2g}, " + ("significant" if self.significant else "not significant")
+            how = "significantly" if self.significant else "not significantly"
+            statistics += f", p={self.p_value:.2g}: past the bound, {how}, in {len(self.rounds)} rounds"
         return f"{verdict}: {self.name}: {what} = {self.value:.3f}{statistics} (allowed {allowed}{detail})"
 
 
 @dataclass
 class CheckReport:
-    """Checks after retries: a bound fails only if it failed in every attempt."""
+    """The checks of one ``bench check``, each decided on the rounds of all its attempts."""
 
     checks: list[Check]
-    """One per bound: its passing attempt if it had one, else its last."""
     attempts: int = 1
     """Measurement passes made (the most any part of the check needed)."""
     retried: list[str] = field(default_factory=list)
-    """Names measured again because a bound failed in an earlier attempt."""
+    """Names measured again because their median was past a bound after an earlier attempt."""
 
     @property
     def ok(self) -> bool:
@@ -81,6 +92,10 @@ class CheckReport:
     @property
     def failed(self) -> list[Check]:
         return [check for check in self.checks if not check.ok]
+
+    @property
+    def unsettled(self) -> list[Check]:
+        return [check for check in self.checks if check.unsettled]
 
     def extend(self, other: CheckReport) -> None:
         self.checks.extend(other.checks)
@@ -91,20 +106,13 @@ class CheckReport:
         lines = [check.describe() for check in self.checks]
         if self.retried:
             lines.append(
-                f"measured again after a failed bound: {', '.join(self.retried)} ({self.attempts} attempts "
-                "at most; a bound fails only if it failed in every attempt)"
+                f"measured again, past a bound: {', '.join(self.retried)} ({self.attempts} attempts at most; "
+                "each check is decided on the rounds of all its attempts)"
+            )
+        unsettled = sorted({check.name for check in self.unsettled})
+        if unsettled:
+            lines.append(
+                f"past a bound but not significantly (held, as compare's 'same'): {', '.join(unsettled)}; "
+                "measure again on a quieter machine or with more --rounds"
             )
         return "\n".join(lines)
-
-
-def _merge(final: dict[tuple[str, str], Check], checks: Sequence[Check]) -> set[str]:
-    """Keep each bound's passing result (or its latest); return the names that failed now."""
-    failing = set()
-    for check in checks:
-        key = (check.name, check.kind)
-        previous = final.get(key)
-        if previous is None or not previous.ok:
-            final[key] = check
-        if not check.ok:
-            failing.add(check.name)
-    return failing

@@ -53,7 +53,7 @@ def run_check(
     report = check_relative_speed(
         {name: spec.factory for name, spec in specs.items()},
         fixed_batches(dataset),
-        {name: setup_config(dataset, 100, spec, _threads(bounds, name)) for name, spec in specs.items()},
+        {name: setup_config(dataset, 100, spec, bounds.threads_for(name)) for name, spec in specs.items()},
         bounds,
         attempts=attempts,
         **options,
@@ -66,8 +66,3 @@ def run_check(
         out(report.describe())
     return report
 
-
-def _threads(bounds: Bounds, name: str) -> int | None:
-    """The threads ``name`` is checked with (its bound's ``threads``; else the framework's default)."""
-    bound = bounds.ratio_bound(name)
-    return bound.threads if bound is not None and name != bounds.reference else None

@@ -18,7 +18,8 @@ with :mod:`scipy.stats` doing the tests themselves:
 - :func:`against_bound`: whether a ratio measured round by round within one process (``bench
   check``) lies past a bound: the same rule as a verdict (significant by a rank test, here
   the one-sample Wilcoxon signed-rank test, the paired form of Mann-Whitney U, and the
-  ratio and its whole t interval on logarithms past the bound).
+  median and its whole 95 % interval past the bound; the interval is the distribution-free
+  one of the median, as for one process's steps).
 - :func:`repeats_needed`: how many processes per run a two-sample test needs to find a
   change of a given size significant with 80 % power, from the variation between processes
   measured.
@@ -154,8 +155,9 @@ class BoundTest:
     ratio: float
     """The median over rounds."""
     ci95: tuple[float, float] | None
-    """95 % interval of the ratio (a t interval on the rounds' logarithms); ``None`` with
-    fewer than :data:`MIN_ROUNDS` rounds."""
+    """95 % interval of the median (distribution-free: order statistics of the rounds, so a
+    round or two spoilt by noise do not widen it); ``None`` with fewer than
+    :data:`MIN_ROUNDS` rounds."""
     p_value: float | None
     """One-sided Wilcoxon signed-rank p-value that the rounds lie past the bound the median
     is past; ``None`` when the median is within the bounds or too few rounds were taken."""
@@ -179,7 +181,7 @@ def against_bound(rounds: Sequence[float], low: float = 0.0, high: float = math.
     ratio = float(pystats.median(values))
     if len(values) < MIN_ROUNDS:
         return BoundTest(ratio, None, None, not low <= ratio <= high)
-    ci95 = _log_t_interval(values)
+    ci95 = _median_interval(sorted(values))
     if low <= ratio <= high:
         return BoundTest(ratio, ci95, None, False)
     from scipy import stats

@@ -32,11 +32,14 @@ DEVICE = "cpu"
 
 
 def _threads(name: str) -> int | None:
-    """The threads ``bench check`` sets the classifier up with (its bound's; PyTorch: 1)."""
+    """The threads ``bench check`` sets the classifier up with (the shipped bounds say 1).
+
+    TensorFlow and JAX size a process-wide thread pool once: these tests run before any
+    other test in the suite sets a TensorFlow or JAX classifier up (pytest runs tests/benchmarks
+    first, after the Ray cluster tests, which start no framework in this process)."""
     from bench.regression import load_bounds
 
-    bound = load_bounds().ratio_bound(name)
-    return bound.threads if bound is not None else None
+    return load_bounds().threads_for(name)
 
 
 def _setup(name: str, input_dim: int) -> object:
