@@ -8,7 +8,7 @@
 3. If this machine already has a saved run (pytest-benchmark's file layout,
    ``.benchmarks/<machine id>/NNNN_*.json``; ``BENCH_BENCHMARK_STORAGE`` names another
    folder), every benchmark in both runs is compared with the last one and a table is
-   printed: benchmark, stat, baseline, new, change, limit. One check over its limit
+   printed: benchmark, stat, baseline, new, change, limit, test. One check over its limit
    fails the command (exit 1) and the run is **not** saved, so the next run is compared
    with the same baseline again: a real slowdown keeps failing until it is fixed,
    instead of failing once and becoming the baseline. A gate that compared nothing fails too.
@@ -16,17 +16,20 @@
    pytest-benchmark's ``--benchmark-compare`` and ``pytest-benchmark compare`` find it.
    The very first run is saved without comparison and becomes the baseline.
 
-``BENCH_COMPARE_FAIL`` sets the checks, comma-separated, in pytest-benchmark's
-``--benchmark-compare-fail`` syntax: ``STAT:N%`` (more than N % slower fails) or
-``STAT:SECONDS`` (more than that many seconds slower), STAT one of min, max, mean,
-median, stddev, iqr. The default is ``min:25%``.
+``BENCH_COMPARE_FAIL`` sets the checks, comma-separated. The default, ``verdict:25%``,
+gives each benchmark ``bench compare``'s verdict on its rounds (the times pytest-benchmark
+keeps in ``stats.data``; :func:`bench.results.statistics.compare_times`): it fails when the
+benchmark is ``slower``, that is significantly slower (Mann-Whitney U, p < 0.05) by more
+than 25 % with 95 % confidence. Noise, and a change inside the threshold, pass.
+pytest-benchmark's own ``--benchmark-compare-fail`` syntax works too: ``STAT:N%`` (more than
+N % slower fails) or ``STAT:SECONDS`` (more than that many seconds slower), STAT one of min,
+max, mean, median, stddev, iqr; such a check has no statistics behind it (``min:25%`` was
+the default before the verdict).
 
-Why ``min`` and not ``median`` by default: noise on a shared machine only adds time, so
-the fastest round moves little while the median follows whoever else is busy. Two
-back-to-back runs of the same commit here differed by 78 % in one median
-(test_train_step[tf-mlp-graph]) and by at most 15 % in any min. Comparing against another
-day's numbers still only means much on a quiet, dedicated machine; on a shared CI runner
-the within-run check (python -m bench.regression) is the gate.
+Comparing against another day's numbers still only means much on a quiet, dedicated
+machine: the rounds of one run share that run's moment on the machine, so a drift between
+the two runs can look significant, which is why the change must also be past a large
+threshold. On a shared CI runner the within-run check (``bench check``) is the gate.
 """
 
 from __future__ import annotations
@@ -45,12 +48,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tabulate import tabulate
+
+from bench.results.statistics import RateComparison, compare_times
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "tests/benchmarks"
-DEFAULT_FAIL = "min:25%"
+DEFAULT_FAIL = "verdict:25%"
 STATS = ("min", "max", "mean", "median", "stddev", "iqr")
+VERDICT = "verdict"
+"""Not a stat: bench compare's verdict on the rounds, past a threshold (``verdict:N%`` only)."""
 _CHECK = re.compile(r"^(?P<stat>[a-z]+):(?:(?P<percent>[0-9]+(?:\.[0-9]+)?)%|(?P<seconds>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?))$")
 
 
@@ -67,6 +75,8 @@ class Check:
     percent: bool
 
     def describe(self) -> str:
+        if self.stat == VERDICT:
+            return f"not slower by >{self.limit:g}%"
         return f"+{self.limit:g}%" if self.percent else f"+{_seconds(self.limit)}"
 
 
@@ -77,7 +87,10 @@ class Row:
     benchmark: str
     check: Check
     baseline: float
+    """The stat's value in the baseline (for a verdict: the median round)."""
     new: float
+    test: RateComparison | None = None
+    """For a verdict check: the comparison of the two runs' rounds."""
 
     @property
     def change_percent(self) -> float:
@@ -85,8 +98,16 @@ class Row:
 
     @property
     def ok(self) -> bool:
+        if self.test is not None:
+            return self.test.verdict != "slower"
         grown = self.change_percent if self.check.percent else self.new - self.baseline
         return grown <= self.check.limit
+
+    def describe_test(self) -> str:
+        if self.test is None:
+            return ""
+        low, high = self.test.ci95
+        return f"{self.test.verdict}: speed x{self.test.ratio:.3f} (95% CI {low:.3f}-{high:.3f}), p={self.test.p_value:.2g}"
 
 
 @dataclass
@@ -94,6 +115,8 @@ class Comparison:
     rows: list[Row] = field(default_factory=list)
     only_in_baseline: list[str] = field(default_factory=list)
     only_in_new: list[str] = field(default_factory=list)
+    without_rounds: list[str] = field(default_factory=list)
+    """Benchmarks a verdict could not be given for: a run kept fewer than two rounds of it."""
 
     @property
     def failed(self) -> list[Row]:
@@ -112,11 +135,17 @@ def parse_checks(text: str | None) -> list[Check]:
         if not part:
             continue
         match = _CHECK.match(part)
-        if not match or match["stat"] not in STATS:
+        if not match or match["stat"] not in (*STATS, VERDICT):
             raise BenchError(
-                f"BENCH_COMPARE_FAIL: cannot read {part!r}: expected STAT:N% or STAT:SECONDS, STAT one of {', '.join(STATS)}"
+                f"BENCH_COMPARE_FAIL: cannot read {part!r}: expected verdict:N%, STAT:N% or STAT:SECONDS, "
+                f"STAT one of {', '.join(STATS)}"
             )
-        if match["percent"] is not None:
+        if match["stat"] == VERDICT:
+            threshold = float(match["percent"]) if match["percent"] is not None else math.nan
+            if not 0 < threshold < 100:
+                raise BenchError(f"BENCH_COMPARE_FAIL: {part!r}: the verdict's threshold is a percentage in (0, 100)")
+            checks.append(Check(VERDICT, threshold, True))
+        elif match["percent"] is not None:
             checks.append(Check(match["stat"], float(match["percent"]), True))
         else:
             checks.append(Check(match["stat"], float(match["seconds"]), False))
@@ -165,10 +194,31 @@ def compare(baseline: Mapping[str, Any], new: Mapping[str, Any], checks: Sequenc
     )
     for name in sorted(set(old_stats) & set(new_stats)):
         for check in checks:
+            if check.stat == VERDICT:
+                row = _verdict_row(name, check, old_stats[name], new_stats[name])
+                if row is None:
+                    result.without_rounds.append(name)
+                else:
+                    result.rows.append(row)
+                continue
             old_value, new_value = old_stats[name].get(check.stat), new_stats[name].get(check.stat)
             if _number(old_value) and _number(new_value):
                 result.rows.append(Row(name, check, float(old_value), float(new_value)))
     return result
+
+
+def _verdict_row(name: str, check: Check, old: Mapping[str, Any], new: Mapping[str, Any]) -> Row | None:
+    """``bench compare``'s verdict on the two runs' rounds (``stats.data``), or ``None``
+    when either run kept fewer than two of them."""
+    old_rounds, new_rounds = _rounds(old.get("data")), _rounds(new.get("data"))
+    test = compare_times(old_rounds, new_rounds, threshold=check.limit / 100)
+    if test is None:
+        return None
+    return Row(name, check, float(np.median(old_rounds)), float(np.median(new_rounds)), test)
+
+
+def _rounds(data: Any) -> list[float]:
+    return [float(x) for x in data if _number(x)] if isinstance(data, list) else []
 
 
 def _number(value: Any) -> bool:
@@ -194,10 +244,11 @@ def render(comparison: Comparison, baseline_name: str) -> str:
                 _seconds(row.new),
                 f"{row.change_percent:+.1f}%",
                 row.check.describe(),
+                row.describe_test(),
             )
             for row in comparison.rows
         ],
-        headers=("", "benchmark", "stat", "baseline", "new", "change", "limit"),
+        headers=("", "benchmark", "stat", "baseline", "new", "change", "limit", "test"),
         disable_numparse=True,
     )
     lines = [f"compared with {baseline_name}:", table] if comparison.rows else []
@@ -205,6 +256,8 @@ def render(comparison: Comparison, baseline_name: str) -> str:
         lines.append(f"not in the baseline (not compared): {', '.join(comparison.only_in_new)}")
     if comparison.only_in_baseline:
         lines.append(f"not in this run: {', '.join(comparison.only_in_baseline)}")
+    if comparison.without_rounds:
+        lines.append(f"no verdict (fewer than two rounds kept in a run): {', '.join(comparison.without_rounds)}")
     if not comparison.rows:
         lines.append(f"nothing compared with {baseline_name}: no benchmark and stat in both runs")
     elif comparison.failed:

@@ -15,6 +15,8 @@ with :mod:`scipy.stats` doing the tests themselves:
   With at least :data:`MIN_PROCESSES` processes on both sides the samples are the
   processes' steps/s (basis ``processes``); otherwise they are the steady step times of each
   side's first process (basis ``steps``, which ignores the variation between processes).
+- :func:`compare_times`: the same on two samples of times (``tox -e bench`` compares
+  pytest-benchmark's rounds with it).
 - :func:`against_bound`: whether a ratio measured round by round within one process (``bench
   check``) lies past a bound: the same rule as a verdict (significant by a rank test, here
   the one-sample Wilcoxon signed-rank test, the paired form of Mann-Whitney U, and the
@@ -103,18 +105,35 @@ def compare_rates(
 
     ``None`` when neither basis has two samples a side (a schema-1 row has no step times).
     """
+    rates_a, rates_b = _positive(baseline[0]), _positive(candidate[0])
+    if len(rates_a) >= MIN_PROCESSES and len(rates_b) >= MIN_PROCESSES:
+        return _compare_samples(rates_a, rates_b, PROCESSES, 1.0, ratio, threshold, alpha)
+    a = _positive(baseline[1][1:] if baseline[1] else [])
+    b = _positive(candidate[1][1:] if candidate[1] else [])
+    if len(a) < 2 or len(b) < 2:
+        return None
+    return _compare_samples(a, b, STEPS, -1.0, ratio, threshold, alpha)  # times: the rate ratio is the inverse
+
+
+def compare_times(baseline: Sequence[float], candidate: Sequence[float], threshold: float = THRESHOLD,
+                  alpha: float = ALPHA) -> RateComparison | None:
+    """Two samples of the time one thing takes (pytest-benchmark's rounds, say), compared as
+    :func:`compare_rates` compares one process's steps: the ratio is the candidate's speed
+    over the baseline's (the ratio of the geometric means of the times, inverted: the centre
+    of its interval), basis ``steps``. ``None`` with fewer than two positive times a side."""
+    a, b = _positive(baseline), _positive(candidate)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    ratio = math.exp(pystats.fmean(math.log(x) for x in a) - pystats.fmean(math.log(x) for x in b))
+    return _compare_samples(a, b, STEPS, -1.0, ratio, threshold, alpha)
+
+
+def _compare_samples(a: list[float], b: list[float], basis: Basis, sign: float, ratio: float, threshold: float,
+                     alpha: float) -> RateComparison:
+    """The test, the interval and the verdict of sample ``b`` against ``a`` (rates, ``sign``
+    1; or times, ``sign`` -1, the rate ratio being their inverse)."""
     from scipy import stats
 
-    rates_a, rates_b = _positive(baseline[0]), _positive(candidate[0])
-    basis: Basis
-    if len(rates_a) >= MIN_PROCESSES and len(rates_b) >= MIN_PROCESSES:
-        a, b, basis, sign = rates_a, rates_b, PROCESSES, 1.0
-    else:
-        a = _positive(baseline[1][1:] if baseline[1] else [])
-        b = _positive(candidate[1][1:] if candidate[1] else [])
-        basis, sign = STEPS, -1.0  # times: the rate ratio is the inverse
-        if len(a) < 2 or len(b) < 2:
-            return None
     p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
     log_a, log_b = [math.log(x) for x in a], [math.log(x) for x in b]
     if _spread(log_a) == 0 and _spread(log_b) == 0:

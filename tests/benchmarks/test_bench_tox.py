@@ -28,8 +28,14 @@ LOAD = "tests/benchmarks/test_bench_speed.py::test_load_dataset[synthetic]"
 SHORT_STEP = "test_bench_speed.py::test_train_step[tf-graph]"  # as the table shows it
 
 
-def run_document(mins: dict[str, float], *, commit: str = "abc123", dirty: bool = False) -> dict:
-    """A pytest-benchmark --benchmark-json document, with only the fields tox_bench reads and a few more."""
+SPREAD = [1.0 + 0.005 * i for i in range(20)]
+"""Each benchmark's 20 rounds, as multiples of its min: up to 9.5 % above it."""
+
+
+def run_document(mins: dict[str, float], *, commit: str = "abc123", dirty: bool = False,
+                 rounds: list[float] | None = SPREAD) -> dict:
+    """A pytest-benchmark --benchmark-json document, with only the fields tox_bench reads and
+    a few more; each benchmark's rounds (``stats.data``) are its min times ``rounds``."""
     return {
         "machine_info": {"node": "ci", "python_version": "3.11.0"},
         "commit_info": {"id": commit, "dirty": dirty, "branch": "main"},
@@ -40,7 +46,8 @@ def run_document(mins: dict[str, float], *, commit: str = "abc123", dirty: bool 
                 "fullname": name,
                 "params": None,
                 "stats": {"min": value, "max": 3 * value, "mean": 1.5 * value, "median": 1.4 * value,
-                          "stddev": 0.1 * value, "iqr": 0.2 * value, "rounds": 50},
+                          "stddev": 0.1 * value, "iqr": 0.2 * value, "rounds": 50,
+                          **({"data": [value * f for f in rounds]} if rounds is not None else {})},
             }
             for name, value in mins.items()
         ],
@@ -117,7 +124,7 @@ def test_a_passing_run_is_compared_and_saved(tmp_path):
 
 def test_a_failing_run_prints_a_table_is_not_saved_and_keeps_failing(tmp_path):
     """The bug this fixes: a failing run was autosaved, so the slowdown passed the next time."""
-    slow = run_document({STEP: 1.3e-3, LOAD: 0.5})  # the step's min 30 % slower
+    slow = run_document({STEP: 1.5e-3, LOAD: 0.5})  # the step's rounds 50 % slower: speed x0.667
     fake = FakePytest(run_document({STEP: 1e-3, LOAD: 0.5}), slow, slow, run_document({STEP: 1.1e-3, LOAD: 0.5}))
     main(tmp_path, fake)
 
@@ -128,9 +135,10 @@ def test_a_failing_run_prints_a_table_is_not_saved_and_keeps_failing(tmp_path):
         assert "Traceback" not in out
         table = out.splitlines()
         header = next(line for line in table if "benchmark" in line)
-        assert header.split() == ["benchmark", "stat", "baseline", "new", "change", "limit"]
+        assert header.split() == ["benchmark", "stat", "baseline", "new", "change", "limit", "test"]
         (fail_row,) = [line for line in table if line.startswith("FAIL ")]
-        assert fail_row.split() == ["FAIL", SHORT_STEP, "min", "1", "ms", "1.3", "ms", "+30.0%", "+25%"]
+        assert fail_row.split()[:9] == ["FAIL", SHORT_STEP, "verdict", "1.048", "ms", "1.571", "ms", "+50.0%", "not"]
+        assert "slower: speed x0.667 (95% CI 0.65" in fail_row and "p=6.8e-08" in fail_row
         (ok_row,) = [line for line in table if line.startswith("ok ")]
         assert "test_load_dataset[synthetic]" in ok_row and "+0.0%" in ok_row
         assert "FAILED: 1 of 2 checks over their limit, in 1 benchmark(s)" in out
@@ -184,12 +192,33 @@ def test_saved_name_is_autosave_style_and_found_by_pytest_benchmark(tmp_path):
 # --- checks and bad input ----------------------------------------------------------------
 
 
+def test_the_default_is_compares_verdict_noise_and_small_changes_pass(tmp_path):
+    # the same rounds in another order, and a 20 % slower step: significant, not past 25 %
+    fake = FakePytest(run_document({STEP: 1e-3, LOAD: 0.5}),
+                      run_document({STEP: 1e-3, LOAD: 0.5}, rounds=SPREAD[::-1]),
+                      run_document({STEP: 1.2e-3, LOAD: 0.5}))
+    main(tmp_path, fake)
+    code, out = main(tmp_path, fake)
+    assert code == 0 and out.count("same: speed x1.000") == 2, out
+    code, out = main(tmp_path, fake)
+    assert code == 0 and "same: speed x0.833" in out and "p=6.8e-08" in out, out
+
+
+def test_a_run_without_rounds_gets_no_verdict(tmp_path):
+    fake = FakePytest(run_document({STEP: 1e-3}), run_document({STEP: 1e-3}, rounds=None))
+    main(tmp_path, fake)
+    code, out = main(tmp_path, fake)
+    assert code == 1  # a gate that compared nothing fails
+    assert f"no verdict (fewer than two rounds kept in a run): {STEP}" in out
+
+
 def test_checks_default_and_from_the_environment(tmp_path, monkeypatch):
-    assert tox_bench.parse_checks(None) == [tox_bench.Check("min", 25.0, True)]
-    assert tox_bench.parse_checks(" , ") == [tox_bench.Check("min", 25.0, True)]
-    assert tox_bench.parse_checks("min:10%, median:0.001") == [
+    assert tox_bench.parse_checks(None) == [tox_bench.Check("verdict", 25.0, True)]
+    assert tox_bench.parse_checks(" , ") == [tox_bench.Check("verdict", 25.0, True)]
+    assert tox_bench.parse_checks("min:10%, median:0.001, verdict:10%") == [
         tox_bench.Check("min", 10.0, True),
         tox_bench.Check("median", 0.001, False),
+        tox_bench.Check("verdict", 10.0, True),
     ]
     monkeypatch.setenv("BENCH_COMPARE_FAIL", "median:50%")
     fake = FakePytest(run_document({STEP: 1e-3}), run_document({STEP: 1.3e-3}))  # median +30 %
@@ -216,6 +245,14 @@ def test_bad_checks_are_one_line_errors(tmp_path, monkeypatch, capsys, text):
     err = capsys.readouterr().err
     assert err.startswith("tox_bench: error: BENCH_COMPARE_FAIL: cannot read") and err.count("\n") == 1
     assert fake.commands == []  # nothing measured for nothing
+
+
+@pytest.mark.parametrize("text", ["verdict:0.5", "verdict:0%", "verdict:100%"])
+def test_a_verdict_threshold_is_a_percentage_in_0_100(tmp_path, monkeypatch, capsys, text):
+    monkeypatch.setenv("BENCH_COMPARE_FAIL", text)
+    assert tox_bench.main([], storage=tmp_path, run=FakePytest()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tox_bench: error: BENCH_COMPARE_FAIL: ") and "a percentage in (0, 100)" in err
 
 
 @pytest.mark.parametrize("content", ["{not json", "[]", '{"benchmarks": [{"name": "x"}]}'])

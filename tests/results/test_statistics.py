@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from bench.results.statistics import MIN_ROUNDS, against_bound, compare_rates, rate_interval, repeats_needed, verdict
+from bench.results.statistics import (
+    MIN_ROUNDS,
+    against_bound,
+    compare_rates,
+    compare_times,
+    rate_interval,
+    repeats_needed,
+    verdict,
+)
 
 RATE = 1000.0
 
@@ -188,3 +196,18 @@ def test_too_few_rounds_for_a_test_leave_the_median_to_decide():
     assert not against_bound([4.0], 0.7, 4.5).outside
     with pytest.raises(ValueError):
         against_bound([], 0.7, 4.5)
+
+
+# -- compare_times: two samples of times (tox -e bench's rounds) -------------------------------------
+
+
+def test_compare_times_gives_compares_verdict_on_times():
+    rng = np.random.default_rng(7)
+    base = list(rng.lognormal(math.log(1e-3), 0.05, 40))
+    same = compare_times(base, list(rng.lognormal(math.log(1e-3), 0.05, 40)))
+    assert same is not None and same.verdict == "same" and same.basis == "steps"
+    slower = compare_times(base, list(rng.lognormal(math.log(1.3e-3), 0.05, 40)))  # 30 % more time
+    assert slower is not None and slower.verdict == "slower" and slower.p_value < 1e-6
+    assert slower.ci95[0] <= slower.ratio <= slower.ci95[1] and slower.ratio == pytest.approx(1 / 1.3, rel=0.03)
+    assert compare_times(base, list(rng.lognormal(math.log(1.3e-3), 0.05, 40)), threshold=0.3).verdict == "same"
+    assert compare_times(base, [1e-3]) is None and compare_times([], base) is None
