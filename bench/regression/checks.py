@@ -83,7 +83,8 @@ class CheckReport:
     attempts: int = 1
     """Measurement passes made (the most any part of the check needed)."""
     retried: list[str] = field(default_factory=list)
-    """Names measured again because their median was past a bound after an earlier attempt."""
+    """What was measured again because its median was past a bound after an earlier attempt:
+    classifier names, and ``"NAME (harness)"`` for a harness check."""
 
     @property
     def ok(self) -> bool:

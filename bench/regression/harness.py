@@ -174,4 +174,4 @@ def check_harness_speed(
         done += 1
         if not any(check.past for check in checks) or done >= attempts:
             break
-    return CheckReport(checks, done, [spec.name] if done > 1 else [])
+    return CheckReport(checks, done, [f"{spec.name} (harness)"] if done > 1 else [])

@@ -236,6 +236,7 @@ def test_harness_check_fails_when_the_timed_region_grows():
     verdicts = {c.kind: c for c in report.checks}
     assert not verdicts["harness_ratio"].ok and verdicts["harness_ratio"].significant, report.describe()
     assert not report.ok
+    assert report.attempts == 3 and report.retried == ["numpy (harness)"]  # decided on all three passes
 
 
 # --- the pieces, without timing ---------------------------------------------------------
