@@ -124,20 +124,22 @@ def compare_times(baseline: Sequence[float], candidate: Sequence[float], thresho
     a, b = _positive(baseline), _positive(candidate)
     if len(a) < 2 or len(b) < 2:
         return None
-    ratio = math.exp(pystats.fmean(math.log(x) for x in a) - pystats.fmean(math.log(x) for x in b))
-    return _compare_samples(a, b, STEPS, -1.0, ratio, threshold, alpha)
+    return _compare_samples(a, b, STEPS, -1.0, None, threshold, alpha)
 
 
-def _compare_samples(a: list[float], b: list[float], basis: Basis, sign: float, ratio: float, threshold: float,
-                     alpha: float) -> RateComparison:
+def _compare_samples(a: list[float], b: list[float], basis: Basis, sign: float, ratio: float | None,
+                     threshold: float, alpha: float) -> RateComparison:
     """The test, the interval and the verdict of sample ``b`` against ``a`` (rates, ``sign``
-    1; or times, ``sign`` -1, the rate ratio being their inverse)."""
+    1; or times, ``sign`` -1, the rate ratio being their inverse). ``ratio`` ``None``: the
+    ratio of the geometric means, the centre of the interval."""
     from scipy import stats
 
     p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
     log_a, log_b = [math.log(x) for x in a], [math.log(x) for x in b]
+    difference = pystats.fmean(log_b) - pystats.fmean(log_a)
+    if ratio is None:
+        ratio = math.exp(sign * difference)
     if _spread(log_a) == 0 and _spread(log_b) == 0:
-        difference = pystats.fmean(log_b) - pystats.fmean(log_a)
         low = high = difference
     else:
         interval = stats.ttest_ind(log_b, log_a, equal_var=False).confidence_interval(1 - ALPHA)
