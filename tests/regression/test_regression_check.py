@@ -57,16 +57,6 @@ def bounds() -> Bounds:
     return load_bounds()  # the shipped bounds
 
 
-@pytest.fixture(scope="module")
-def dataset():
-    return load_dataset("synthetic")
-
-
-@pytest.fixture(scope="module")
-def batches(dataset):
-    return fixed_batches(dataset)
-
-
 def _configs(dataset, names):
     """Each classifier's setup for the check, with the bounds' threads (as bench check sets it up)."""
     shipped = load_bounds()
